@@ -1,0 +1,125 @@
+/* libut_native: the flat C ABI between the C# binding and libtorch / libvips.
+ *
+ * Rules of this ABI:
+ *  - No C++ type crosses it: tensors, operators and generators are opaque handles.
+ *  - Every function that can fail returns 0 on success and non-zero on failure; the message of the
+ *    failure (libtorch's own, for a libtorch error) is then read with ut_last_error() on the same
+ *    thread. No C++ exception ever leaves this library.
+ *  - Handles returned through out-parameters are owned by the caller and freed with the matching
+ *    ut_*_free function.
+ *
+ * ATen operators are not wrapped one by one: ut_op_find looks an operator up in libtorch's dispatcher
+ * by its schema name ("aten::add", overload "Tensor") and ut_op_call calls it with a list of tagged
+ * values, filling schema defaults for trailing arguments. Autograd, device dispatch and every kernel
+ * are libtorch's own.
+ */
+#ifndef UT_NATIVE_H
+#define UT_NATIVE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UT_API __attribute__((visibility("default")))
+
+typedef struct ut_tensor ut_tensor;       /* an at::Tensor (may be undefined) */
+typedef struct ut_op ut_op;               /* a dispatcher operator handle */
+typedef struct ut_generator ut_generator; /* an at::Generator */
+
+/* Tags of ut_value. */
+enum {
+  UT_NONE = 0,             /* None / an absent optional */
+  UT_TENSOR = 1,           /* p: ut_tensor* */
+  UT_INT = 2,              /* i */
+  UT_DOUBLE = 3,           /* d */
+  UT_BOOL = 4,             /* i (0 or 1) */
+  UT_INT_LIST = 5,         /* p: int64_t[n] */
+  UT_DOUBLE_LIST = 6,      /* p: double[n] */
+  UT_TENSOR_LIST = 7,      /* p: ut_tensor*[n] */
+  UT_OPT_TENSOR_LIST = 8,  /* p: ut_tensor*[n], a NULL entry is None */
+  UT_DEVICE = 9,           /* i: device type (0 cpu, 1 cuda), n: index (-1 = current) */
+  UT_STRING = 10,          /* p: UTF-8, NUL-terminated */
+  UT_GENERATOR = 11,       /* p: ut_generator* */
+  UT_DEFAULT = 12,         /* the schema's default value for this argument */
+  UT_BOOL_LIST = 13        /* p: uint8_t[n] */
+};
+
+typedef struct ut_value {
+  int32_t tag;
+  int32_t n;
+  int64_t i;
+  double d;
+  void* p;
+} ut_value;
+
+/* ---- errors and library ---- */
+UT_API const char* ut_last_error(void);
+UT_API const char* ut_torch_version(void);
+UT_API void ut_free(void* p); /* frees arrays this library allocated (e.g. tensor-list results) */
+
+/* ---- operators ---- */
+UT_API int ut_op_find(const char* name, const char* overload, ut_op** out);
+UT_API const char* ut_op_schema(ut_op* op);
+/* Results are written to outs[0..*nouts). A tensor result is a new handle; a tensor-list result is
+ * UT_TENSOR_LIST with p a ut_tensor*[n] array to release with ut_free (the handles are the caller's). */
+UT_API int ut_op_call(ut_op* op, const ut_value* args, int32_t nargs, ut_value* outs, int32_t cap,
+                      int32_t* nouts);
+
+/* ---- tensors ---- */
+UT_API void ut_tensor_free(ut_tensor* t);
+/* A new handle to the same tensor (shares storage and autograd identity). */
+UT_API int ut_tensor_alias(ut_tensor* t, ut_tensor** out);
+/* Copies nbytes of host memory into a new contiguous CPU tensor of the given dtype and sizes. */
+UT_API int ut_tensor_from_data(const void* data, int64_t nbytes, int32_t dtype, const int64_t* sizes,
+                               int32_t ndim, ut_tensor** out);
+/* dtype, ndim, device type/index, requires_grad, is_leaf, contiguity. */
+UT_API int ut_tensor_info(ut_tensor* t, int32_t* dtype, int32_t* ndim, int32_t* device_type,
+                          int32_t* device_index, int32_t* requires_grad, int32_t* is_leaf,
+                          int32_t* is_contiguous, int32_t* defined);
+UT_API int ut_tensor_shape(ut_tensor* t, int64_t* sizes, int64_t* strides, int64_t* storage_offset);
+UT_API int64_t ut_tensor_numel(ut_tensor* t);
+UT_API void* ut_tensor_data_ptr(ut_tensor* t);
+UT_API int ut_tensor_set_requires_grad(ut_tensor* t, int32_t requires_grad);
+/* *out is NULL when the tensor has no gradient. */
+UT_API int ut_tensor_grad(ut_tensor* t, ut_tensor** out);
+/* grad NULL clears the gradient. */
+UT_API int ut_tensor_set_grad(ut_tensor* t, ut_tensor* grad);
+/* Replaces the tensor's data (the `param.data = x` of PyTorch), keeping its identity. */
+UT_API int ut_tensor_set_data(ut_tensor* t, ut_tensor* data);
+
+/* ---- autograd ---- */
+UT_API int ut_backward(ut_tensor* t, ut_tensor* grad, int32_t retain_graph, int32_t create_graph);
+/* grad_outputs may be NULL (ones for scalars); results[i] is NULL for an unused input. */
+UT_API int ut_autograd_grad(ut_tensor** outputs, int32_t noutputs, ut_tensor** grad_outputs,
+                            ut_tensor** inputs, int32_t ninputs, int32_t retain_graph,
+                            int32_t create_graph, int32_t allow_unused, ut_tensor** results);
+UT_API int32_t ut_grad_enabled(void);
+UT_API void ut_set_grad_enabled(int32_t enabled);
+
+/* ---- runtime ---- */
+UT_API void ut_set_num_threads(int32_t n);
+UT_API int32_t ut_get_num_threads(void);
+UT_API int ut_manual_seed(uint64_t seed);
+UT_API int32_t ut_cuda_is_available(void);
+UT_API int32_t ut_cuda_device_count(void);
+UT_API int ut_cuda_synchronize(int32_t device);
+
+UT_API int ut_generator_new(int32_t device_type, uint64_t seed, ut_generator** out);
+UT_API int ut_generator_default(int32_t device_type, int32_t device_index, ut_generator** out);
+UT_API void ut_generator_free(ut_generator* g);
+UT_API int ut_generator_seed(ut_generator* g, uint64_t seed);
+UT_API uint64_t ut_generator_initial_seed(ut_generator* g);
+/* The generator's full state as a uint8 tensor, and back: for exact resume. */
+UT_API int ut_generator_get_state(ut_generator* g, ut_tensor** out);
+UT_API int ut_generator_set_state(ut_generator* g, ut_tensor* state);
+
+/* ---- images (libvips) ---- */
+UT_API const char* ut_vips_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
