@@ -210,3 +210,34 @@ public class NnTests
         Assert.True(last < first / 10);
     }
 }
+
+public class MoreOpsAgainstPyTorchTests
+{
+    [Fact]
+    public void ConvEmbeddingBilinearBatchNormAndCrossEntropyMatchPyTorch()
+    {
+        using var scope = NewDisposeScope();
+        var inputs = (PyDict)load(Fixtures.PathOf("more_inputs.pt"))!;
+        Tensor T(string k) => (Tensor)inputs[k]!;
+        var exp = Fixtures.Expected.GetProperty("more");
+        void Check(string name, Tensor actual, double tol)
+        {
+            Assert.Equal(exp.GetProperty(name).GetProperty("shape").Longs(), actual.shape);
+            Fixtures.Close(exp.GetProperty(name).GetProperty("values").Doubles(), Fixtures.Values(actual), tol);
+        }
+        Check("conv", F.conv2d(T("cimg"), T("gw"), T("gb"), stride: new long[] { 2, 2 }, padding: new long[] { 2, 2 },
+            dilation: new long[] { 2, 2 }, groups: 2), 1e-5);
+        Check("emb", F.embedding(T("ids"), T("emb_w")), 0);
+        Check("bil", F.interpolate(T("cimg"), size: new long[] { 5, 7 }, mode: "bilinear"), 1e-6);
+        var rm = zeros(4);
+        var rv = ones(4);
+        Check("bn", F.batch_norm(T("cimg"), rm, rv, T("bn_w"), T("bn_b"), training: true), 1e-5);
+        Check("rm", rm, 1e-6);
+        Check("rv", rv, 1e-6);
+        Check("ce", F.cross_entropy(T("logits"), T("labels")), 1e-6);
+        // The same through modules.
+        using var e = new nn.Embedding(10, 3);
+        e.load_state_dict(new Dictionary<string, Tensor> { ["weight"] = T("emb_w") });
+        Check("emb", e.forward(T("ids")), 0);
+    }
+}

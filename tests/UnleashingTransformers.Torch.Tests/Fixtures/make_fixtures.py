@@ -81,6 +81,29 @@ expected["adam"] = {"start": [1.0, -2.0, 3.0], "target": 0.5, "lr": 0.1, "weight
                     "after": p.detach().tolist()}
 torch.save(opt.state_dict(), os.path.join(here, "adam_state.pt"))
 
+# More ops against PyTorch: conv2d with stride, dilation and groups; embedding; bilinear resize;
+# batch norm in training (output and updated running statistics); cross entropy with ignore_index.
+F = torch.nn.functional
+cimg = torch.randn(2, 4, 9, 9)
+gw = torch.randn(6, 2, 3, 3)
+gb = torch.randn(6)
+conv = F.conv2d(cimg, gw, gb, stride=2, padding=2, dilation=2, groups=2)
+emb_w = torch.randn(10, 3)
+ids = torch.tensor([[1, 9, 0], [4, 4, 2]])
+emb = F.embedding(ids, emb_w)
+bil = F.interpolate(cimg, size=(5, 7), mode="bilinear", align_corners=False)
+rm, rv = torch.zeros(4), torch.ones(4)
+bn_w, bn_b = torch.randn(4), torch.randn(4)
+bn = F.batch_norm(cimg, rm, rv, bn_w, bn_b, training=True, momentum=0.1, eps=1e-5)
+logits = torch.randn(6, 5)
+labels = torch.tensor([0, 4, -100, 2, 2, -100])
+ce = F.cross_entropy(logits, labels, ignore_index=-100)
+torch.save({"cimg": cimg, "gw": gw, "gb": gb, "emb_w": emb_w, "ids": ids, "logits": logits, "labels": labels,
+            "bn_w": bn_w, "bn_b": bn_b},
+           os.path.join(here, "more_inputs.pt"))
+expected["more"] = {k: {"shape": list(v.shape), "values": v.flatten().tolist()} for k, v in
+                    {"conv": conv, "emb": emb, "bil": bil, "bn": bn, "rm": rm, "rv": rv, "ce": ce}.items()}
+
 with open(os.path.join(here, "expected.json"), "w") as f:
     json.dump(expected, f)
 print("fixtures written")

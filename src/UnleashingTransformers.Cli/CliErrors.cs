@@ -1,0 +1,25 @@
+using UnleashingTransformers.Torch;
+
+namespace UnleashingTransformers.Cli;
+
+/// <summary>Turns the errors a user can cause into one line on stderr and a non-zero exit.</summary>
+internal static class CliErrors
+{
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is TorchException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            Console.Error.WriteLine($"ut: error: {e.Message}");
+            return 1;
+        }
+        catch (DllNotFoundException e)
+        {
+            Console.Error.WriteLine($"ut: error: native library missing ({e.Message}); run deploy/bootstrap.sh and rebuild");
+            return 1;
+        }
+    }
+}

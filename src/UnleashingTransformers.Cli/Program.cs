@@ -1,0 +1,8 @@
+using System.CommandLine;
+using UnleashingTransformers.Cli;
+
+var root = new RootCommand("ut: Unleashing Transformers - discrete-diffusion image generation");
+root.Subcommands.Add(InfoCommand.Create());
+// Exceptions reach CliErrors (one line, exit 1) instead of System.CommandLine's stack-trace printer.
+var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+return CliErrors.Run(() => root.Parse(args).Invoke(invocation));
