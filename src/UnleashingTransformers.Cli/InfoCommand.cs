@@ -55,10 +55,15 @@ internal static class InfoCommand
             return (y + fc2.forward(nn.functional.gelu(fc1.forward(ln.forward(y))))).MoveToOuterDisposeScope();
         }
         Block(x);
-        var sw = Stopwatch.StartNew();
-        var outp = Block(x);
-        if (dev.Type == DeviceType.CUDA) cuda.synchronize();
-        var ms = sw.Elapsed.TotalMilliseconds;
+        Tensor outp = x;
+        var ms = double.MaxValue;
+        for (var i = 0; i < 5; i++) // best of five: the first calls also pay one-time kernel set-up
+        {
+            var sw = Stopwatch.StartNew();
+            outp = Block(x);
+            if (dev.Type == DeviceType.CUDA) cuda.synchronize();
+            ms = Math.Min(ms, sw.Elapsed.TotalMilliseconds);
+        }
         var finite = outp.isfinite().all().item<bool>();
         Console.WriteLine($"smoke      one transformer block (512 wide, 8 heads, 256 tokens) on {dev}: {ms:F1} ms, output {(finite ? "finite" : "NOT FINITE")}");
         if (!finite) throw new TorchException("smoke forward pass produced non-finite values");
