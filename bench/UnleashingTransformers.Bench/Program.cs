@@ -3,7 +3,7 @@ using UnleashingTransformers.Torch;
 
 // Binding benchmark: the same computations through this binding and through Debian's PyTorch, on the
 // same libtorch and thread count, alternating so both see the same machine state. Medians.
-var threads = Environment.ProcessorCount;
+var threads = torch.get_num_threads(); // libtorch's default unless --threads
 var reps = 30;
 var rounds = 2;
 for (var i = 0; i < args.Length; i++)
