@@ -3,6 +3,8 @@ using UnleashingTransformers.Cli;
 
 var root = new RootCommand("ut: Unleashing Transformers - discrete-diffusion image generation");
 root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(TrainPriorCommand.Create());
+root.Subcommands.Add(SampleCommand.Create());
 // Exceptions reach CliErrors (one line, exit 1) instead of System.CommandLine's stack-trace printer.
 var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
 return CliErrors.Run(() => root.Parse(args).Invoke(invocation));

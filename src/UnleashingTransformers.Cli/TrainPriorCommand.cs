@@ -1,0 +1,76 @@
+using System.CommandLine;
+using UnleashingTransformers.Models.Diffusion;
+using UnleashingTransformers.Models.Training;
+
+namespace UnleashingTransformers.Cli;
+
+/// <summary><c>ut train-prior</c>: trains the absorbing-diffusion prior on a latent cache.</summary>
+internal static class TrainPriorCommand
+{
+    public static Command Create()
+    {
+        var common = new CommonOptions();
+        var latents = new Option<string>("--latents") { Description = "latent cache: torch.save int64 (N, L) token ids (the reference's or `ut encode --data`)", Required = true };
+        var outDir = new Option<string>("--out") { Description = "checkpoint directory", Required = true };
+        var grid = new Option<string?>("--grid") { Description = "token grid HxW (default: L as given by the latents)" };
+        var codebook = new Option<int?>("--codebook-size") { Description = "codebook size K (default: largest id + 1)" };
+        var emb = new Option<int>("--emb") { DefaultValueFactory = _ => 512, Description = "width" };
+        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 8, Description = "attention heads" };
+        var layers = new Option<int>("--layers") { DefaultValueFactory = _ => 24, Description = "transformer blocks" };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 20 };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 2e-4 };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 10000, Description = "linear warm-up steps" };
+        var steps = new Option<long>("--steps") { DefaultValueFactory = _ => 2_000_000 };
+        var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 25000 };
+        var keep = new Option<int>("--keep") { DefaultValueFactory = _ => 2, Description = "complete checkpoints kept" };
+        var resume = new Option<bool>("--resume") { Description = "continue from the newest complete checkpoint in --out" };
+        var loss = new Option<LossType>("--loss") { DefaultValueFactory = _ => LossType.ReweightedElbo, Description = "Elbo, ReweightedElbo or Mlm" };
+        var schedule = new Option<MaskSchedule>("--mask-schedule") { DefaultValueFactory = _ => MaskSchedule.Random };
+        var time = new Option<TimeSampling>("--time-sampling") { DefaultValueFactory = _ => TimeSampling.Uniform };
+        var timesteps = new Option<int>("--timesteps") { DefaultValueFactory = _ => 256, Description = "diffusion steps T" };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL };
+        var valFraction = new Option<double>("--val-fraction") { DefaultValueFactory = _ => 0.05 };
+        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 0, Description = "validation ELBO every N steps (0: never)" };
+        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10 };
+        var cmd = new Command("train-prior", "Train the absorbing-diffusion prior on a latent cache")
+        {
+            latents, outDir, grid, codebook, emb, heads, layers, batch, lr, warmup, steps, every, keep, resume, loss,
+            schedule, time, timesteps, seed, valFraction, evalEvery, logEvery,
+        };
+        common.AddTo(cmd);
+        cmd.SetAction(r =>
+        {
+            var device = common.Apply(r);
+            CommonOptions.RequireFile(r.GetValue(latents), "--latents");
+            var options = new PriorTrainingOptions
+            {
+                Latents = r.GetValue(latents)!, OutDir = r.GetValue(outDir)!, Grid = r.GetValue(grid), CodebookSize = r.GetValue(codebook),
+                Emb = r.GetValue(emb), Heads = r.GetValue(heads), Layers = r.GetValue(layers), Batch = r.GetValue(batch),
+                Lr = r.GetValue(lr), Warmup = r.GetValue(warmup), Steps = r.GetValue(steps), CheckpointEvery = r.GetValue(every),
+                KeepLast = r.GetValue(keep), Resume = r.GetValue(resume), Loss = r.GetValue(loss), MaskSchedule = r.GetValue(schedule),
+                TimeSampling = r.GetValue(time), Timesteps = r.GetValue(timesteps), Seed = r.GetValue(seed),
+                ValFraction = r.GetValue(valFraction), EvalEvery = r.GetValue(evalEvery), LogEvery = Math.Max(1, r.GetValue(logEvery)),
+                Device = device.ToString(),
+            };
+            string detail = "";
+            ConsoleProgress.Run("train-prior", options.Steps, report =>
+            {
+                var trainer = new PriorTrainer(options)
+                {
+                    Say = Console.WriteLine,
+                    Progress = (step, total, entry) =>
+                    {
+                        if (entry is not null)
+                            detail = $"loss {entry.Loss:F4} elbo {entry.Elbo:F4} bits/token lr {entry.Lr:G3}"
+                                + (entry.ValElbo is { } v ? $" val-elbo {v:F4}" : "") + (entry.SkippedNan > 0 ? $" nan-skipped {entry.SkippedNan}" : "");
+                        report(step, detail);
+                    },
+                };
+                trainer.Run();
+            });
+            Console.WriteLine($"train-prior: done; checkpoints in {options.OutDir}, log in {Path.Combine(options.OutDir, PriorTrainer.LogFile)}");
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,234 @@
+using System.Text.Json;
+using UnleashingTransformers.Models.Diffusion;
+using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Transformer;
+using UnleashingTransformers.Torch;
+using UnleashingTransformers.Torch.Serialization;
+using static UnleashingTransformers.Torch.torch;
+
+namespace UnleashingTransformers.Models.Training;
+
+/// <summary>Options of <c>ut train-prior</c>; defaults are the reference's (churches/bedrooms).</summary>
+public sealed record PriorTrainingOptions
+{
+    public required string Latents { get; init; }
+    public required string OutDir { get; init; }
+    public string? Grid { get; init; }
+    public int? CodebookSize { get; init; }
+    public int Emb { get; init; } = 512;
+    public int Heads { get; init; } = 8;
+    public int Layers { get; init; } = 24;
+    public int Batch { get; init; } = 20;
+    public double Lr { get; init; } = 2e-4;
+    public int Warmup { get; init; } = 10000;
+    public long Steps { get; init; } = 2_000_000;
+    public int CheckpointEvery { get; init; } = 25000;
+    public int KeepLast { get; init; } = 2;
+    public bool Resume { get; init; }
+    public LossType Loss { get; init; } = LossType.ReweightedElbo;
+    public MaskSchedule MaskSchedule { get; init; } = MaskSchedule.Random;
+    public TimeSampling TimeSampling { get; init; } = TimeSampling.Uniform;
+    public int Timesteps { get; init; } = 256;
+    public ulong Seed { get; init; }
+    public double ValFraction { get; init; } = 0.05;
+    public int EvalEvery { get; init; }
+    public int EmaEvery { get; init; } = 10;
+    public double EmaDecay { get; init; } = 0.995;
+    public int LogEvery { get; init; } = 10;
+    public string Device { get; init; } = "cpu";
+}
+
+/// <summary>One logged training step.</summary>
+public sealed record PriorLogEntry(long Step, double Loss, double Elbo, double Lr, long SkippedNan, double? ValElbo);
+
+/// <summary>
+/// Trains an absorbing prior on a latent cache (spec §4, training loop constants §1.4): Adam with linear
+/// warm-up then constant lr, EMA of the parameters, NaN-loss steps skipped and counted, atomic
+/// checkpoint sets, exact resume. Every step's randomness (batch, t, masks) is a function of
+/// (seed, step), so a resumed run repeats an uninterrupted one exactly.
+/// </summary>
+public sealed class PriorTrainer(PriorTrainingOptions o)
+{
+    public const string LogFile = "train_log.jsonl";
+
+    public Action<long, long, PriorLogEntry?>? Progress { get; init; }
+    public Action<string>? Say { get; init; }
+
+    /// <summary>Reads and checks a latent cache: int64 (N, L) ids in [0, K).</summary>
+    public static Tensor LoadLatents(string path, int tokens, int codebookSize)
+    {
+        var t = load_tensor(path);
+        if (t.dim() != 2) throw new ArgumentException($"{path}: latent cache must be (N, L) token ids, got shape [{string.Join(", ", t.shape)}]");
+        if (t.dtype is not (ScalarType.Int64 or ScalarType.Int32 or ScalarType.Int16 or ScalarType.Byte))
+            throw new ArgumentException($"{path}: latent cache must hold integer token ids, got {t.dtype.PyName()}");
+        var ids = t.@long();
+        if (ids.size(1) != tokens)
+            throw new ArgumentException($"{path}: latents have {ids.size(1)} tokens per row but the grid holds {tokens}: check --grid");
+        var (min, max) = (ids.min().item<long>(), ids.max().item<long>());
+        if (min < 0 || max >= codebookSize)
+            throw new ArgumentException($"{path}: latent ids out of range: found {min}..{max}, codebook size is {codebookSize}");
+        return ids;
+    }
+
+    public static int InferCodebookSize(Tensor latents) => (int)latents.max().item<long>() + 1;
+
+    public void Run()
+    {
+        var device = Torch.Device.Parse(o.Device);
+        using var scope = NewDisposeScope();
+        if (o.Batch < 1 || o.Steps < 1 || o.CheckpointEvery < 1 || o.Lr <= 0 || o.Warmup < 0 || o.ValFraction is < 0 or >= 1)
+            throw new ArgumentException("--batch, --steps and --checkpoint-every must be >= 1, --lr > 0, --warmup >= 0, --val-fraction in [0, 1)");
+        var (gh, gw) = o.Grid is null ? (-1, -1) : PriorCheckpoint.ParseGrid(o.Grid, "--grid");
+        var raw = load_tensor(o.Latents);
+        if (raw.dim() != 2) throw new ArgumentException($"{o.Latents}: latent cache must be (N, L) token ids, got shape [{string.Join(", ", raw.shape)}]");
+        var tokens = gh > 0 ? gh * gw : (int)raw.size(1);
+        var codebook = o.CodebookSize ?? InferCodebookSize(raw.@long());
+        var latents = LoadLatents(o.Latents, tokens, codebook);
+        var config = new TransformerConfig(codebook, o.Emb, o.Heads, o.Layers, tokens);
+        config.Validate();
+
+        // Deterministic split: the last ValFraction of rows, in index order, as the reference's FFHQ split.
+        var n = latents.size(0);
+        var nVal = o.ValFraction > 0 && n >= 20 ? Math.Max(1, (long)Math.Round(n * o.ValFraction)) : 0;
+        var train = latents[..(int)(n - nVal)].to(device);
+        var val = nVal > 0 ? latents[(int)(n - nVal)..].to(device) : null;
+        var nTrain = train.size(0);
+        if (nTrain == 0) throw new ArgumentException($"{o.Latents}: no training rows");
+
+        Directory.CreateDirectory(o.OutDir);
+        var checkpoints = new CheckpointSet(o.OutDir, "absorbing", o.KeepLast);
+        var existing = checkpoints.CompleteSteps();
+        if (existing.Count > 0 && !o.Resume)
+            throw new ArgumentException($"{o.OutDir} has checkpoints (newest step {existing[0]}): pass --resume to continue, or choose another --out");
+
+        using var model = new AbsorbingDiffusion(config, o.Timesteps, o.Loss, o.MaskSchedule, o.TimeSampling);
+        using var ema = new AbsorbingDiffusion(config, o.Timesteps, o.Loss, o.MaskSchedule, o.TimeSampling);
+        ema.load_state_dict(model.state_dict());
+        model.to(device);
+        ema.to(device);
+        using var opt = new optim.Adam(model.parameters(), lr: o.Lr);
+        long start = 0, skipped = 0;
+        var logPath = Path.Combine(o.OutDir, LogFile);
+        if (o.Resume && existing.Count > 0)
+        {
+            start = existing[0];
+            model.load_state_dict(load_state_dict(checkpoints.ModelPath(start)));
+            ema.load_state_dict(load_state_dict(checkpoints.EmaPath(start)));
+            opt.load_state_dict((PyDict)load(checkpoints.OptimPath(start))!);
+            var state = (PyDict)load(checkpoints.StatePath(start))!;
+            skipped = Convert.ToInt64(state["skipped_nan"]);
+            TrimLog(logPath, start);
+            Say?.Invoke($"resuming from step {start} ({checkpoints.StatePath(start)})");
+        }
+        else
+        {
+            if (o.Resume) Say?.Invoke($"--resume: no checkpoint in {o.OutDir}, starting from step 0");
+            File.Delete(logPath);
+        }
+        model.train();
+
+        using var log = new StreamWriter(logPath, append: true);
+        for (var step = start; step < o.Steps; step++)
+        {
+            using var stepScope = NewDisposeScope();
+            var lr = o.Warmup > 0 && step <= o.Warmup ? o.Lr * step / o.Warmup : o.Lr;
+            opt.lr = lr;
+            using var g = new Generator(CounterRng.Hash(o.Seed, 0, (ulong)step, 0, CounterRng.Purpose.Token));
+            var x0 = train.index_select(0, BatchIndices(step, nTrain).to(device));
+            using var result = model.train_loss(x0, g);
+            var lossValue = result.Loss.item<double>();
+            if (!double.IsFinite(lossValue))
+            {
+                skipped++; // the reference skips NaN-loss steps (non-AMP path)
+            }
+            else
+            {
+                opt.zero_grad();
+                result.Loss.backward();
+                opt.step();
+            }
+            if (step > 0 && step % o.EmaEvery == 0) Ema.Update(ema, model, o.EmaDecay);
+
+            PriorLogEntry? entry = null;
+            var done = step + 1;
+            double? valElbo = o.EvalEvery > 0 && val is not null && done % o.EvalEvery == 0 ? Evaluate(ema, val) : null;
+            if (done % o.LogEvery == 0 || valElbo is not null || done == o.Steps)
+            {
+                entry = new PriorLogEntry(done, lossValue, result.VbPerSample.mean().item<double>(), lr, skipped, valElbo);
+                log.WriteLine(JsonSerializer.Serialize(entry));
+                log.Flush();
+            }
+            if (done % o.CheckpointEvery == 0 || done == o.Steps)
+            {
+                var state = new PyDict
+                {
+                    ["step"] = done, ["seed"] = (long)o.Seed, ["skipped_nan"] = skipped, ["format"] = "ut-prior-train-1",
+                    ["config"] = new PyDict
+                    {
+                        ["codebook_size"] = (long)config.CodebookSize, ["emb"] = (long)config.Emb, ["heads"] = (long)config.Heads,
+                        ["layers"] = (long)config.Layers, ["block_size"] = (long)config.BlockSize, ["timesteps"] = (long)o.Timesteps,
+                        ["loss"] = o.Loss.ToString(), ["batch"] = (long)o.Batch, ["lr"] = o.Lr, ["warmup"] = (long)o.Warmup,
+                    },
+                };
+                checkpoints.Save(done, model.state_dict(), ema.state_dict(), opt.state_dict(), state);
+            }
+            Progress?.Invoke(done, o.Steps, entry);
+        }
+    }
+
+    /// <summary>The batch of a step: consecutive slices of a per-epoch permutation (seeded by the
+    /// epoch), wrapping into the next epoch, so any step's batch is known without replaying earlier ones.</summary>
+    private Tensor BatchIndices(long step, long nTrain)
+    {
+        var indices = new long[o.Batch];
+        var first = step * o.Batch;
+        long cachedEpoch = -1;
+        long[] perm = Array.Empty<long>();
+        for (var i = 0; i < o.Batch; i++)
+        {
+            var c = first + i;
+            var epoch = c / nTrain;
+            if (epoch != cachedEpoch)
+            {
+                using var g = new Generator(CounterRng.Hash(o.Seed, 1, (ulong)epoch, 0, CounterRng.Purpose.Reveal));
+                using var p = randperm(nTrain, g);
+                perm = p.ToArray<long>();
+                cachedEpoch = epoch;
+            }
+            indices[i] = perm[c % nTrain];
+        }
+        return from_array<long>(indices, o.Batch);
+    }
+
+    /// <summary>Mean ELBO estimate (bits per token) over the validation rows, with fixed randomness.</summary>
+    private double Evaluate(AbsorbingDiffusion model, Tensor val)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        model.eval();
+        double total = 0;
+        var n = val.size(0);
+        for (long i = 0; i < n; i += o.Batch)
+        {
+            using var g = new Generator(CounterRng.Hash(o.Seed, 2, (ulong)i, 0, CounterRng.Purpose.Token));
+            var x0 = val[(int)i..(int)Math.Min(n, i + o.Batch)];
+            // The bookkeeping buffers of the EMA copy are not used for anything, so updating them is harmless.
+            using var r = model.train_loss(x0, g);
+            total += r.VbPerSample.sum().item<double>();
+        }
+        return total / n;
+    }
+
+    private static void TrimLog(string path, long step)
+    {
+        if (!File.Exists(path)) return;
+        var kept = File.ReadAllLines(path).Where(l =>
+        {
+            try { return JsonSerializer.Deserialize<PriorLogEntry>(l)!.Step <= step; }
+            catch (JsonException) { return false; }
+        }).ToArray();
+        var tmp = path + ".tmp";
+        File.WriteAllLines(tmp, kept);
+        File.Move(tmp, path, overwrite: true);
+    }
+}
