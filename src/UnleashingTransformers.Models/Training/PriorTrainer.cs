@@ -101,6 +101,8 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         if (existing.Count > 0 && !o.Resume)
             throw new ArgumentException($"{o.OutDir} has checkpoints (newest step {existing[0]}): pass --resume to continue, or choose another --out");
 
+        // Initial weights from --seed too: a run is a function of its options and data.
+        manual_seed(CounterRng.Hash(o.Seed, 3, 0, 0, CounterRng.Purpose.Token));
         using var model = new AbsorbingDiffusion(config, o.Timesteps, o.Loss, o.MaskSchedule, o.TimeSampling);
         using var ema = new AbsorbingDiffusion(config, o.Timesteps, o.Loss, o.MaskSchedule, o.TimeSampling);
         ema.load_state_dict(model.state_dict());

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Text.Json;
+using UnleashingTransformers.Torch;
+using Xunit;
+using static UnleashingTransformers.Torch.torch;
+
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace UnleashingTransformers.Cli.Tests;
+
+public class PriorCliTests : TempDirTest
+{
+    private static readonly long[] Pattern = Enumerable.Range(0, 16).Select(i => (long)(i * 3 % 8)).ToArray();
+
+    /// <summary>A latent cache whose every row is one fixed 4x4 token pattern (codebook 8).</summary>
+    private string PatternLatents(int rows = 64)
+    {
+        using var scope = NewDisposeScope();
+        var path = P("latents.pt");
+        save(from_array<long>(Pattern, 1, 16).repeat(rows, 1), path);
+        return path;
+    }
+
+    private static readonly string[] TinyModel = { "--emb", "32", "--heads", "4", "--layers", "2", "--timesteps", "16" };
+
+    [Fact]
+    public void ATinyPriorTrainedByTheCliSamplesItsPattern()
+    {
+        var latents = PatternLatents();
+        Ut.Ok(new[] { "train-prior", "--latents", latents, "--out", P("run"), "--batch", "16", "--lr", "3e-3", "--warmup", "20",
+            "--steps", "300", "--checkpoint-every", "100" }.Concat(TinyModel).ToArray());
+        Assert.True(File.Exists(P("run/absorbing_300.th")));
+        Assert.True(File.Exists(P("run/absorbing_ema_300.th")));
+        Assert.True(File.Exists(P("run/absorbing_optim_300.th")));
+        Assert.False(File.Exists(P("run/absorbing_100.th")));   // --keep 2: only the last two remain
+        Ut.Ok("sample", "--prior", P("run/absorbing_300.th"), "--heads", "4", "--count", "8", "--steps", "16", "--out", P("samples"), "--seed", "5");
+        long match = 0, total = 0;
+        for (var i = 0; i < 8; i++)
+        {
+            var json = JsonDocument.Parse(File.ReadAllText(P($"samples/sample_{i:000}.json"))).RootElement;
+            Assert.Equal(new[] { 4, 4 }, json.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()));
+            var tokens = json.GetProperty("tokens").EnumerateArray().Select(v => v.GetInt64()).ToArray();
+            match += tokens.Zip(Pattern).Count(p => p.First == p.Second);
+            total += tokens.Length;
+        }
+        Assert.True(match >= 0.95 * total, $"{match} of {total} tokens follow the pattern");
+        // Same seed, same samples.
+        Ut.Ok("sample", "--prior", P("run/absorbing_300.th"), "--heads", "4", "--count", "2", "--steps", "16", "--out", P("again"), "--seed", "5");
+        Assert.Equal(File.ReadAllText(P("samples/sample_001.json")), File.ReadAllText(P("again/sample_001.json")));
+    }
+
+    [Fact]
+    public void KilledTrainingResumesWithTheSameLossesAsAnUninterruptedRun()
+    {
+        var latents = PatternLatents(200);
+        string[] Args(string outDir) => new[] { "train-prior", "--latents", latents, "--out", outDir, "--batch", "8", "--lr", "1e-3",
+            "--warmup", "10", "--steps", "400", "--checkpoint-every", "50", "--log-every", "1", "--eval-every", "25" }.Concat(TinyModel).ToArray();
+        Ut.Ok(Args(P("straight")));
+
+        // Start the same run and SIGKILL it once a checkpoint exists, mid-run.
+        using (var p = Process.Start(Ut.Start(Args(P("killed"))))!)
+        {
+            var sw = Stopwatch.StartNew();
+            while (!File.Exists(P("killed/absorbing_train_100.th")) && !p.HasExited && sw.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(10);
+            Assert.False(p.HasExited, "training finished before it could be killed");
+            p.Kill();
+            p.WaitForExit();
+        }
+        var logKilled = File.ReadAllLines(P("killed/train_log.jsonl"));
+        Assert.True(logKilled.Length < 400, "the kill came before the end");
+        Ut.Ok(Args(P("killed")).Append("--resume").ToArray());
+
+        var straight = File.ReadAllLines(P("straight/train_log.jsonl"));
+        var resumed = File.ReadAllLines(P("killed/train_log.jsonl"));
+        Assert.Equal(400, straight.Length);   // a line per step; every 25th carries the validation ELBO
+        Assert.Equal(16, straight.Count(l => !l.Contains("\"ValElbo\":null")));
+        Assert.Equal(straight, resumed);
+        // The resumed run's final weights are the uninterrupted run's, bit for bit.
+        using var scope = NewDisposeScope();
+        var a = load_state_dict(P("straight/absorbing_ema_400.th"));
+        var b = load_state_dict(P("killed/absorbing_ema_400.th"));
+        foreach (var (k, v) in a) Assert.True(v.equal(b[k]), k);
+    }
+
+    [Fact]
+    public void BadInputGetsOneLineANonZeroExitAndNoOutput()
+    {
+        var latents = PatternLatents();
+        Assert.Contains("file not found", Ut.Fails("sample", "--prior", P("missing.th"), "--out", P("o1")));
+        File.WriteAllText(P("corrupt.th"), "garbage");
+        Assert.Contains("not a PyTorch file", Ut.Fails("sample", "--prior", P("corrupt.th"), "--out", P("o2")));
+        save(new Dictionary<string, object?> { ["encoder.weight"] = zeros(3) }, P("notprior.th"));
+        Assert.Contains("not an absorbing-diffusion prior", Ut.Fails("sample", "--prior", P("notprior.th"), "--out", P("o3")));
+
+        Ut.Ok(new[] { "train-prior", "--latents", latents, "--out", P("run"), "--batch", "4", "--steps", "2", "--checkpoint-every", "2" }.Concat(TinyModel).ToArray());
+        Assert.Contains("does not divide the width 32", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "5", "--out", P("o4")));
+        Assert.Contains("--grid 3x3 holds 9 tokens", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--grid", "3x3", "--out", P("o5")));
+        Assert.Contains("--temp must be > 0", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--temp", "0", "--out", P("o6")));
+        Assert.Contains("latent ids out of range", Ut.Fails(new[] { "train-prior", "--latents", latents, "--out", P("o7"), "--codebook-size", "4" }.Concat(TinyModel).ToArray()));
+        Assert.Contains("holds 9", Ut.Fails(new[] { "train-prior", "--latents", latents, "--out", P("o8"), "--grid", "3x3" }.Concat(TinyModel).ToArray()));
+        Assert.Contains("--resume", Ut.Fails(new[] { "train-prior", "--latents", latents, "--out", P("run"), "--batch", "4", "--steps", "2" }.Concat(TinyModel).ToArray()));
+        save(zeros(3), P("flat.pt"));
+        Assert.Contains("(N, L)", Ut.Fails(new[] { "train-prior", "--latents", P("flat.pt"), "--out", P("o9") }.Concat(TinyModel).ToArray()));
+        foreach (var o in new[] { "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9" }) Assert.False(Directory.Exists(P(o)), $"{o} was created");
+        // Unknown flags are refused with a non-zero exit too.
+        Assert.NotEqual(0, Ut.Run("sample", "--bogus").code);
+    }
+}
