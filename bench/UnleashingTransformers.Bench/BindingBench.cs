@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
 
@@ -90,30 +89,40 @@ internal static class BindingBench
         return r;
     }
 
-    public static Dictionary<string, double>? RunPyTorch(int threads, int reps)
+    public static Dictionary<string, double>? RunPyTorch(int threads, int reps) =>
+        Python.RunJson("torch_reference.py", threads.ToString(), reps.ToString());
+
+    public static int Report(int threads, int reps, int rounds)
     {
-        var script = Path.Combine(AppContext.BaseDirectory, "torch_reference.py");
-        try
+        torch.set_num_threads(threads);
+        Console.WriteLine($"libtorch {torch.version}, {threads} thread(s), {reps} reps, best of {rounds} rounds (median per round)");
+        Dictionary<string, double>? ours = null, theirs = null;
+        for (var round = 0; round < rounds; round++)
         {
-            var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-            psi.ArgumentList.Add(script);
-            psi.ArgumentList.Add(threads.ToString());
-            psi.ArgumentList.Add(reps.ToString());
-            using var p = Process.Start(psi)!;
-            var stdout = p.StandardOutput.ReadToEnd();
-            var stderr = p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            if (p.ExitCode != 0)
-            {
-                Console.Error.WriteLine($"bench: PyTorch reference failed: {stderr.Trim()}");
-                return null;
-            }
-            return JsonSerializer.Deserialize<Dictionary<string, double>>(stdout.Trim().Split('\n')[^1]);
+            ours = Min(ours, RunOurs(reps));
+            theirs = Min(theirs, RunPyTorch(threads, reps));
         }
-        catch (System.ComponentModel.Win32Exception)
+        var rows = new (string key, string label, Func<double, string> fmt)[]
         {
-            Console.Error.WriteLine("bench: /usr/bin/python3 not found; install python3-torch (deploy/bootstrap.sh) for the PyTorch column");
-            return null;
+            ("gemm512", "GEMM 512x512 fp32", ms => $"{2.0 * 512 * 512 * 512 / (ms * 1e6):F1} GFLOP/s"),
+            ("gemm1024", "GEMM 1024x1024 fp32", ms => $"{2.0 * 1024 * 1024 * 1024 / (ms * 1e6):F1} GFLOP/s"),
+            ("gemm2048", "GEMM 2048x2048 fp32", ms => $"{2.0 * 2048 * 2048 * 2048 / (ms * 1e6):F1} GFLOP/s"),
+            ("block_b1", "transformer block, batch 1 (512 wide, 8 heads, 256 tokens)", ms => $"{ms:F2} ms"),
+            ("block_b8", "transformer block, batch 8", ms => $"{ms:F2} ms"),
+            ("small_add", "1000 x add of 2x2 tensors (per-call overhead)", ms => $"{ms:F2} us/op"), // ms per 1000 calls = us per call
+        };
+        Console.WriteLine();
+        Console.WriteLine("| benchmark | this binding (C#) | PyTorch 1.13 (Python) | time ratio C#/PyTorch |");
+        Console.WriteLine("|---|---|---|---|");
+        foreach (var (key, label, fmt) in rows)
+        {
+            var o = ours![key];
+            var p = theirs?.GetValueOrDefault(key);
+            Console.WriteLine($"| {label} | {fmt(o)} | {(p is { } pv ? fmt(pv) : "n/a")} | {(p is { } pr ? $"{o / pr:F2}" : "n/a")} |");
         }
+        return 0;
     }
+
+    private static Dictionary<string, double>? Min(Dictionary<string, double>? a, Dictionary<string, double>? b) =>
+        a is null ? b : b is null ? a : a.ToDictionary(kv => kv.Key, kv => Math.Min(kv.Value, b.GetValueOrDefault(kv.Key, kv.Value)));
 }

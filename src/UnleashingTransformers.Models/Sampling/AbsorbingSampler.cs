@@ -16,20 +16,21 @@ public readonly record struct SamplingProgress(int Step, int Steps, long Reveale
 /// </summary>
 public sealed class AbsorbingSampler(ITokenDenoiser denoiser, IRevealSchedule schedule, double temperature)
 {
-    public long[][] Sample(int count, ulong seed, int firstIndex = 0, int batchSize = 8, Action<SamplingProgress>? progress = null)
+    public long[][] Sample(int count, ulong seed, int firstIndex = 0, int batchSize = 8, Action<SamplingProgress>? progress = null,
+        CancellationToken cancel = default)
     {
         if (count < 0 || batchSize < 1) throw new ArgumentException("count must be >= 0 and batch >= 1");
         var results = new long[count][];
         for (var start = 0; start < count; start += batchSize)
         {
             var n = Math.Min(batchSize, count - start);
-            var batch = SampleBatch(n, seed, firstIndex + start, progress);
+            var batch = SampleBatch(n, seed, firstIndex + start, progress, cancel);
             Array.Copy(batch, 0, results, start, n);
         }
         return results;
     }
 
-    private long[][] SampleBatch(int n, ulong seed, int firstStream, Action<SamplingProgress>? progress)
+    private long[][] SampleBatch(int n, ulong seed, int firstStream, Action<SamplingProgress>? progress, CancellationToken cancel)
     {
         var L = denoiser.Length;
         var K = denoiser.CodebookSize;
@@ -44,6 +45,7 @@ public sealed class AbsorbingSampler(ITokenDenoiser denoiser, IRevealSchedule sc
         long revealed = 0, rowsRun = 0, passes = 0;
         for (var step = 0; step < schedule.Steps; step++)
         {
+            cancel.ThrowIfCancellationRequested();
             // Which sequences reveal something this step, and where.
             var active = new List<int>();
             for (var i = 0; i < n; i++)
