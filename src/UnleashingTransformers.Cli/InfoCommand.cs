@@ -26,7 +26,7 @@ internal static class InfoCommand
             if (dev.Type == DeviceType.CUDA && !cuda.is_available())
                 throw new ArgumentException("--device cuda: this libtorch has no CUDA device; build against a CUDA libtorch (README) or use --device cpu");
             Console.WriteLine($"libtorch   {version}");
-            Console.WriteLine($"libvips    {Vips.Version}");
+            Console.WriteLine($"libvips    {ImageCodec.VipsVersion}");
             Console.WriteLine($"threads    {get_num_threads()}");
             Console.WriteLine($"cuda       {(cuda.is_available() ? $"{cuda.device_count()} device(s)" : "not available")}");
             Smoke(dev);

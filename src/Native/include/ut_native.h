@@ -117,6 +117,14 @@ UT_API int ut_generator_set_state(ut_generator* g, ut_tensor* state);
 
 /* ---- images (libvips) ---- */
 UT_API const char* ut_vips_version(void);
+/* Decodes an image file (PNG, JPEG, WebP, ... whatever libvips reads) to 8-bit sRGB: grey is
+ * expanded, alpha dropped, 16-bit reduced. *pixels is an interleaved HxWx3 buffer to release with
+ * ut_free. */
+UT_API int ut_image_load(const char* path, int32_t* width, int32_t* height, uint8_t** pixels);
+/* Encodes an interleaved HxWxbands uint8 buffer (bands 1 or 3); the format follows the path's
+ * extension (.png, .jpg/.jpeg, .webp). quality applies to JPEG/WebP. */
+UT_API int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height,
+                         int32_t bands, int32_t quality);
 
 #ifdef __cplusplus
 }

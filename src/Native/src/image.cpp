@@ -1,15 +1,87 @@
-// Image I/O through libvips. (Decoding and encoding arrive with the imaging work; this file keeps
-// libvips linked and initialised so a machine without it fails at build time, not at first use.)
+// Image I/O through libvips: decode any file libvips reads to 8-bit sRGB, encode PNG/JPEG/WebP.
+// Everything else about images (geometry, resampling, tensors) lives in C#.
 #include <vips/vips8>
 
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
 #include "common.h"
+
+namespace {
+
+bool started() {
+  static const bool ok = VIPS_INIT("ut_native") == 0;
+  return ok;
+}
+
+std::string lower_extension(const std::string& path) {
+  auto dot = path.find_last_of('.');
+  std::string ext = dot == std::string::npos ? "" : path.substr(dot);
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+}  // namespace
 
 extern "C" {
 
 const char* ut_vips_version(void) {
-  static const bool started = VIPS_INIT("ut_native") == 0;
-  (void)started;
+  started();
   return vips_version_string();
+}
+
+int ut_image_load(const char* path, int32_t* width, int32_t* height, uint8_t** pixels) {
+  UT_GUARD({
+    TORCH_CHECK(started(), "libvips failed to start");
+    vips::VImage img;
+    try {
+      img = vips::VImage::new_from_file(path, vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
+      // Alpha is dropped, not composited (as PIL's convert("RGB") does for the reference's loader).
+      if (img.has_alpha()) img = img.extract_band(0, vips::VImage::option()->set("n", img.bands() - 1));
+      img = img.colourspace(VIPS_INTERPRETATION_sRGB);
+      if (img.bands() > 3) img = img.extract_band(0, vips::VImage::option()->set("n", 3));
+      if (img.format() != VIPS_FORMAT_UCHAR) img = img.cast(VIPS_FORMAT_UCHAR);
+      TORCH_CHECK(img.bands() == 3, path, ": cannot convert ", img.bands(), "-band image to RGB");
+      size_t size = 0;
+      void* mem = img.write_to_memory(&size);
+      TORCH_CHECK(size == static_cast<size_t>(img.width()) * img.height() * 3, path, ": unexpected decoded size");
+      *width = img.width();
+      *height = img.height();
+      *pixels = static_cast<uint8_t*>(mem);  // g_malloc'd; glib's default allocator is malloc
+    } catch (vips::VError& e) {
+      std::string msg = e.what();
+      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+      throw std::runtime_error(std::string(path) + ": cannot read image (" + msg + ")");
+    }
+  })
+}
+
+int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,
+                  int32_t quality) {
+  UT_GUARD({
+    TORCH_CHECK(started(), "libvips failed to start");
+    TORCH_CHECK(bands == 1 || bands == 3, "images are saved with 1 or 3 bands, not ", bands);
+    TORCH_CHECK(width > 0 && height > 0, "empty image");
+    std::string ext = lower_extension(path);
+    try {
+      vips::VImage img = vips::VImage::new_from_memory(const_cast<uint8_t*>(pixels),
+          static_cast<size_t>(width) * height * bands, width, height, bands, VIPS_FORMAT_UCHAR);
+      img = img.copy(vips::VImage::option()->set("interpretation",
+          bands == 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
+      if (ext == ".png") {
+        img.pngsave(path, vips::VImage::option()->set("compression", 6));
+      } else if (ext == ".jpg" || ext == ".jpeg") {
+        img.jpegsave(path, vips::VImage::option()->set("Q", quality));
+      } else if (ext == ".webp") {
+        img.webpsave(path, vips::VImage::option()->set("Q", quality));
+      } else {
+        throw std::invalid_argument(std::string(path) + ": unknown image format '" + ext + "' (use .png, .jpg or .webp)");
+      }
+    } catch (vips::VError& e) {
+      throw std::runtime_error(std::string(path) + ": cannot write image (" + e.what() + ")");
+    }
+  })
 }
 
 }  // extern "C"

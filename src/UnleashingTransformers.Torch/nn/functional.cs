@@ -14,7 +14,8 @@ public static partial class torch
             private static readonly Op s_linear = O("aten::linear"), s_embedding = O("aten::embedding"),
                 s_layer_norm = O("aten::layer_norm"), s_group_norm = O("aten::group_norm"), s_batch_norm = O("aten::batch_norm"),
                 s_conv2d = O("aten::conv2d"), s_nearest = O("aten::upsample_nearest2d", "vec"),
-                s_bilinear = O("aten::upsample_bilinear2d", "vec"), s_avg_pool2d = O("aten::avg_pool2d"),
+                s_bilinear = O("aten::upsample_bilinear2d", "vec"),
+                s_bilinear_aa = O("aten::_upsample_bilinear2d_aa", "vec"), s_avg_pool2d = O("aten::avg_pool2d"),
                 s_max_pool2d = O("aten::max_pool2d"), s_gelu = O("aten::gelu"), s_silu = O("aten::silu"),
                 s_leaky_relu = O("aten::leaky_relu"), s_dropout = O("aten::dropout"),
                 s_cross_entropy = O("aten::cross_entropy_loss"), s_mse = O("aten::mse_loss"), s_l1 = O("aten::l1_loss"),
@@ -43,15 +44,17 @@ public static partial class torch
                 s_conv2d.Begin().T(input).T(weight).TOpt(bias).L(stride ?? new long[] { 1, 1 }).L(padding ?? new long[] { 0, 0 })
                     .L(dilation ?? new long[] { 1, 1 }).I(groups).Call();
 
-            /// <summary>Resizes (N, C, H, W) by size or scale factor, "nearest" or "bilinear".</summary>
+            /// <summary>Resizes (N, C, H, W) by size or scale factor, "nearest" or "bilinear"; bilinear with
+            /// <paramref name="antialias"/> filters when shrinking, as PIL's resize does.</summary>
             public static Tensor interpolate(Tensor input, long[]? size = null, double[]? scale_factor = null,
-                string mode = "nearest", bool align_corners = false)
+                string mode = "nearest", bool align_corners = false, bool antialias = false)
             {
                 if ((size is null) == (scale_factor is null))
                     throw new TorchException("interpolate: give exactly one of size and scale_factor");
                 var call = mode switch
                 {
                     "nearest" => s_nearest.Begin().T(input),
+                    "bilinear" when antialias => s_bilinear_aa.Begin().T(input),
                     "bilinear" => s_bilinear.Begin().T(input),
                     _ => throw new TorchException($"interpolate: mode '{mode}' is not supported (nearest, bilinear)"),
                 };

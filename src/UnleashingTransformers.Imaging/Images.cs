@@ -1,0 +1,111 @@
+using UnleashingTransformers.Torch;
+using static UnleashingTransformers.Torch.torch;
+using F = UnleashingTransformers.Torch.torch.nn.functional;
+
+namespace UnleashingTransformers.Imaging;
+
+/// <summary>
+/// Images as the reference handles them: float tensors (3, H, W) in [0, 1] (no [-1, 1] normalisation),
+/// prepared with Resize(shorter side) then CenterCrop, saved with clamp(0, 1), x255 + 0.5 rounding.
+/// </summary>
+public static class Images
+{
+    public static readonly string[] Extensions = { ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif" };
+
+    /// <summary>Decodes a file to uint8 (3, H, W).</summary>
+    public static Tensor LoadRgb(string path)
+    {
+        using var hwc = ImageCodec.Decode(path);
+        return hwc.permute(2, 0, 1).contiguous();
+    }
+
+    /// <summary>Decodes a file to float (3, H, W) in [0, 1].</summary>
+    public static Tensor Load(string path)
+    {
+        using var scope = NewDisposeScope();
+        return (LoadRgb(path).to(float32) / 255).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The reference's data pipeline for one image: Resize(size) (shorter side to size, the longer to
+    /// floor(size·long/short), antialiased bilinear as PIL) then CenterCrop(size). An image smaller than
+    /// the crop is refused rather than blown up.
+    /// </summary>
+    public static Tensor Prepare(Tensor image, int size, string source = "image")
+    {
+        using var scope = NewDisposeScope();
+        var (h, w) = (image.size(-2), image.size(-1));
+        if (Math.Min(h, w) < size)
+            throw new ArgumentException($"{source} is {w}x{h}, smaller than the {size}x{size} crop: use a larger image or a smaller size");
+        var x = image.dtype == ScalarType.Byte ? image.to(float32) / 255 : image.alias();
+        if (Math.Min(h, w) != size)
+        {
+            var (nh, nw) = h <= w ? ((long)size, (long)(size * (double)w / h)) : ((long)(size * (double)h / w), (long)size);
+            x = F.interpolate(x.unsqueeze(0), size: new[] { nh, nw }, mode: "bilinear", antialias: true).squeeze(0).clamp(0, 1);
+            (h, w) = (nh, nw);
+        }
+        var top = (long)Math.Round((h - size) / 2.0, MidpointRounding.ToEven);
+        var left = (long)Math.Round((w - size) / 2.0, MidpointRounding.ToEven);
+        return x.narrow(-2, top, size).narrow(-1, left, size).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Loads and prepares a file (see <see cref="Prepare"/>).</summary>
+    public static Tensor LoadPrepared(string path, int size)
+    {
+        using var raw = LoadRgb(path);
+        return Prepare(raw, size, path);
+    }
+
+    /// <summary>
+    /// Saves (3, H, W) float in [0, 1] (clamped, x255 + 0.5) or uint8, as PNG/JPEG/WebP by extension,
+    /// atomically. Converted a strip of rows at a time, so a huge image costs one uint8 copy beyond
+    /// the tensor itself.
+    /// </summary>
+    public static void Save(Tensor image, string path, int quality = 95)
+    {
+        if (image.dim() != 3 || image.size(0) is not (1 or 3))
+            throw new ArgumentException($"an image is (3, H, W) or (1, H, W), got [{string.Join(", ", image.shape)}]");
+        var (c, h, w) = ((int)image.size(0), (int)image.size(1), (int)image.size(2));
+        var pixels = new byte[checked((long)h * w * c)];
+        var rowsPerStrip = Math.Max(1, (1 << 22) / Math.Max(1, w * c));
+        using (no_grad())
+        {
+            for (var y = 0; y < h; y += rowsPerStrip)
+            {
+                using var scope = NewDisposeScope();
+                var n = Math.Min(rowsPerStrip, h - y);
+                var strip = image.narrow(1, y, n).cpu();
+                var bytes = strip.dtype == ScalarType.Byte ? strip : (strip.to(float32).clamp(0, 1) * 255 + 0.5).floor().to(ScalarType.Byte);
+                bytes.permute(1, 2, 0).contiguous().data<byte>().CopyTo(pixels.AsSpan(y * w * c, n * w * c));
+            }
+        }
+        var full = Path.GetFullPath(path);
+        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileNameWithoutExtension(full)}.{Environment.ProcessId}.tmp{Path.GetExtension(full)}");
+        try
+        {
+            ImageCodec.Encode(tmp, pixels, w, h, c, quality);
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch (TorchException e)
+        {
+            File.Delete(tmp);
+            throw new ArgumentException(e.Message.Replace(tmp, path));
+        }
+    }
+
+    /// <summary>Tiles images (N, 3, H, W) into one (3, H', W') grid, torchvision's make_grid style.</summary>
+    public static Tensor Grid(Tensor images, int perRow = 8, int padding = 2)
+    {
+        using var scope = NewDisposeScope();
+        var (n, c, h, w) = (images.size(0), images.size(1), images.size(2), images.size(3));
+        var cols = Math.Min(perRow, n);
+        var rows = (n + cols - 1) / cols;
+        var grid = zeros(new[] { c, rows * (h + padding) + padding, cols * (w + padding) + padding }, images.dtype);
+        for (var i = 0; i < n; i++)
+        {
+            var (r, k) = (i / cols, i % cols);
+            grid.narrow(1, r * (h + padding) + padding, h).narrow(2, k * (w + padding) + padding, w).copy_(images[(int)i]);
+        }
+        return grid.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,36 @@
+using UnleashingTransformers.Torch.Interop;
+
+namespace UnleashingTransformers.Torch;
+
+/// <summary>Image decoding and encoding through libvips (linked into the native library).</summary>
+public static class ImageCodec
+{
+    public static string VipsVersion => Native.Str(Native.ut_vips_version());
+
+    /// <summary>Decodes any image libvips reads (PNG, JPEG, WebP, ...) to an 8-bit sRGB tensor
+    /// (H, W, 3): grey expanded, alpha dropped, 16-bit reduced.</summary>
+    public static Tensor Decode(string path)
+    {
+        if (!File.Exists(path)) throw new TorchException($"{path}: file not found");
+        Native.Check(Native.ut_image_load(path, out var w, out var h, out var pixels));
+        try
+        {
+            unsafe
+            {
+                return torch.from_bytes(new ReadOnlySpan<byte>((void*)pixels, checked(w * h * 3)), ScalarType.Byte, h, w, 3);
+            }
+        }
+        finally
+        {
+            Native.ut_free(pixels);
+        }
+    }
+
+    /// <summary>Encodes interleaved (H, W, bands) uint8 pixels; the format follows the extension.</summary>
+    public static unsafe void Encode(string path, ReadOnlySpan<byte> pixels, int width, int height, int bands, int quality = 95)
+    {
+        if (pixels.Length != (long)width * height * bands)
+            throw new TorchException($"{path}: {pixels.Length} bytes for a {width}x{height}x{bands} image");
+        fixed (byte* p = pixels) Native.Check(Native.ut_image_save(path, p, width, height, bands, quality));
+    }
+}
