@@ -267,6 +267,7 @@ public partial class Tensor
     public static Tensor operator /(Tensor a, Scalar b) => a.div(b);
     public static Tensor operator /(Scalar a, Tensor b) => b.reciprocal().mul(a);
     public static Tensor operator -(Tensor a) => a.neg();
+    public static Tensor operator %(Tensor a, Scalar b) => a.remainder(b);
     public static Tensor operator <(Tensor a, Tensor b) => a.lt(b);
     public static Tensor operator <(Tensor a, Scalar b) => a.lt(b);
     public static Tensor operator >(Tensor a, Tensor b) => a.gt(b);

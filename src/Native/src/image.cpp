@@ -61,14 +61,14 @@ int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_
                   int32_t quality) {
   UT_GUARD({
     TORCH_CHECK(started(), "libvips failed to start");
-    TORCH_CHECK(bands == 1 || bands == 3, "images are saved with 1 or 3 bands, not ", bands);
+    TORCH_CHECK(bands >= 1 && bands <= 4, "images are saved with 1 to 4 bands, not ", bands);
     TORCH_CHECK(width > 0 && height > 0, "empty image");
     std::string ext = lower_extension(path);
     try {
       vips::VImage img = vips::VImage::new_from_memory(const_cast<uint8_t*>(pixels),
           static_cast<size_t>(width) * height * bands, width, height, bands, VIPS_FORMAT_UCHAR);
       img = img.copy(vips::VImage::option()->set("interpretation",
-          bands == 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
+          bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
       if (ext == ".png") {
         img.pngsave(path, vips::VImage::option()->set("compression", 6));
       } else if (ext == ".jpg" || ext == ".jpeg") {
