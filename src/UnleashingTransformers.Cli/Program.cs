@@ -5,6 +5,10 @@ var root = new RootCommand("ut: Unleashing Transformers - discrete-diffusion ima
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(TrainPriorCommand.Create());
 root.Subcommands.Add(SampleCommand.Create());
+root.Subcommands.Add(ImageCommands.Encode());
+root.Subcommands.Add(ImageCommands.Decode());
+root.Subcommands.Add(ImageCommands.Reconstruct());
+root.Subcommands.Add(TrainVqGanCommand.Create());
 // Exceptions reach CliErrors (one line, exit 1) instead of System.CommandLine's stack-trace printer.
 var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
 return CliErrors.Run(() => root.Parse(args).Invoke(invocation));

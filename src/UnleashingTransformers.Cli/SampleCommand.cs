@@ -38,10 +38,9 @@ internal static class SampleCommand
             if (!(t > 0)) throw new ArgumentException("--temp must be > 0");
             var kind = r.GetValue(sampler);
             if (kind is not ("diffusion" or "mlm")) throw new ArgumentException($"--sampler {kind}: expected diffusion or mlm");
-            var decoder = ImageOutput.Open(r.GetValue(vqgan), device);
-
             using var model = PriorCheckpoint.Load(r.GetValue(prior)!, r.GetValue(heads), device);
             var (h, w) = PriorCheckpoint.Grid(model.Config, r.GetValue(grid));
+            using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, model.Config.CodebookSize);
             var dir = r.GetValue(outDir)!;
             Directory.CreateDirectory(dir);
             using var inference = new TransformerInference(model._denoise_fn, r.GetValue(precision));
@@ -62,7 +61,7 @@ internal static class SampleCommand
                     {
                         var grid2 = new TokenGrid(h, w, seqs[i]);
                         grid2.Save(Path.Combine(dir, $"sample_{first + i:000}.json"));
-                        decoder?.Write(grid2, Path.Combine(dir, $"sample_{first + i:000}.png"));
+                        decoder?.Save(grid2, Path.Combine(dir, $"sample_{first + i:000}.png"));
                     }
                 }
             });
@@ -73,14 +72,3 @@ internal static class SampleCommand
     }
 }
 
-/// <summary>Decoding token grids to images (the VQ-GAN's job).</summary>
-internal sealed class ImageOutput
-{
-    public static ImageOutput? Open(string? vqgan, Torch.Device device)
-    {
-        if (vqgan is null) return null;
-        throw new ArgumentException("--vqgan: decoding to PNG is not available in this build yet; drop --vqgan to write token files");
-    }
-
-    public void Write(TokenGrid grid, string path) { }
-}

@@ -32,11 +32,15 @@ internal static class TrainPriorCommand
         var valFraction = new Option<double>("--val-fraction") { DefaultValueFactory = _ => 0.05 };
         var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 0, Description = "validation ELBO every N steps (0: never)" };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10 };
+        var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => 0.995, Description = "EMA: ema = d*ema + (1-d)*model" };
+        var emaEvery = new Option<int>("--ema-every") { DefaultValueFactory = _ => 10, Description = "EMA update every N steps" };
         var cmd = new Command("train-prior", "Train the absorbing-diffusion prior on a latent cache")
         {
             latents, outDir, grid, codebook, emb, heads, layers, batch, lr, warmup, steps, every, keep, resume, loss,
             schedule, time, timesteps, seed, valFraction, evalEvery, logEvery,
         };
+        cmd.Options.Add(emaDecay);
+        cmd.Options.Add(emaEvery);
         common.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -51,6 +55,7 @@ internal static class TrainPriorCommand
                 TimeSampling = r.GetValue(time), Timesteps = r.GetValue(timesteps), Seed = r.GetValue(seed),
                 ValFraction = r.GetValue(valFraction), EvalEvery = r.GetValue(evalEvery), LogEvery = Math.Max(1, r.GetValue(logEvery)),
                 Device = device.ToString(),
+                EmaDecay = r.GetValue(emaDecay), EmaEvery = Math.Max(1, r.GetValue(emaEvery)),
             };
             string detail = "";
             ConsoleProgress.Run("train-prior", options.Steps, report =>

@@ -119,7 +119,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
             opt.load_state_dict((PyDict)load(checkpoints.OptimPath(start))!);
             var state = (PyDict)load(checkpoints.StatePath(start))!;
             skipped = Convert.ToInt64(state["skipped_nan"]);
-            TrimLog(logPath, start);
+            TrainingLog.TrimAfter<PriorLogEntry>(logPath, start, e => e.Step);
             Say?.Invoke($"resuming from step {start} ({checkpoints.StatePath(start)})");
         }
         else
@@ -219,18 +219,5 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
             total += r.VbPerSample.sum().item<double>();
         }
         return total / n;
-    }
-
-    private static void TrimLog(string path, long step)
-    {
-        if (!File.Exists(path)) return;
-        var kept = File.ReadAllLines(path).Where(l =>
-        {
-            try { return JsonSerializer.Deserialize<PriorLogEntry>(l)!.Step <= step; }
-            catch (JsonException) { return false; }
-        }).ToArray();
-        var tmp = path + ".tmp";
-        File.WriteAllLines(tmp, kept);
-        File.Move(tmp, path, overwrite: true);
     }
 }

@@ -150,6 +150,7 @@ public sealed class VqAutoEncoder : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var (zq, loss, stats) = quantize.quantize(encoder.forward(x));
+        stats.Indices.MoveToOuterDisposeScope();
         return (generator.forward(zq).MoveToOuterDisposeScope(), loss.MoveToOuterDisposeScope(), stats);
     }
 
@@ -195,6 +196,14 @@ public sealed class Discriminator : nn.Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor x) => main.forward(x);
+
+    /// <summary>The side of the logit map for a square input (0 or less: too many layers for it).</summary>
+    public static long OutputSize(long input, int layers)
+    {
+        var s = input;
+        for (var n = 0; n < layers; n++) s = (s + 2 - 4) / 2 + 1;   // stride-2 4x4 convs, padding 1
+        return s - 1 - 1;                                           // two stride-1 4x4 convs, padding 1
+    }
 }
 
 /// <summary>The whole trainable VQ-GAN (reference VQGAN: <c>ae.*</c> and <c>disc.*</c>).</summary>

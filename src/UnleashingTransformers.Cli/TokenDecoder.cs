@@ -1,0 +1,56 @@
+using UnleashingTransformers.Imaging;
+using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.VqGan;
+using UnleashingTransformers.Torch;
+using static UnleashingTransformers.Torch.torch;
+
+namespace UnleashingTransformers.Cli;
+
+/// <summary>A VQ-GAN opened for the CLI: token grids to image files and images to token grids.</summary>
+internal sealed class TokenDecoder : IDisposable
+{
+    public VqAutoEncoder Model { get; }
+    private readonly Device _device;
+
+    private TokenDecoder(VqAutoEncoder model, Device device) => (Model, _device) = (model, device);
+
+    /// <summary>Opens a VQ-GAN checkpoint (null when <paramref name="path"/> is); when a prior's codebook
+    /// size is given, the two must agree.</summary>
+    public static TokenDecoder? Open(string? path, Device device, int? priorCodebook = null)
+    {
+        if (path is null) return null;
+        CommonOptions.RequireFile(path, "--vqgan");
+        var model = VqGanCheckpoint.Load(path, device);
+        var codes = model.quantize.CodebookSize;
+        if (priorCodebook is { } k && codes != k)
+        {
+            model.Dispose();
+            throw new ArgumentException($"--vqgan {path} has a codebook of {codes} codes but the prior generates {k}: use the VQ-GAN the prior was trained with");
+        }
+        return new TokenDecoder(model, device);
+    }
+
+    public long CodebookSize => Model.quantize.CodebookSize;
+
+    /// <summary>Decodes a grid (any H x W) and saves it as an image (format by extension), atomically.</summary>
+    public void Save(TokenGrid grid, string path)
+    {
+        using var scope = NewDisposeScope();
+        if (grid.Tokens.Any(t => t < 0 || t >= CodebookSize))
+            throw new ArgumentException($"token id out of range: ids must lie in 0..{CodebookSize - 1}");
+        var ids = from_array<long>(grid.Tokens, 1, grid.H, grid.W).to(_device);
+        Images.Save(Model.decode(ids)[0], path);
+    }
+
+    /// <summary>Tokens of one prepared image (3, S, S).</summary>
+    public TokenGrid Encode(Tensor image)
+    {
+        using var scope = NewDisposeScope();
+        var f = Model.Downscale;
+        var (h, w) = ((int)image.size(1) / f, (int)image.size(2) / f);
+        var ids = Model.encode(image.unsqueeze(0).to(_device));
+        return new TokenGrid(h, w, ids.ToArray<long>());
+    }
+
+    public void Dispose() => Model.Dispose();
+}

@@ -1,0 +1,91 @@
+using System.CommandLine;
+using UnleashingTransformers.Models.Training;
+using UnleashingTransformers.Models.VqGan;
+
+namespace UnleashingTransformers.Cli;
+
+/// <summary><c>ut train-vqgan</c>: trains the VQ-GAN on an image folder.</summary>
+internal static class TrainVqGanCommand
+{
+    private static int[] Ints(string text, string flag)
+    {
+        try { return text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToArray(); }
+        catch (FormatException) { throw new ArgumentException($"{flag} '{text}': expected comma-separated integers, e.g. 1,1,2,2,4"); }
+    }
+
+    public static Command Create()
+    {
+        var common = new CommonOptions();
+        var data = new Option<string>("--data") { Description = "image folder (searched recursively)", Required = true };
+        var outDir = new Option<string>("--out") { Description = "checkpoint directory", Required = true };
+        var size = new Option<int>("--size") { DefaultValueFactory = _ => 256, Description = "training resolution" };
+        var nf = new Option<int>("--nf") { DefaultValueFactory = _ => 128 };
+        var chMult = new Option<string>("--ch-mult") { DefaultValueFactory = _ => "1,1,2,2,4" };
+        var resBlocks = new Option<int>("--res-blocks") { DefaultValueFactory = _ => 2 };
+        var attn = new Option<string>("--attn-resolutions") { DefaultValueFactory = _ => "16" };
+        var embDim = new Option<int>("--emb-dim") { DefaultValueFactory = _ => 256 };
+        var codebook = new Option<int>("--codebook-size") { DefaultValueFactory = _ => 1024 };
+        var ndf = new Option<int>("--ndf") { DefaultValueFactory = _ => 64 };
+        var discLayers = new Option<int>("--disc-layers") { DefaultValueFactory = _ => 3 };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 3 };
+        var lr = new Option<double?>("--lr") { Description = "learning rate (default 4.5e-6 x batch, as the reference)" };
+        var steps = new Option<long>("--steps") { DefaultValueFactory = _ => 2_200_000 };
+        var discStart = new Option<long>("--disc-start") { DefaultValueFactory = _ => 30001 };
+        var discWeightMax = new Option<double>("--disc-weight-max") { DefaultValueFactory = _ => 1.0 };
+        var lpips = new Option<string?>("--lpips") { Description = "LPIPS-VGG weights (lpips keys, or a reference vqgan_*.th holding perceptual.*)" };
+        var perceptual = new Option<double>("--perceptual-weight") { DefaultValueFactory = _ => 1.0 };
+        var diffAug = new Option<bool>("--diff-aug") { Description = "DiffAugment (color, translation) for the discriminator; all paper models used it" };
+        var hflip = new Option<bool>("--hflip") { Description = "flip each batch horizontally with probability 1/2" };
+        var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 25000 };
+        var keep = new Option<int>("--keep") { DefaultValueFactory = _ => 2 };
+        var resume = new Option<bool>("--resume");
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL };
+        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10 };
+        var previewEvery = new Option<int>("--preview-every") { DefaultValueFactory = _ => 5000, Description = "reconstruction grid PNG every N steps (0: never)" };
+        var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => 0.995, Description = "EMA: ema = d*ema + (1-d)*model" };
+        var emaEvery = new Option<int>("--ema-every") { DefaultValueFactory = _ => 10, Description = "EMA update every N steps" };
+        var cmd = new Command("train-vqgan", "Train the VQ-GAN on an image folder")
+        {
+            data, outDir, size, nf, chMult, resBlocks, attn, embDim, codebook, ndf, discLayers, batch, lr, steps, discStart,
+            discWeightMax, lpips, perceptual, diffAug, hflip, every, keep, resume, seed, logEvery, previewEvery,
+        };
+        cmd.Options.Add(emaDecay);
+        cmd.Options.Add(emaEvery);
+        common.AddTo(cmd);
+        cmd.SetAction(r =>
+        {
+            var device = common.Apply(r);
+            if (r.GetValue(lpips) is { } lp) CommonOptions.RequireFile(lp, "--lpips");
+            var config = new VqGanConfig(r.GetValue(size), 3, r.GetValue(nf), Ints(r.GetValue(chMult)!, "--ch-mult"), r.GetValue(resBlocks),
+                Ints(r.GetValue(attn)!, "--attn-resolutions"), r.GetValue(embDim), r.GetValue(codebook), 0.25, r.GetValue(discLayers), r.GetValue(ndf));
+            config.Validate();
+            var options = new VqGanTrainingOptions
+            {
+                Data = r.GetValue(data)!, OutDir = r.GetValue(outDir)!, Config = config, Batch = r.GetValue(batch), Lr = r.GetValue(lr),
+                Steps = r.GetValue(steps), DiscStart = r.GetValue(discStart), DiscWeightMax = r.GetValue(discWeightMax),
+                Lpips = r.GetValue(lpips), PerceptualWeight = r.GetValue(perceptual), DiffAug = r.GetValue(diffAug), HFlip = r.GetValue(hflip),
+                CheckpointEvery = r.GetValue(every), KeepLast = r.GetValue(keep), Resume = r.GetValue(resume), Seed = r.GetValue(seed),
+                LogEvery = Math.Max(1, r.GetValue(logEvery)), PreviewEvery = r.GetValue(previewEvery), Device = device.ToString(),
+                EmaDecay = r.GetValue(emaDecay), EmaEvery = Math.Max(1, r.GetValue(emaEvery)),
+            };
+            var detail = "";
+            ConsoleProgress.Run("train-vqgan", options.Steps, report =>
+            {
+                new VqGanTrainer(options)
+                {
+                    Say = Console.WriteLine,
+                    Progress = (step, total, e) =>
+                    {
+                        if (e is not null)
+                            detail = $"l1 {e.L1:F4} nll {e.Nll:F4} codebook {e.CodebookLoss:F4} perplexity {e.Perplexity:F1} codes {e.CodesUsed}"
+                                + (e.DWeight > 0 || e.DLoss > 0 ? $" g {e.GLoss:F3} λ {e.DWeight:F3} d {e.DLoss:F3}" : "");
+                        report(step, detail);
+                    },
+                }.Run();
+            });
+            Console.WriteLine($"train-vqgan: done; checkpoints in {options.OutDir}, log in {Path.Combine(options.OutDir, VqGanTrainer.LogFile)}");
+            return 0;
+        });
+        return cmd;
+    }
+}

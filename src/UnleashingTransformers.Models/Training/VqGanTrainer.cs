@@ -1,0 +1,200 @@
+using System.Text.Json;
+using UnleashingTransformers.Imaging;
+using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.VqGan;
+using UnleashingTransformers.Torch;
+using UnleashingTransformers.Torch.Serialization;
+using static UnleashingTransformers.Torch.torch;
+using F = UnleashingTransformers.Torch.torch.nn.functional;
+
+namespace UnleashingTransformers.Models.Training;
+
+/// <summary>Options of <c>ut train-vqgan</c>; defaults are the reference's (vqgan_defaults.py).</summary>
+public sealed record VqGanTrainingOptions
+{
+    public required string Data { get; init; }
+    public required string OutDir { get; init; }
+    public VqGanConfig Config { get; init; } = new();
+    public int Batch { get; init; } = 3;
+    /// <summary>Learning rate; the reference's default is base_lr (4.5e-6) × batch.</summary>
+    public double? Lr { get; init; }
+    public long Steps { get; init; } = 2_200_000;
+    public long DiscStart { get; init; } = 30001;
+    public double DiscWeightMax { get; init; } = 1;
+    public double PerceptualWeight { get; init; } = 1;
+    public string? Lpips { get; init; }
+    public bool DiffAug { get; init; }
+    public bool HFlip { get; init; }
+    public int EmaEvery { get; init; } = 10;
+    public double EmaDecay { get; init; } = 0.995;
+    public int CheckpointEvery { get; init; } = 25000;
+    public int KeepLast { get; init; } = 2;
+    public bool Resume { get; init; }
+    public ulong Seed { get; init; }
+    public int LogEvery { get; init; } = 10;
+    public int PreviewEvery { get; init; } = 5000;
+    public double ValFraction { get; init; } = 0.05;
+    public string Device { get; init; } = "cpu";
+}
+
+public sealed record VqGanLogEntry(long Step, double L1, double Nll, double CodebookLoss, double GLoss, double DWeight,
+    double DLoss, double Perplexity, int CodesUsed, double Lr);
+
+/// <summary>
+/// Trains the VQ-GAN (spec 2.7, 1.4): autoencoder loss L1 (+ perceptual·LPIPS when weights are given)
+/// + λ·(−mean D(x̂)) + codebook loss, with λ = ‖∇nll‖ / (‖∇g‖ + 1e-4) at the last decoder conv, clamped to
+/// [0, max], zero before the discriminator starts; hinge loss for the discriminator after it starts;
+/// DiffAugment on what the discriminator sees; two Adams with one lr; EMA; atomic checkpoints; exact
+/// resume (batches and augmentation are functions of (seed, step)).
+/// Before the discriminator starts, its pass on reconstructions is skipped (its weight is 0 then, so
+/// the update is the same; only its BatchNorm statistics, unused in training, would differ).
+/// </summary>
+public sealed class VqGanTrainer(VqGanTrainingOptions o)
+{
+    public const string LogFile = "train_log.jsonl";
+    public Action<long, long, VqGanLogEntry?>? Progress { get; init; }
+    public Action<string>? Say { get; init; }
+
+    public void Run()
+    {
+        var device = Torch.Device.Parse(o.Device);
+        if (o.Batch < 1 || o.Steps < 1 || o.CheckpointEvery < 1)
+            throw new ArgumentException("--batch, --steps and --checkpoint-every must be >= 1");
+        o.Config.Validate();
+        if (Discriminator.OutputSize(o.Config.Resolution, o.Config.DiscLayers) < 1)
+            throw new ArgumentException($"--disc-layers {o.Config.DiscLayers} is too deep for {o.Config.Resolution}-pixel images: use fewer layers");
+        var folder = ImageFolder.Open(o.Data);
+        var (train, val) = folder.Split(folder.Files.Count >= 20 ? o.ValFraction : 0);
+        using var scope = NewDisposeScope();
+        using var lpips = o.Lpips is null ? null : Lpips.Load(o.Lpips, device);
+        if (lpips is null && o.PerceptualWeight > 0)
+            Say?.Invoke("train-vqgan: no --lpips weights given: training without the perceptual (LPIPS) term");
+
+        Directory.CreateDirectory(o.OutDir);
+        var checkpoints = new CheckpointSet(o.OutDir, "vqgan", o.KeepLast);
+        var existing = checkpoints.CompleteSteps();
+        if (existing.Count > 0 && !o.Resume)
+            throw new ArgumentException($"{o.OutDir} has checkpoints (newest step {existing[0]}): pass --resume to continue, or choose another --out");
+
+        manual_seed(CounterRng.Hash(o.Seed, 3, 0, 0, CounterRng.Purpose.Token));
+        using var model = new VqGanModel(VqAutoEncoder.FromConfig(o.Config), new Discriminator(o.Config.Channels, o.Config.Ndf, o.Config.DiscLayers));
+        using var ema = new VqGanModel(VqAutoEncoder.FromConfig(o.Config), new Discriminator(o.Config.Channels, o.Config.Ndf, o.Config.DiscLayers));
+        ema.load_state_dict(model.state_dict());
+        model.to(device);
+        ema.to(device);
+        ema.eval();
+        var lr = o.Lr ?? 4.5e-6 * o.Batch;
+        using var aeOpt = new optim.Adam(model.ae.parameters(), lr: lr);
+        using var discOpt = new optim.Adam(model.disc.parameters(), lr: lr);
+        long start = 0;
+        var logPath = Path.Combine(o.OutDir, LogFile);
+        if (o.Resume && existing.Count > 0)
+        {
+            start = existing[0];
+            model.load_state_dict(load_state_dict(checkpoints.ModelPath(start)));
+            ema.load_state_dict(load_state_dict(checkpoints.EmaPath(start)));
+            var opts = (PyDict)load(checkpoints.OptimPath(start))!;
+            aeOpt.load_state_dict((PyDict)opts["ae"]!);
+            discOpt.load_state_dict((PyDict)opts["disc"]!);
+            TrainingLog.TrimAfter<VqGanLogEntry>(logPath, start, e => e.Step);
+            Say?.Invoke($"resuming from step {start} ({checkpoints.StatePath(start)})");
+        }
+        else File.Delete(logPath);
+        model.train();
+
+        var previewFiles = val.Concat(train).Take(8).ToList();
+        var preview = stack(previewFiles.Select(f => Images.LoadPrepared(f, o.Config.Resolution)).ToList()).to(device).DetachFromDisposeScope();
+        var codesSeen = new bool[o.Config.CodebookSize];
+        using var batches = new ImageBatches(train, o.Config.Resolution, o.Batch, o.Seed, o.HFlip, start,
+            onSkip: m => Say?.Invoke($"train-vqgan: skipped {m}"));
+        using var log = new StreamWriter(logPath, append: true);
+        var lastConv = model.ae.generator.LastConv.weight;
+        for (var step = start; step < o.Steps; step++)
+        {
+            using var stepScope = NewDisposeScope();
+            using var g = new Torch.Generator(CounterRng.Hash(o.Seed, 4, (ulong)step, 0, CounterRng.Purpose.Token));
+            var (_, images) = batches.Next();
+            var x = images.to(device);
+            images.Dispose();
+
+            var (xhat, codebookLoss, stats) = model.ae.reconstruct(x);
+            var recon = (x - xhat).abs();
+            var nll = lpips is null ? recon.mean() : (recon + o.PerceptualWeight * lpips.forward(x, xhat)).mean();
+            var discOn = step >= o.DiscStart;
+            Tensor gLoss = zeros(Array.Empty<long>(), float32, device);
+            double dWeight = 0;
+            Tensor? xhatAug = null;
+            if (discOn)
+            {
+                xhatAug = o.DiffAug ? DiffAugment.Apply(xhat, g) : xhat;
+                gLoss = -model.disc.forward(xhatAug).mean();
+                var nllGrad = torch.autograd.grad(new[] { nll }, new[] { (Tensor)lastConv }, retain_graph: true)[0]!;
+                var gGrad = torch.autograd.grad(new[] { gLoss }, new[] { (Tensor)lastConv }, retain_graph: true)[0]!;
+                dWeight = Math.Clamp(nllGrad.norm().item<double>() / (gGrad.norm().item<double>() + 1e-4), 0, o.DiscWeightMax);
+            }
+            var loss = nll + gLoss * dWeight + codebookLoss;
+            aeOpt.zero_grad();
+            loss.backward();
+            aeOpt.step();
+
+            double dLoss = 0;
+            if (discOn && step > o.DiscStart)
+            {
+                var real = model.disc.forward(o.DiffAug ? DiffAugment.Apply(x, g) : x);
+                var fake = model.disc.forward(xhatAug!.detach());
+                var d = 0.5 * ((1 - real).relu().mean() + (1 + fake).relu().mean());
+                discOpt.zero_grad();
+                d.backward();
+                discOpt.step();
+                dLoss = d.item<double>();
+            }
+            if (step > 0 && step % o.EmaEvery == 0) Ema.Update(ema, model, o.EmaDecay);
+
+            foreach (var id in stats.Indices.flatten().ToArray<long>()) codesSeen[id] = true;
+            var done = step + 1;
+            VqGanLogEntry? entry = null;
+            if (done % o.LogEvery == 0 || done == o.Steps || done == 1)
+            {
+                entry = new VqGanLogEntry(done, recon.mean().item<double>(), nll.item<double>(), codebookLoss.item<double>(),
+                    gLoss.item<double>(), dWeight, dLoss, stats.Perplexity, codesSeen.Count(c => c), lr);
+                Array.Clear(codesSeen);
+                log.WriteLine(JsonSerializer.Serialize(entry));
+                log.Flush();
+            }
+            stats.Dispose();
+            if (o.PreviewEvery > 0 && (done % o.PreviewEvery == 0 || done == o.Steps)) SavePreview(ema, preview, done);
+            if (done % o.CheckpointEvery == 0 || done == o.Steps)
+            {
+                var state = new PyDict
+                {
+                    ["step"] = done, ["seed"] = (long)o.Seed, ["format"] = "ut-vqgan-train-1",
+                    ["config"] = new PyDict
+                    {
+                        ["resolution"] = (long)o.Config.Resolution, ["nf"] = (long)o.Config.Nf, ["emb_dim"] = (long)o.Config.EmbDim,
+                        ["codebook_size"] = (long)o.Config.CodebookSize, ["ch_mult"] = o.Config.Mult.Select(m => (object?)(long)m).ToList(),
+                        ["res_blocks"] = (long)o.Config.ResBlocks, ["attn_resolutions"] = o.Config.Attn.Select(m => (object?)(long)m).ToList(),
+                        ["batch"] = (long)o.Batch, ["lr"] = lr, ["disc_start"] = o.DiscStart,
+                    },
+                };
+                checkpoints.Save(done, model.state_dict(), ema.state_dict(),
+                    new PyDict { ["ae"] = aeOpt.state_dict(), ["disc"] = discOpt.state_dict() }, state);
+            }
+            Progress?.Invoke(done, o.Steps, entry);
+        }
+        preview.Dispose();
+        if (batches.Skipped.Count > 0) Say?.Invoke($"train-vqgan: {batches.Skipped.Count} unreadable file(s) skipped");
+    }
+
+    /// <summary>Originals on top, EMA reconstructions below, as one PNG grid.</summary>
+    private void SavePreview(VqGanModel ema, Tensor preview, long step)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var recon = ema.ae.reconstruct(preview);
+        recon.stats.Dispose();
+        var grid = Images.Grid(cat(new[] { preview, recon.xhat.clamp(0, 1) }, 0).cpu(), perRow: (int)preview.size(0));
+        var dir = Path.Combine(o.OutDir, "previews");
+        Directory.CreateDirectory(dir);
+        Images.Save(grid, Path.Combine(dir, $"recon_{step}.png"));
+    }
+}

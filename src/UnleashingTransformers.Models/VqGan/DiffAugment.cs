@@ -1,0 +1,34 @@
+using UnleashingTransformers.Torch;
+using static UnleashingTransformers.Torch.torch;
+using F = UnleashingTransformers.Torch.torch.nn.functional;
+
+namespace UnleashingTransformers.Models.VqGan;
+
+/// <summary>
+/// Differentiable augmentation, policy "color,translation" (models/diffaug.py, spec 2.8), one random
+/// draw per sample, in this order: brightness x + (u − ½); saturation (x − mean_c)·2u + mean_c; contrast
+/// (x − mean)·(u + ½) + mean; translation by an integer shift in ±ratio·size with zero fill.
+/// </summary>
+public static class DiffAugment
+{
+    public static Tensor Apply(Tensor x, Torch.Generator? g = null, double translationRatio = 0.125)
+    {
+        using var scope = NewDisposeScope();
+        var (b, h, w) = (x.size(0), x.size(2), x.size(3));
+        Tensor U() => rand(new[] { b, 1L, 1, 1 }, g, x.dtype, x.device);
+        x = x + (U() - 0.5);
+        var meanC = x.mean(1, keepdim: true);
+        x = (x - meanC) * (U() * 2) + meanC;
+        var mean = x.mean(new long[] { 1, 2, 3 }, keepdim: true);
+        x = (x - mean) * (U() + 0.5) + mean;
+
+        var (sh, sw) = ((long)(h * translationRatio + 0.5), (long)(w * translationRatio + 0.5));
+        var ty = randint(-sh, sh + 1, new[] { b, 1L, 1 }, g, int64, x.device);
+        var tx = randint(-sw, sw + 1, new[] { b, 1L, 1 }, g, int64, x.device);
+        var gy = (arange(h, int64, x.device).view(1, h, 1) + ty + 1).clamp(0, h + 1).expand(b, h, w);
+        var gx = (arange(w, int64, x.device).view(1, 1, w) + tx + 1).clamp(0, w + 1).expand(b, h, w);
+        var bi = arange(b, int64, x.device).view(b, 1, 1).expand(b, h, w);
+        var padded = F.pad(x, new long[] { 1, 1, 1, 1 }).permute(0, 2, 3, 1);  // (B, H+2, W+2, C)
+        return padded.index(bi, gy, gx).permute(0, 3, 1, 2).contiguous().MoveToOuterDisposeScope();
+    }
+}
