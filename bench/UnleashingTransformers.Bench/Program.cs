@@ -3,10 +3,12 @@ using UnleashingTransformers.Torch;
 
 // Benchmarks (figures, not tests): each compares this project with the reference computation in
 // Debian's PyTorch, measured in the same run on the same machine. See bench/README.md.
-const string Usage = "usage: bench binding [--threads N] [--reps N] [--rounds N]\n       bench prior [--threads N] [--steps-b1 N] [--steps-b8 N]";
+const string Usage = "usage: bench binding [--threads N] [--reps N] [--rounds N]\n       bench prior [--threads N] [--steps-b1 N] [--steps-b8 N]\n       bench vqgan [--threads N] [--batch N] [--reps N]";
+if (args.Length == 3 && args[0] == "vqgan-decode64") return VqGanBench.Decode64(args[1], int.Parse(args[2])); // child process
 if (args.Length == 0) { Console.Error.WriteLine(Usage); return 1; }
 var threads = torch.get_num_threads(); // libtorch's default unless --threads
-int reps = 30, rounds = 2, stepsB1 = 12, stepsB8 = 4;
+int? reps = null;
+int rounds = 2, stepsB1 = 12, stepsB8 = 4, batch = 2;
 for (var i = 1; i < args.Length; i++)
 {
     int Next() => i + 1 < args.Length && int.TryParse(args[++i], out var v) && v > 0 ? v
@@ -15,6 +17,7 @@ for (var i = 1; i < args.Length; i++)
     {
         case "--threads": threads = Next(); break;
         case "--reps": reps = Next(); break;
+        case "--batch": batch = Next(); break;
         case "--rounds": rounds = Next(); break;
         case "--steps-b1": stepsB1 = Next(); break;
         case "--steps-b8": stepsB8 = Next(); break;
@@ -23,7 +26,8 @@ for (var i = 1; i < args.Length; i++)
 }
 return args[0] switch
 {
-    "binding" => BindingBench.Report(threads, reps, rounds),
+    "binding" => BindingBench.Report(threads, reps ?? 30, rounds),
+    "vqgan" => VqGanBench.Run(threads, batch, reps ?? 2),
     "prior" => PriorBench.Run(threads, stepsB1, stepsB8),
     _ => Fail(),
 };

@@ -7,6 +7,9 @@ public enum ScalarType
     ComplexHalf = 8, ComplexFloat = 9, ComplexDouble = 10, Bool = 11, BFloat16 = 15,
 }
 
+/// <summary>Tensor memory layouts, numbered as c10::MemoryFormat.</summary>
+public enum MemoryFormat { Contiguous = 0, Preserve = 1, ChannelsLast = 2, ChannelsLast3d = 3 }
+
 public static class ScalarTypeExtensions
 {
     public static int ElementSize(this ScalarType t) => t switch

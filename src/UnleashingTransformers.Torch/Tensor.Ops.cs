@@ -10,7 +10,7 @@ public partial class Tensor
 
     // ---- conversion and copies ----
     private static readonly Op s_to_dtype = O("aten::to", "dtype"), s_to_device = O("aten::to", "device"),
-        s_contiguous = O("aten::contiguous"), s_clone = O("aten::clone"), s_detach = O("aten::detach"),
+        s_contiguous = O("aten::contiguous"), s_is_contiguous_fmt = O("aten::is_contiguous", "memory_format"), s_clone = O("aten::clone"), s_detach = O("aten::detach"),
         s_copy_ = O("aten::copy_"), s_fill_ = O("aten::fill_", "Scalar"), s_zero_ = O("aten::zero_");
 
     public Tensor to(ScalarType dtype) => s_to_dtype.Begin().T(this).DType(dtype).Call();
@@ -28,6 +28,10 @@ public partial class Tensor
     public Tensor @int() => to(ScalarType.Int32);
     public Tensor @bool() => to(ScalarType.Bool);
     public Tensor contiguous() => s_contiguous.Begin().T(this).Call();
+    /// <summary>A copy (or this) in the given layout: ChannelsLast keeps (N, C, H, W) shape with NHWC
+    /// strides, which oneDNN convolutions on CPU run faster.</summary>
+    public Tensor contiguous(MemoryFormat format) => s_contiguous.Begin().T(this).I((long)format).Call();
+    public bool is_contiguous(MemoryFormat format) => s_is_contiguous_fmt.Begin().T(this).I((long)format).CallBool();
     public Tensor clone() => s_clone.Begin().T(this).Call();
     public Tensor detach() => s_detach.Begin().T(this).Call();
     public Tensor copy_(Tensor src, bool non_blocking = false) { s_copy_.Begin().T(this).T(src).B(non_blocking).CallInPlace(); return this; }

@@ -205,6 +205,18 @@ public partial class Tensor : SafeHandle
         if (want != have) throw new TorchException($"tensor is {have.PyName()}, not {want.PyName()} ({typeof(T).Name})");
     }
 
+    /// <summary>
+    /// Applies <paramref name="f"/> to this tensor and releases this one: a pipeline that holds one
+    /// intermediate at a time (<c>norm(x).Then(silu).Then(conv)</c>), as Python frees temporaries at
+    /// once. Safe under autograd: the graph keeps its own references to what backward needs.
+    /// </summary>
+    public Tensor Then(Func<Tensor, Tensor> f)
+    {
+        var result = f(this);
+        if (!ReferenceEquals(result, this)) Dispose();
+        return result;
+    }
+
     // ---- dispose scopes ----
 
     /// <summary>Moves this tensor to the enclosing dispose scope (or out of all scopes).</summary>
