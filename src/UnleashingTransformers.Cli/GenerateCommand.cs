@@ -1,0 +1,117 @@
+using System.CommandLine;
+using System.Diagnostics;
+using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Transports.InProcess;
+using UnleashingTransformers.Imaging;
+using UnleashingTransformers.Models.Diffusion;
+using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Transformer;
+
+namespace UnleashingTransformers.Cli;
+
+/// <summary><c>ut generate</c>: an image larger than the prior's window, from overlapping windows.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var common = new CommonOptions();
+        var prior = new Option<string>("--prior") { Description = "prior checkpoint (absorbing_*.th)", Required = true };
+        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 8 };
+        var vqgan = new Option<string>("--vqgan") { Description = "VQ-GAN checkpoint (vqgan_*.th)", Required = true };
+        var shape = new Option<string>("--shape") { Description = "canvas in tokens, HxW (e.g. 32x64)", Required = true };
+        var window = new Option<string?>("--window") { Description = "window in tokens, N or HxW (default: the prior's grid)" };
+        var stride = new Option<int?>("--stride") { Description = "window stride in tokens (default: half a window; 1 in raster order)" };
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 256, Description = "steps of the parallel order" };
+        var temp = new Option<double>("--temp") { DefaultValueFactory = _ => 0.8, Description = "temperature (the reference's big samples use 0.8)" };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL };
+        var aggregate = new Option<string>("--aggregate") { DefaultValueFactory = _ => "mean", Description = "mean (reference), gaussian or poe" };
+        var order = new Option<string>("--order") { DefaultValueFactory = _ => "parallel", Description = "parallel (1/t law, many tokens a step) or raster (reference: one a step)" };
+        var replicas = new Option<int>("--replicas") { DefaultValueFactory = _ => 1, Description = "model replicas serving window passes" };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 8, Description = "max windows per replica pass" };
+        var precision = new Option<InferencePrecision>("--precision") { DefaultValueFactory = _ => InferencePrecision.Float32 };
+        var decodeTile = new Option<int>("--decode-tile") { DefaultValueFactory = _ => 0, Description = "decode in tiles of N tokens (0: whole up to 64x64, tiled above)" };
+        var output = new Option<string>("--out") { Description = "image file (.png, .jpg, .webp)", Required = true };
+        var tokensOut = new Option<string?>("--tokens-out") { Description = "also write the token canvas (JSON)" };
+        var cmd = new Command("generate", "Generate an image larger than the training window from overlapping windows")
+        {
+            prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut,
+        };
+        common.AddTo(cmd);
+        cmd.SetAction(r => Run(r, common, prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut));
+        return cmd;
+    }
+
+    private static int Run(ParseResult r, CommonOptions common, Option<string> prior, Option<int> heads, Option<string> vqgan, Option<string> shape,
+        Option<string?> window, Option<int?> stride, Option<int> steps, Option<double> temp, Option<ulong> seed, Option<string> aggregate,
+        Option<string> order, Option<int> replicas, Option<int> batch, Option<InferencePrecision> precision, Option<int> decodeTile,
+        Option<string> output, Option<string?> tokensOut)
+    {
+        var device = common.Apply(r);
+        // Everything a user can get wrong is checked before minutes of work start.
+        CommonOptions.RequireFile(r.GetValue(prior), "--prior");
+        CommonOptions.RequireFile(r.GetValue(vqgan), "--vqgan");
+        var (h, w) = PriorCheckpoint.ParseGrid(r.GetValue(shape)!, "--shape");
+        var outPath = r.GetValue(output)!;
+        if (!new[] { ".png", ".jpg", ".jpeg", ".webp" }.Contains(Path.GetExtension(outPath).ToLowerInvariant()))
+            throw new ArgumentException($"--out {outPath}: unknown image format (use .png, .jpg or .webp)");
+        foreach (var file in new[] { outPath, r.GetValue(tokensOut) }.OfType<string>())
+            if (Path.GetDirectoryName(Path.GetFullPath(file)) is { } dir && !Directory.Exists(dir))
+                throw new ArgumentException($"{file}: directory {dir} does not exist");
+        var revealOrder = r.GetValue(order) switch
+        {
+            "parallel" => RevealOrder.Parallel,
+            "raster" => RevealOrder.Raster,
+            var o => throw new ArgumentException($"--order {o}: expected parallel or raster"),
+        };
+        var agg = Aggregation.Parse(r.GetValue(aggregate)!);
+        var n = r.GetValue(replicas);
+        if (n < 1) throw new ArgumentException("--replicas must be >= 1");
+
+        var models = new List<AbsorbingDiffusion>();
+        var inference = new List<TransformerInference>();
+        try
+        {
+            for (var i = 0; i < n; i++)
+            {
+                models.Add(PriorCheckpoint.Load(r.GetValue(prior)!, r.GetValue(heads), device));
+                inference.Add(new TransformerInference(models[^1]._denoise_fn, r.GetValue(precision)));
+            }
+            var config = models[0].Config;
+            var (wh, ww) = r.GetValue(window) is { } win
+                ? (win.Contains('x') ? PriorCheckpoint.Grid(config, win) : PriorCheckpoint.Grid(config, $"{win}x{win}"))
+                : PriorCheckpoint.Grid(config, null);
+            if (h < wh || w < ww) throw new ArgumentException($"--shape {h}x{w} is smaller than the {wh}x{ww} window");
+            var s = r.GetValue(stride) ?? (revealOrder == RevealOrder.Raster ? 1 : Math.Max(1, Math.Min(wh, ww) / 2));
+            var options = new CanvasOptions(h, w, wh, ww, Math.Min(s, wh), Math.Min(s, ww), r.GetValue(steps), r.GetValue(temp), r.GetValue(seed), agg, revealOrder);
+            using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, config.CodebookSize)!;
+
+            var sw = Stopwatch.StartNew();
+            CanvasCoordinator canvas;
+            var pool = new InProcessWindowPool(inference.Select(m => (ITokenDenoiser)new TransformerDenoiser(m, device)).ToList(), r.GetValue(batch));
+            try
+            {
+                canvas = new CanvasCoordinator(pool, options);
+                ConsoleProgress.Run("generate", canvas.Steps, report =>
+                    canvas.RunAsync(p => report(p.Step, $"{p.Revealed}/{p.Total} tokens, {p.WindowPasses} window passes")).GetAwaiter().GetResult());
+            }
+            finally
+            {
+                pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            var sampling = sw.Elapsed;
+            if (r.GetValue(tokensOut) is { } tokenFile) new TokenGrid(h, w, canvas.Tokens).Save(tokenFile);
+            using (var image = CanvasDecoder.Decode(decoder.Model, canvas.Tokens, h, w, r.GetValue(decodeTile), device: device))
+                Images.Save(image, outPath);
+            var f = decoder.Model.Downscale;
+            Console.WriteLine($"generate: {h}x{w} tokens ({w * f}x{h * f} px) in {sw.Elapsed.TotalSeconds:F1} s " +
+                $"(sampling {sampling.TotalSeconds:F1} s): {canvas.WindowPasses:N0} window passes over {canvas.Step} steps, " +
+                $"{h * w / sampling.TotalSeconds:F1} tokens/s, {n} replica(s) -> {outPath}");
+            return 0;
+        }
+        finally
+        {
+            foreach (var m in inference) m.Dispose();
+            foreach (var m in models) m.Dispose();
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Models.Sampling;
+
+namespace UnleashingTransformers.Grid.Transports.InProcess;
+
+/// <summary>
+/// Window passes on model replicas in this process: one thread per replica (each with its own model
+/// instance and device), all pulling from one queue and batching dynamically: a replica takes what is
+/// queued, up to <c>maxBatch</c>, waiting at most <c>maxWait</c> for a batch to fill.
+/// </summary>
+public sealed class InProcessWindowPool : IWindowPool
+{
+    private readonly BlockingCollection<(WindowRequest request, TaskCompletionSource<WindowResult> done)> _queue = new();
+    private readonly List<Thread> _threads = new();
+    private readonly int _maxBatch;
+    private readonly TimeSpan _maxWait;
+    private long _batches, _requests, _positions;
+
+    public int WindowLength { get; }
+    public int CodebookSize { get; }
+    public int MaskId { get; }
+    public int Replicas => _threads.Count;
+
+    /// <summary>Batches run, requests served and distributions returned so far.</summary>
+    public (long batches, long requests, long positions) Counts => (Interlocked.Read(ref _batches), Interlocked.Read(ref _requests), Interlocked.Read(ref _positions));
+
+    public InProcessWindowPool(IReadOnlyList<ITokenDenoiser> replicas, int maxBatch = 8, TimeSpan? maxWait = null)
+    {
+        if (replicas.Count == 0) throw new ArgumentException("at least one replica");
+        if (maxBatch < 1) throw new ArgumentException("--batch must be >= 1");
+        (WindowLength, CodebookSize, MaskId) = (replicas[0].Length, replicas[0].CodebookSize, replicas[0].MaskId);
+        _maxBatch = maxBatch;
+        _maxWait = maxWait ?? TimeSpan.FromMilliseconds(2);
+        foreach (var (replica, i) in replicas.Select((r, i) => (r, i)))
+        {
+            var t = new Thread(() => Serve(replica)) { IsBackground = true, Name = $"window-replica-{i}" };
+            t.Start();
+            _threads.Add(t);
+        }
+    }
+
+    public Task<IReadOnlyList<WindowResult>> EvaluateAsync(IReadOnlyList<WindowRequest> requests, CancellationToken cancel = default)
+    {
+        var tasks = new List<Task<WindowResult>>(requests.Count);
+        foreach (var r in requests)
+        {
+            if (r.Tokens.Length != WindowLength) throw new ArgumentException($"request {r.RequestId}: {r.Tokens.Length} tokens, the window holds {WindowLength}");
+            var tcs = new TaskCompletionSource<WindowResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            cancel.Register(() => tcs.TrySetCanceled(cancel));
+            _queue.Add((r, tcs), cancel);
+            tasks.Add(tcs.Task);
+        }
+        return WhenAll(tasks);
+    }
+
+    private static async Task<IReadOnlyList<WindowResult>> WhenAll(List<Task<WindowResult>> tasks) => await Task.WhenAll(tasks);
+
+    private void Serve(ITokenDenoiser replica)
+    {
+        var batch = new List<(WindowRequest request, TaskCompletionSource<WindowResult> done)>();
+        foreach (var first in _queue.GetConsumingEnumerable())
+        {
+            batch.Clear();
+            batch.Add(first);
+            var sw = Stopwatch.StartNew();
+            while (batch.Count < _maxBatch)
+            {
+                var left = _maxWait - sw.Elapsed;
+                if (!_queue.TryTake(out var next, left > TimeSpan.Zero ? left : TimeSpan.Zero)) break;
+                batch.Add(next);
+            }
+            try
+            {
+                var tokens = new long[batch.Count * WindowLength];
+                var wanted = new List<WantedPosition>();
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    batch[i].request.Tokens.CopyTo(tokens, i * WindowLength);
+                    foreach (var p in batch[i].request.Positions) wanted.Add(new WantedPosition(i, p));
+                }
+                var probs = replica.Probabilities(tokens, batch.Count, wanted);
+                var offset = 0;
+                foreach (var (request, done) in batch)
+                {
+                    var n = request.Positions.Length * CodebookSize;
+                    done.TrySetResult(new WindowResult(request.RequestId, request.WindowId, probs.AsSpan(offset, n).ToArray()));
+                    offset += n;
+                }
+                Interlocked.Increment(ref _batches);
+                Interlocked.Add(ref _requests, batch.Count);
+                Interlocked.Add(ref _positions, wanted.Count);
+            }
+            catch (Exception e)
+            {
+                foreach (var (_, done) in batch) done.TrySetException(e);
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _queue.CompleteAdding();
+        foreach (var t in _threads) t.Join();
+        _queue.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

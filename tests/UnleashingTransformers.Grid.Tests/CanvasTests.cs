@@ -1,0 +1,203 @@
+using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Transports.InProcess;
+using UnleashingTransformers.Models.Diffusion;
+using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Transformer;
+using UnleashingTransformers.Models.VqGan;
+using UnleashingTransformers.Torch;
+using Xunit;
+using static UnleashingTransformers.Torch.torch;
+
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace UnleashingTransformers.Grid.Tests;
+
+/// <summary>Tiny random priors (4x4 windows, codebook 12) as pool replicas.</summary>
+internal sealed class TinyPriors : IDisposable
+{
+    private readonly List<AbsorbingDiffusion> _models = new();
+    private readonly List<TransformerInference> _inference = new();
+
+    public TinyPriors(int replicas)
+    {
+        for (var i = 0; i < replicas; i++)
+        {
+            manual_seed(21); // identical weights in every replica
+            var m = new AbsorbingDiffusion(new TransformerConfig(12, 32, 4, 2, 16), 16);
+            using (no_grad()) m._denoise_fn.pos_emb.normal_(0, 0.5);
+            m.eval();
+            _models.Add(m);
+            _inference.Add(new TransformerInference(m._denoise_fn));
+        }
+    }
+
+    public List<ITokenDenoiser> Denoisers => _inference.Select(i => (ITokenDenoiser)new TransformerDenoiser(i, Device.CPU)).ToList();
+
+    public void Dispose()
+    {
+        foreach (var i in _inference) i.Dispose();
+        foreach (var m in _models) m.Dispose();
+    }
+}
+
+public class TilingAndAggregationTests
+{
+    [Fact]
+    public void TilingCoversEveryCellAndSnapsTheLastWindowsToTheEdges()
+    {
+        var t = new WindowTiling(10, 13, 4, 4, 3, 3);
+        Assert.Equal(new[] { 0, 3, 6 }, t.Tops);              // 6 + 4 = 10: already at the edge
+        Assert.Equal(new[] { 0, 3, 6, 9 }, t.Lefts);          // 9 + 4 = 13
+        var u = new WindowTiling(11, 14, 4, 4, 3, 3);
+        Assert.Equal(new[] { 0, 3, 6, 7 }, u.Tops);           // snapped: 7 + 4 = 11
+        Assert.Equal(new[] { 0, 3, 6, 9, 10 }, u.Lefts);
+        foreach (var tiling in new[] { t, u, new WindowTiling(16, 16, 16, 16, 8, 8), new WindowTiling(9, 9, 4, 4, 1, 1) })
+            for (var r = 0; r < tiling.Height; r++)
+                for (var c = 0; c < tiling.Width; c++)
+                {
+                    var covering = tiling.Covering(r, c).ToList();
+                    Assert.NotEmpty(covering);
+                    Assert.All(covering, w => Assert.True(w.Top <= r && r < w.Top + tiling.WindowHeight && w.Left <= c && c < w.Left + tiling.WindowWidth));
+                    Assert.Equal(tiling.Windows.Count(w => w.Top <= r && r < w.Top + tiling.WindowHeight && w.Left <= c && c < w.Left + tiling.WindowWidth), covering.Count);
+                }
+        Assert.Equal(6 * 6, new WindowTiling(9, 9, 4, 4, 1, 1).Windows.Count);   // stride 1: every window
+        Assert.Throws<ArgumentException>(() => new WindowTiling(3, 9, 4, 4, 2, 2));
+    }
+
+    [Fact]
+    public void AggregationsAgainstHandComputations()
+    {
+        var a = new float[] { 0.5f, 0.5f, 0f };
+        var b = new float[] { 0.1f, 0.6f, 0.3f };
+        var ops = new List<Opinion> { new(a, 0, 0), new(b, 1, 1) };
+        Assert.Equal(new[] { 0.3f, 0.55f, 0.15f }, Aggregation.Combine(ops, AggregationKind.Mean, 4, 4).Select(v => MathF.Round(v, 6)));
+
+        // Gaussian: weights exp(-½((r-1.5)² + (c-1.5)²)/(4/4)²) for a 4x4 window.
+        var wa = Math.Exp(-0.5 * (1.5 * 1.5 + 1.5 * 1.5));
+        var wb = Math.Exp(-0.5 * (0.5 * 0.5 + 0.5 * 0.5));
+        var g = Aggregation.Combine(ops, AggregationKind.Gaussian, 4, 4);
+        for (var i = 0; i < 3; i++) Assert.Equal((wa * a[i] + wb * b[i]) / (wa + wb), g[i], 5);
+
+        // Product of experts: normalised geometric mean; a zero from any expert (nearly) vetoes.
+        var p = Aggregation.Combine(ops, AggregationKind.ProductOfExperts, 4, 4);
+        var geo = new[] { Math.Sqrt(0.05), Math.Sqrt(0.3), 0 };
+        for (var i = 0; i < 3; i++) Assert.Equal(geo[i] / geo.Sum(), p[i], 4);
+        Assert.Throws<ArgumentException>(() => Aggregation.Parse("median"));
+    }
+}
+
+public class CanvasTests
+{
+    private static CanvasOptions Options(int h, int w, int stride = 2, int steps = 12, RevealOrder order = RevealOrder.Parallel, ulong seed = 3,
+        AggregationKind agg = AggregationKind.Mean) => new(h, w, 4, 4, stride, stride, steps, 0.9, seed, agg, order);
+
+    private static async Task<(long[] tokens, CanvasCoordinator canvas, InProcessWindowPool pool)> Run(TinyPriors priors, CanvasOptions o, int replicas = 1, int batch = 8)
+    {
+        var pool = new InProcessWindowPool(priors.Denoisers.Take(replicas).ToList(), batch);
+        var canvas = new CanvasCoordinator(pool, o) { Trace = new() };
+        var tokens = await canvas.RunAsync();
+        await pool.DisposeAsync();
+        return (tokens, canvas, pool);
+    }
+
+    [Fact]
+    public async Task EveryPositionIsRevealedExactlyOnceAndOnlyWantedDistributionsCrossThePool()
+    {
+        using var scope = NewDisposeScope();
+        using var priors = new TinyPriors(1);
+        var o = Options(9, 11);
+        var (tokens, canvas, pool) = await Run(priors, o);
+        Assert.All(tokens, t => Assert.InRange(t, 0, 11));
+        var revealed = canvas.Trace!.SelectMany(s => s.positions).ToList();
+        Assert.Equal(Enumerable.Range(0, 99), revealed.Order());      // each cell once
+        // Distributions that crossed the pool: one per (revealed position, window covering it), no more.
+        long expected = canvas.Trace!.Sum(s => s.positions.Sum(p => (long)canvas.Tiling.Covering(p / 11, p % 11).Count()));
+        Assert.Equal(expected, canvas.Distributions);
+        Assert.Equal(expected, pool.Counts.positions);
+        // Only windows covering a revealed position were run.
+        foreach (var (_, positions, windows) in canvas.Trace!)
+        {
+            var needed = positions.SelectMany(p => canvas.Tiling.Covering(p / 11, p % 11)).Select(w => w.Id).Distinct().Order();
+            Assert.Equal(needed, windows);
+        }
+        Assert.Equal(canvas.WindowPasses, pool.Counts.requests);
+    }
+
+    [Fact]
+    public async Task OutputDoesNotDependOnReplicasOrBatching()
+    {
+        using var scope = NewDisposeScope();
+        using var priors = new TinyPriors(3);
+        var o = Options(10, 13, stride: 2, steps: 10, agg: AggregationKind.Gaussian);
+        var reference = (await Run(priors, o, replicas: 1, batch: 8)).tokens;
+        foreach (var (replicas, batch) in new[] { (2, 8), (3, 8), (1, 1), (3, 3), (2, 64) })
+            Assert.Equal(reference, (await Run(priors, o, replicas, batch)).tokens);
+        Assert.NotEqual(reference, (await Run(priors, o with { Seed = 4 })).tokens);
+    }
+
+    [Fact]
+    public async Task AOneWindowCanvasIsThePlainSampler()
+    {
+        using var scope = NewDisposeScope();
+        using var priors = new TinyPriors(1);
+        var o = Options(4, 4, stride: 4, steps: 8, seed: 77);
+        var canvas = (await Run(priors, o)).tokens;
+        var sampler = new AbsorbingSampler(priors.Denoisers[0], new ReciprocalRevealSchedule(8), 0.9);
+        Assert.Equal(sampler.Sample(1, 77)[0], canvas);
+    }
+
+    [Fact]
+    public async Task RasterModeFollowsTheReferenceOrderAndWindowSet()
+    {
+        using var scope = NewDisposeScope();
+        using var priors = new TinyPriors(1);
+        var (H, W) = (6, 7);
+        var (_, canvas, _) = await Run(priors, Options(H, W, stride: 1, order: RevealOrder.Raster));
+        Assert.Equal(H * W, canvas.Trace!.Count);
+        for (var k = 0; k < H * W; k++)
+        {
+            var (step, positions, windows) = canvas.Trace[k];
+            Assert.Equal(k, step);
+            Assert.Equal(new[] { k }, positions);        // one token a step, row-major
+            var (r, c) = (k / W, k % W);
+            // The reference's windows: every 4x4 window at stride 1 (tops 0..H-4, lefts 0..W-4);
+            // the ones covering the cell are those its aggregation averages for it.
+            var want = (from i in Enumerable.Range(0, H - 3) from j in Enumerable.Range(0, W - 3)
+                        where i <= r && r < i + 4 && j <= c && c < j + 4 select i * (W - 3) + j).ToArray();
+            Assert.Equal(want, windows);
+        }
+    }
+}
+
+public class CanvasDecoderTests
+{
+    private static string Fixture => Path.Combine(AppContext.BaseDirectory, "Fixtures", "vqgan_tiny.th");
+
+    [Fact]
+    public void TiledDecodeIsCloseToTheWholeDecodeAndSeamless()
+    {
+        using var scope = NewDisposeScope();
+        using var ae = VqGanCheckpoint.Load(Fixture);
+        var rng = new Random(4);
+        var tokens = Enumerable.Range(0, 8 * 12).Select(_ => (long)rng.Next(16)).ToArray();
+        var other = Enumerable.Range(0, 8 * 12).Select(_ => (long)rng.Next(16)).ToArray();
+        var whole = CanvasDecoder.Decode(ae, tokens, 8, 12);
+        Assert.Equal(new long[] { 3, 32, 48 }, whole.shape);
+        var tiled = CanvasDecoder.Decode(ae, tokens, 8, 12, tile: 8, overlap: 4);
+        Assert.Equal(whole.shape, tiled.shape);
+        var diff = (tiled - whole).abs().mean().item<double>();
+        var unrelated = (CanvasDecoder.Decode(ae, other, 8, 12) - whole).abs().mean().item<double>();
+        Assert.True(diff < 0.25 * unrelated, $"tiled vs whole {diff:F4}, unrelated images {unrelated:F4}");
+
+        // A smooth pattern (one code everywhere): no step at the tile borders beyond the image's own variation.
+        var flat = Enumerable.Repeat(5L, 8 * 16).ToArray();
+        var img = CanvasDecoder.Decode(ae, flat, 8, 16, tile: 8, overlap: 4);
+        var colSteps = (img.narrow(2, 1, 63) - img.narrow(2, 0, 63)).abs().mean(new long[] { 0, 1 });
+        var interior = colSteps.narrow(0, 20, 20).max().item<float>();
+        var overall = colSteps.max().item<float>();
+        var wholeFlat = CanvasDecoder.Decode(ae, flat, 8, 16);
+        var wholeSteps = (wholeFlat.narrow(2, 1, 63) - wholeFlat.narrow(2, 0, 63)).abs().mean(new long[] { 0, 1 }).max().item<float>();
+        Assert.True(overall <= 1.5 * wholeSteps + 1e-3, $"largest column step {overall:F4} (whole decode {wholeSteps:F4}, interior {interior:F4})");
+    }
+}
