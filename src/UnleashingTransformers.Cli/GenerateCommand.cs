@@ -15,10 +15,10 @@ internal static class GenerateCommand
     public static Command Create()
     {
         var common = new CommonOptions();
-        var prior = new Option<string>("--prior") { Description = "prior checkpoint (absorbing_*.th)", Required = true };
-        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 8 };
-        var vqgan = new Option<string>("--vqgan") { Description = "VQ-GAN checkpoint (vqgan_*.th)", Required = true };
-        var shape = new Option<string>("--shape") { Description = "canvas in tokens, HxW (e.g. 32x64)", Required = true };
+        var prior = new Option<string>("--prior") { Description = $"prior checkpoint (absorbing_*.th; {BundledModels.DescribePrior})", DefaultValueFactory = _ => BundledModels.Prior };
+        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => BundledModels.Heads, Description = "attention heads of the prior (8 for the bundled one and the paper's)" };
+        var vqgan = new Option<string>("--vqgan") { Description = $"VQ-GAN checkpoint (vqgan_*.th; {BundledModels.DescribeVqGan})", DefaultValueFactory = _ => BundledModels.VqGan };
+        var shape = new Option<string>("--shape") { Description = "canvas in tokens, HxW", DefaultValueFactory = _ => "32x64" };
         var window = new Option<string?>("--window") { Description = "window in tokens, N or HxW (default: the prior's grid)" };
         var stride = new Option<int?>("--stride") { Description = "window stride in tokens (default: half a window; 1 in raster order)" };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 256, Description = "steps of the parallel order" };
@@ -30,7 +30,7 @@ internal static class GenerateCommand
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 8, Description = "max windows per replica pass" };
         var precision = new Option<InferencePrecision>("--precision") { DefaultValueFactory = _ => InferencePrecision.Float32 };
         var decodeTile = new Option<int>("--decode-tile") { DefaultValueFactory = _ => 0, Description = "decode in tiles of N tokens (0: whole up to 64x64, tiled above)" };
-        var output = new Option<string>("--out") { Description = "image file (.png, .jpg, .webp)", Required = true };
+        var output = new Option<string>("--out") { Description = "image file (.png, .jpg, .webp)", DefaultValueFactory = _ => "generated.png" };
         var tokensOut = new Option<string?>("--tokens-out") { Description = "also write the token canvas (JSON)" };
         var cmd = new Command("generate", "Generate an image larger than the training window from overlapping windows")
         {
@@ -66,6 +66,8 @@ internal static class GenerateCommand
         var agg = Aggregation.Parse(r.GetValue(aggregate)!);
         var n = r.GetValue(replicas);
         if (n < 1) throw new ArgumentException("--replicas must be >= 1");
+        // Replicas share the cores: unless told, each gets its share (BLAS pools included).
+        if (n > 1 && r.GetValue(common.Threads) == 0) Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / n));
 
         var models = new List<AbsorbingDiffusion>();
         var inference = new List<TransformerInference>();

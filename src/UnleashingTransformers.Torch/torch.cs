@@ -16,7 +16,13 @@ public static partial class torch
     /// <summary>The libtorch version this binding is linked against.</summary>
     public static string version => Native.Str(Native.ut_torch_version());
 
-    public static void set_num_threads(int n) => Native.ut_set_num_threads(n);
+    /// <summary>Compute threads: libtorch's intra-op pool and, where the BLAS has its own pool
+    /// (OpenBLAS pthreads, which ignores libtorch's setting), that one too.</summary>
+    public static void set_num_threads(int n)
+    {
+        Native.ut_set_num_threads(n);
+        Native.ut_set_blas_threads(n);
+    }
     public static int get_num_threads() => Native.ut_get_num_threads();
 
     /// <summary>Seeds the default generators of every device.</summary>

@@ -5,6 +5,7 @@
 #include <torch/version.h>
 
 #include <cstdlib>
+#include <dlfcn.h>
 
 #include "common.h"
 
@@ -26,6 +27,15 @@ void ut_set_num_threads(int32_t n) {
   }
 }
 int32_t ut_get_num_threads(void) { return at::get_num_threads(); }
+
+int32_t ut_set_blas_threads(int32_t n) {
+  using setter = void (*)(int);
+  // Looked up at run time: the BLAS behind libtorch is chosen by Debian's alternatives system.
+  static const auto set = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set == nullptr) return 0;
+  set(n);
+  return 1;
+}
 
 int ut_manual_seed(uint64_t seed) {
   UT_GUARD({

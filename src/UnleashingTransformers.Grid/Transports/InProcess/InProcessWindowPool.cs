@@ -8,7 +8,9 @@ namespace UnleashingTransformers.Grid.Transports.InProcess;
 /// <summary>
 /// Window passes on model replicas in this process: one thread per replica (each with its own model
 /// instance and device), all pulling from one queue and batching dynamically: a replica takes what is
-/// queued, up to <c>maxBatch</c>, waiting at most <c>maxWait</c> for a batch to fill.
+/// queued, up to <c>maxBatch</c>, waiting at most <c>maxWait</c> for a batch to fill. When little is
+/// queued (a canvas step often needs only a few windows) a replica takes its fair share,
+/// ⌈queued / replicas⌉, so the others get work too instead of idling.
 /// </summary>
 public sealed class InProcessWindowPool : IWindowPool
 {
@@ -64,8 +66,9 @@ public sealed class InProcessWindowPool : IWindowPool
         {
             batch.Clear();
             batch.Add(first);
+            var share = Math.Min(_maxBatch, Math.Max(1, (_queue.Count + 1 + _threads.Count - 1) / _threads.Count));
             var sw = Stopwatch.StartNew();
-            while (batch.Count < _maxBatch)
+            while (batch.Count < share)
             {
                 var left = _maxWait - sw.Elapsed;
                 if (!_queue.TryTake(out var next, left > TimeSpan.Zero ? left : TimeSpan.Zero)) break;
