@@ -21,7 +21,7 @@ public sealed class Lpips : nn.Module<(Tensor a, Tensor b), Tensor>
     private static readonly long[] Widths = { 64, 128, 256, 512, 512 };
 
     private readonly ScalingLayer _scaling;
-    private readonly List<IndexedSequential> _slices = new();
+    private readonly List<nn.Sequential> _slices = new();
     private readonly List<nn.Module<Tensor, Tensor>> _lins = new();
 
     public Lpips()
@@ -31,25 +31,25 @@ public sealed class Lpips : nn.Module<(Tensor a, Tensor b), Tensor>
         long channels = 3;
         for (var s = 0; s < Slices.Length; s++)
         {
-            var slice = new IndexedSequential();
+            var slice = new nn.Sequential();
             for (var i = Slices[s].from; i <= Slices[s].to; i++)
             {
                 if (VggConvs.Contains(i))
                 {
                     var outC = Widths[Array.FindLastIndex(Slices, sl => sl.from <= i)];
-                    slice.Add(i.ToString(), new nn.Conv2d(channels, outC, 3, padding: 1));
+                    slice.append(i.ToString(), new nn.Conv2d(channels, outC, 3, padding: 1));
                     channels = outC;
                 }
-                else if (VggPools.Contains(i)) slice.Add(i.ToString(), new MaxPool());
-                else slice.Add(i.ToString(), new nn.ReLU());
+                else if (VggPools.Contains(i)) slice.append(i.ToString(), new MaxPool());
+                else slice.append(i.ToString(), new nn.ReLU());
             }
             _slices.Add(net.Add($"slice{s + 1}", slice));
         }
         for (var k = 0; k < Widths.Length; k++)
         {
-            var lin = new IndexedSequential();
-            lin.Add("0", new nn.Dropout(0));
-            lin.Add("1", new nn.Conv2d(Widths[k], 1, 1, hasBias: false));
+            var lin = new nn.Sequential();
+            lin.append("0", new nn.Dropout(0));
+            lin.append("1", new nn.Conv2d(Widths[k], 1, 1, hasBias: false));
             _lins.Add(register_module($"lin{k}", new LinLayer(lin)));
         }
         foreach (var p in parameters()) p.requires_grad = false;
@@ -128,8 +128,8 @@ public sealed class Lpips : nn.Module<(Tensor a, Tensor b), Tensor>
 
     private sealed class LinLayer : nn.Module<Tensor, Tensor>
     {
-        private readonly IndexedSequential model;
-        public LinLayer(IndexedSequential m) => model = register_module("model", m);
+        private readonly nn.Sequential model;
+        public LinLayer(nn.Sequential m) => model = register_module("model", m);
         public override Tensor forward(Tensor x) => model.forward(x);
     }
 
@@ -142,25 +142,5 @@ public sealed class Lpips : nn.Module<(Tensor a, Tensor b), Tensor>
     {
         public T Add<T>(string name, T m) where T : nn.Module => register_module(name, m);
         public override Tensor forward(Tensor x) => throw new NotSupportedException();
-    }
-
-    /// <summary>A Sequential whose children keep given names (torchvision's feature indices).</summary>
-    private sealed class IndexedSequential : nn.Module<Tensor, Tensor>
-    {
-        private readonly List<nn.Module<Tensor, Tensor>> _layers = new();
-
-        public void Add(string name, nn.Module<Tensor, Tensor> m) => _layers.Add(register_module(name, m));
-
-        public override Tensor forward(Tensor x)
-        {
-            var h = x;
-            foreach (var layer in _layers)
-            {
-                var next = layer.forward(h);
-                if (!ReferenceEquals(h, x)) h.Dispose();
-                h = next;
-            }
-            return ReferenceEquals(h, x) ? x.alias() : h;
-        }
     }
 }

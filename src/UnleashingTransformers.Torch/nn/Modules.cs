@@ -154,7 +154,8 @@ public static partial class torch
             public override Tensor forward(Tensor input) => input.alias();
         }
 
-        /// <summary>Submodules named "0", "1", ... applied in order; intermediates are released.</summary>
+        /// <summary>Submodules named "0", "1", ... (or given names, e.g. torchvision's feature indices)
+        /// applied in order; intermediates are released.</summary>
         public sealed class Sequential : Module<Tensor, Tensor>
         {
             private readonly List<Module<Tensor, Tensor>> _layers = new();
@@ -164,9 +165,11 @@ public static partial class torch
                 foreach (var layer in layers) append(layer);
             }
 
-            public Sequential append(Module<Tensor, Tensor> layer)
+            public Sequential append(Module<Tensor, Tensor> layer) => append(_layers.Count.ToString(), layer);
+
+            public Sequential append(string name, Module<Tensor, Tensor> layer)
             {
-                register_module(_layers.Count.ToString(), layer);
+                register_module(name, layer);
                 _layers.Add(layer);
                 return this;
             }
