@@ -25,6 +25,24 @@ public static partial class torch
     }
     public static int get_num_threads() => Native.ut_get_num_threads();
 
+    /// <summary>
+    /// Runs <paramref name="work"/> with libtorch's and the BLAS pool's threads at one, then restores
+    /// them. Parallel reductions (GroupNorm, some BLAS products) differ in the last bits with the thread
+    /// count; work whose output must be byte-identical on any machine (decoding a canvas) runs under this.
+    /// </summary>
+    public static T with_single_thread<T>(Func<T> work)
+    {
+        var (torchThreads, blasThreads) = (Native.ut_get_num_threads(), Native.ut_get_blas_threads());
+        Native.ut_set_num_threads(1);
+        if (blasThreads > 1) Native.ut_set_blas_threads(1);
+        try { return work(); }
+        finally
+        {
+            Native.ut_set_num_threads(torchThreads);
+            if (blasThreads > 1) Native.ut_set_blas_threads(blasThreads);
+        }
+    }
+
     /// <summary>Seeds the default generators of every device.</summary>
     public static void manual_seed(ulong seed) => Native.Check(Native.ut_manual_seed(seed));
 

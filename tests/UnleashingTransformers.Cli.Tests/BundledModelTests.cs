@@ -33,7 +33,9 @@ public class BundledModelTests : TempDirTest
         Assert.Contains("8x16 tokens (128x64 px)", first);
         Ut.Ok("generate", "--shape", "8x16", "--steps", "16", "--seed", "3", "--out", P("b.png"), "--replicas", "2");
         Ut.Ok("generate", "--shape", "8x16", "--steps", "16", "--seed", "4", "--out", P("c.png"));
+        Ut.Ok("generate", "--shape", "8x16", "--steps", "16", "--seed", "3", "--out", P("d.png"), "--threads", "2", "--batch", "3");
         Assert.Equal(File.ReadAllBytes(P("a.png")), File.ReadAllBytes(P("b.png")));
+        Assert.Equal(File.ReadAllBytes(P("a.png")), File.ReadAllBytes(P("d.png")));
         Assert.NotEqual(File.ReadAllBytes(P("a.png")), File.ReadAllBytes(P("c.png")));
         using var scope = NewDisposeScope();
         var image = Images.Load(P("a.png"));

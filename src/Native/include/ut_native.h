@@ -104,6 +104,8 @@ UT_API int32_t ut_get_num_threads(void);
 /* Threads of the BLAS library's own pool (OpenBLAS pthreads ignore libtorch's setting). Returns 0
  * when the linked BLAS offers no such control. */
 UT_API int32_t ut_set_blas_threads(int32_t n);
+/* The BLAS pool's thread count, or 0 when the linked BLAS offers no such control. */
+UT_API int32_t ut_get_blas_threads(void);
 UT_API int ut_manual_seed(uint64_t seed);
 UT_API int32_t ut_cuda_is_available(void);
 UT_API int32_t ut_cuda_device_count(void);

@@ -37,6 +37,12 @@ int32_t ut_set_blas_threads(int32_t n) {
   return 1;
 }
 
+int32_t ut_get_blas_threads(void) {
+  using getter = int (*)(void);
+  static const auto get = reinterpret_cast<getter>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return get == nullptr ? 0 : get();
+}
+
 int ut_manual_seed(uint64_t seed) {
   UT_GUARD({
     {

@@ -16,8 +16,13 @@ public static class CanvasDecoder
     /// <summary>Tokens above which <see cref="Decode"/> tiles when not told (64 x 64).</summary>
     public const int WholeDecodeLimit = 64 * 64;
 
-    /// <summary>(3, H·f, W·f) float image, unclamped. <paramref name="tile"/> 0 picks whole or tiled.</summary>
-    public static Tensor Decode(VqAutoEncoder ae, long[] tokens, int height, int width, int tile = 0, int overlap = 8, Device? device = null)
+    /// <summary>(3, H·f, W·f) float image, unclamped. <paramref name="tile"/> 0 picks whole or tiled.
+    /// The same pixels whatever the thread settings (it runs single-threaded: parallel reductions differ
+    /// in the last bits with the thread count).</summary>
+    public static Tensor Decode(VqAutoEncoder ae, long[] tokens, int height, int width, int tile = 0, int overlap = 8, Device? device = null) =>
+        with_single_thread(() => DecodeAny(ae, tokens, height, width, tile, overlap, device));
+
+    private static Tensor DecodeAny(VqAutoEncoder ae, long[] tokens, int height, int width, int tile, int overlap, Device? device)
     {
         if (tokens.Length != height * width) throw new ArgumentException("token count does not match the canvas");
         if (tile == 0 && height * width > WholeDecodeLimit) tile = 32;

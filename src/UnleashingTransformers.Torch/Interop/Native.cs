@@ -58,6 +58,7 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial void ut_set_num_threads(int n);
     [LibraryImport(Lib)] internal static partial int ut_get_num_threads();
     [LibraryImport(Lib)] internal static partial int ut_set_blas_threads(int n);
+    [LibraryImport(Lib)] internal static partial int ut_get_blas_threads();
     [LibraryImport(Lib)] internal static partial int ut_manual_seed(ulong seed);
     [LibraryImport(Lib)] internal static partial int ut_cuda_is_available();
     [LibraryImport(Lib)] internal static partial int ut_cuda_device_count();
