@@ -5,10 +5,12 @@ Builds the full reference transformer (512 wide, 8 heads, 24 layers, 256 tokens,
 structure and keys per the spec, random weights), saves it as absorbing_*.th, saves logits on a fixed
 half-masked input, and times AbsorbingDiffusion.sample's loop (spec section 5.1): every step runs the
 network on the whole batch and draws a multinomial at every position. Prints JSON (ms per step)."""
-import json, math, sys, time
+import json, os, sys, time
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from unleashing_reference import Absorbing  # noqa: E402 (copied next to this script from reference/)
 
 ckpt_out, logits_out, threads, steps_b1, steps_b8 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 torch.set_num_threads(threads)
@@ -16,55 +18,7 @@ torch.manual_seed(0)
 K, D, H, LAYERS, L, T = 1024, 512, 8, 24, 256, 256
 
 
-class Attention(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.key, self.query, self.value, self.proj = (nn.Linear(D, D) for _ in range(4))
-
-    def forward(self, x):
-        B, T_, C = x.shape
-        k = self.key(x).view(B, T_, H, C // H).transpose(1, 2)
-        q = self.query(x).view(B, T_, H, C // H).transpose(1, 2)
-        v = self.value(x).view(B, T_, H, C // H).transpose(1, 2)
-        att = F.softmax((q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1))), dim=-1)
-        return self.proj((att @ v).transpose(1, 2).contiguous().view(B, T_, C))
-
-
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
-        self.attn = Attention()
-        self.mlp = nn.Sequential(nn.Linear(D, 4 * D), nn.GELU(), nn.Linear(4 * D, D), nn.Dropout(0.0))
-
-    def forward(self, x):
-        x = x + self.attn(self.ln1(x))
-        return x + self.mlp(self.ln2(x))
-
-
-class Denoiser(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.tok_emb = nn.Embedding(K + 1, D)
-        self.pos_emb = nn.Parameter(torch.randn(1, L, D) * 0.02)
-        self.start_tok = nn.Parameter(torch.zeros(1, 1, D))
-        self.blocks = nn.Sequential(*[Block() for _ in range(LAYERS)])
-        self.ln_f = nn.LayerNorm(D)
-        self.head = nn.Linear(D, K, bias=False)
-
-    def forward(self, idx):
-        return self.head(self.ln_f(self.blocks(self.tok_emb(idx) + self.pos_emb[:, :idx.shape[1]])))
-
-
-class Absorbing(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self._denoise_fn = Denoiser()
-        for name in ("Lt_history", "Lt_count", "loss_history"):
-            self.register_buffer(name, torch.zeros(T + 1))
-
-
-model = Absorbing().eval()
+model = Absorbing(K, D, H, LAYERS, L, T).eval()
 torch.save(model.state_dict(), ckpt_out)
 net = model._denoise_fn
 out = {"params": sum(p.numel() for p in net.parameters())}

@@ -12,27 +12,14 @@ public static class PriorCheckpoint
     /// Loads a prior, reading its architecture from the tensors' shapes; only the head count is given
     /// (the reference's is 8). A file that is not a prior, or does not fit, is one clear error.
     /// </summary>
-    public static AbsorbingDiffusion Load(string path, int heads = 8, Device? device = null)
-    {
-        var sd = torch.load_state_dict(path);
-        try
-        {
-            return FromStateDict(sd, heads, device, path);
-        }
-        finally
-        {
-            foreach (var t in sd.Values) t.Dispose();
-        }
-    }
+    public static AbsorbingDiffusion Load(string path, int heads = 8, Device? device = null) =>
+        Checkpoints.FromFile(path, sd => FromStateDict(sd, heads, device, path));
 
     public static AbsorbingDiffusion FromStateDict(IReadOnlyDictionary<string, Tensor> sd, int heads, Device? device = null, string source = "state dict")
     {
         var denoiser = sd.Where(kv => kv.Key.StartsWith(Prefix)).ToDictionary(kv => kv.Key[Prefix.Length..], kv => kv.Value);
         if (denoiser.Count == 0)
-        {
-            var sample = string.Join(", ", sd.Keys.Take(4));
-            throw new ArgumentException($"{source}: not an absorbing-diffusion prior (no '{Prefix}*' keys; found {sample}{(sd.Count > 4 ? ", ..." : "")})");
-        }
+            throw new ArgumentException($"{source}: not an absorbing-diffusion prior (no '{Prefix}*' keys; {Checkpoints.Found(sd)})");
         TransformerConfig config;
         try
         {
@@ -43,19 +30,7 @@ public static class PriorCheckpoint
             throw new ArgumentException($"{source}: {e.Message}");
         }
         var timesteps = sd.TryGetValue("Lt_history", out var lt) ? (int)lt.size(0) - 1 : 256;
-        var model = new AbsorbingDiffusion(config, Math.Max(1, timesteps));
-        try
-        {
-            model.load_reference_state(sd);
-        }
-        catch (TorchException e)
-        {
-            model.Dispose();
-            throw new ArgumentException($"{source}: {e.Message}");
-        }
-        if (device is { } d) model.to(d);
-        model.eval();
-        return model;
+        return Checkpoints.Fill(new AbsorbingDiffusion(config, Math.Max(1, timesteps)), m => m.load_reference_state(sd), source, device);
     }
 
     /// <summary>The token grid of a prior: square unless given ("HxW"); it must hold the block size.</summary>

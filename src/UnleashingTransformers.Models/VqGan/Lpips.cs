@@ -81,37 +81,20 @@ public sealed class Lpips : nn.Module<(Tensor a, Tensor b), Tensor>
 
     /// <summary>Loads LPIPS weights: lpips keys (scaling_layer.*, net.sliceK.N.*, linK.model.1.weight),
     /// bare or prefixed "perceptual." (a reference VQ-GAN checkpoint).</summary>
-    public static Lpips Load(string path, Device? device = null)
+    public static Lpips Load(string path, Device? device = null) => Checkpoints.FromFile(path, sd =>
     {
-        var sd = torch.load_state_dict(path);
         var prefix = sd.Keys.Any(k => k.StartsWith("perceptual.net.")) ? "perceptual." : "";
         var lpips = new Lpips();
         var wanted = lpips.state_dict().Keys.ToHashSet();
         var own = sd.Where(kv => kv.Key.StartsWith(prefix) && wanted.Contains(kv.Key[prefix.Length..]))
             .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
-        try
-        {
-            if (own.Count == 0) throw new ArgumentException($"{path}: no LPIPS weights (keys like 'net.slice1.0.weight' or 'perceptual.net.slice1.0.weight')");
-            lpips.load_state_dict(own);
-        }
-        catch (TorchException e)
+        if (own.Count == 0)
         {
             lpips.Dispose();
-            throw new ArgumentException($"{path}: {e.Message}");
+            throw new ArgumentException($"{path}: no LPIPS weights (keys like 'net.slice1.0.weight' or 'perceptual.net.slice1.0.weight'; {Checkpoints.Found(sd)})");
         }
-        catch
-        {
-            lpips.Dispose();
-            throw;
-        }
-        finally
-        {
-            foreach (var t in sd.Values) t.Dispose();
-        }
-        if (device is { } d) lpips.to(d);
-        lpips.eval();
-        return lpips;
-    }
+        return Checkpoints.Fill(lpips, m => m.load_state_dict(own), path, device);
+    });
 
     private sealed class ScalingLayer : nn.Module<Tensor, Tensor>
     {

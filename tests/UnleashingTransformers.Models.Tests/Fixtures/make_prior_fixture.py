@@ -2,68 +2,20 @@
 """A tiny absorbing prior with the reference's module structure and state-dict keys (written from
 shared/reference/unleashing-spec.md section 3), its logits on fixed inputs, for the C# loader test.
 Run with Debian's python3-torch: /usr/bin/python3 make_prior_fixture.py"""
-import json, math, os
+import json, os, sys
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../reference"))
+from unleashing_reference import Absorbing  # noqa: E402
 
 torch.manual_seed(7)
 here = os.path.dirname(os.path.abspath(__file__))
 V, D, H, LAYERS, L = 12, 32, 4, 2, 16  # codebook 12 (+1 mask), width 32, 4 heads, 2 blocks, 16 tokens
 
 
-class Attention(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.key, self.query, self.value, self.proj = (nn.Linear(D, D) for _ in range(4))
-
-    def forward(self, x):
-        B, T, C = x.shape
-        k = self.key(x).view(B, T, H, C // H).transpose(1, 2)
-        q = self.query(x).view(B, T, H, C // H).transpose(1, 2)
-        v = self.value(x).view(B, T, H, C // H).transpose(1, 2)
-        att = F.softmax((q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1))), dim=-1)
-        return self.proj((att @ v).transpose(1, 2).contiguous().view(B, T, C))
-
-
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
-        self.attn = Attention()
-        self.mlp = nn.Sequential(nn.Linear(D, 4 * D), nn.GELU(), nn.Linear(4 * D, D), nn.Dropout(0.0))
-
-    def forward(self, x):
-        x = x + self.attn(self.ln1(x))
-        return x + self.mlp(self.ln2(x))
-
-
-class Denoiser(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.tok_emb = nn.Embedding(V + 1, D)
-        self.pos_emb = nn.Parameter(torch.randn(1, L, D) * 0.1)
-        self.start_tok = nn.Parameter(torch.zeros(1, 1, D))
-        self.drop = nn.Dropout(0.0)
-        self.blocks = nn.Sequential(*[Block() for _ in range(LAYERS)])
-        self.ln_f = nn.LayerNorm(D)
-        self.head = nn.Linear(D, V, bias=False)
-
-    def forward(self, idx):
-        x = self.drop(self.tok_emb(idx) + self.pos_emb[:, :idx.shape[1]])
-        return self.head(self.ln_f(self.blocks(x)))
-
-
-class Absorbing(nn.Module):
-    def __init__(self, timesteps):
-        super().__init__()
-        self._denoise_fn = Denoiser()
-        self.register_buffer("Lt_history", torch.rand(timesteps + 1))
-        self.register_buffer("Lt_count", torch.zeros(timesteps + 1))
-        self.register_buffer("loss_history", torch.zeros(timesteps + 1))
-
-
-m = Absorbing(1000).eval()  # the released files may carry T = 1000 bookkeeping buffers
+# The released files may carry T = 1000 bookkeeping buffers.
+m = Absorbing(V, D, H, LAYERS, L, 1000, pos_std=0.1, random_history=True).eval()
 with torch.no_grad():  # non-trivial norms, so a swapped weight/bias would show
     for mod in m.modules():
         if isinstance(mod, nn.LayerNorm):
