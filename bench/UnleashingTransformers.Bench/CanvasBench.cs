@@ -33,7 +33,8 @@ internal static class CanvasBench
 
     public static int Run(int threads)
     {
-        set_num_threads(1); // replicas of one thread each
+        set_num_threads(1); // replicas of one thread each (libtorch and OpenBLAS)
+        set_blas_threads(1);
         Console.WriteLine("canvas: 16x16 windows, stride 8 (half a window), parallel order, mean aggregation");
         Console.WriteLine();
         Console.WriteLine("| canvas (tokens) | S | window passes, this project | reference passes (raster, stride 1) | fewer by |");

@@ -6,7 +6,7 @@ namespace UnleashingTransformers.Cli;
 /// <summary>Options shared by the commands that run models.</summary>
 internal sealed class CommonOptions
 {
-    public readonly Option<int> Threads = new("--threads") { Description = "libtorch intra-op threads (default: libtorch's choice)" };
+    public readonly Option<int> Threads = new("--threads") { Description = "compute threads: libtorch's and OpenBLAS's pools (default: their own choice)" };
     public readonly Option<string> Device = new("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
 
     public void AddTo(Command c)
@@ -20,7 +20,11 @@ internal sealed class CommonOptions
     {
         var n = r.GetValue(Threads);
         if (n < 0) throw new ArgumentException("--threads must be positive");
-        if (n > 0) torch.set_num_threads(n);
+        if (n > 0)
+        {
+            torch.set_num_threads(n);
+            torch.set_blas_threads(n);
+        }
         var device = Torch.Device.Parse(r.GetValue(Device)!);
         if (device.Type == DeviceType.CUDA && !torch.cuda.is_available())
             throw new ArgumentException($"--device {device}: this libtorch has no CUDA device; build against a CUDA libtorch (README) or use --device cpu");

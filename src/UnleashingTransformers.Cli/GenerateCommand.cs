@@ -67,7 +67,11 @@ internal static class GenerateCommand
         var n = r.GetValue(replicas);
         if (n < 1) throw new ArgumentException("--replicas must be >= 1");
         // Replicas share the cores: unless told, each gets its share (BLAS pools included).
-        if (n > 1 && r.GetValue(common.Threads) == 0) Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / n));
+        if (n > 1 && r.GetValue(common.Threads) == 0)
+        {
+            Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / n));
+            Torch.torch.set_blas_threads(Math.Max(1, Environment.ProcessorCount / n));
+        }
 
         var models = new List<AbsorbingDiffusion>();
         var inference = new List<TransformerInference>();

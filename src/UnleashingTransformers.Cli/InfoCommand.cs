@@ -11,20 +11,15 @@ internal static class InfoCommand
 {
     public static Command Create()
     {
-        var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (default: libtorch's own choice)" };
-        var device = new Option<string>("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
-        var cmd = new Command("info", "Show libtorch/libvips versions, devices and threads; run a smoke forward pass") { threads, device };
+        var common = new CommonOptions();
+        var cmd = new Command("info", "Show libtorch/libvips versions, devices and threads; run a smoke forward pass");
+        common.AddTo(cmd);
         cmd.SetAction(result =>
         {
-            var n = result.GetValue(threads);
-            if (n < 0) throw new ArgumentException("--threads must be positive");
-            // Default: libtorch's own choice. Measured on the 2-core machine: GEMMs run on OpenBLAS's
-            // own pthread pool either way, and 2 OpenMP threads on top oversubscribe the cores
-            // (a transformer block takes 22 ms instead of 12 ms), so more is not better.
-            if (n > 0) set_num_threads(n);
-            var dev = Device.Parse(result.GetValue(device)!);
-            if (dev.Type == DeviceType.CUDA && !cuda.is_available())
-                throw new ArgumentException("--device cuda: this libtorch has no CUDA device; build against a CUDA libtorch (README) or use --device cpu");
+            // Threads default to libtorch's own choice. Measured on the 2-core machine: GEMMs run on
+            // OpenBLAS's own pthread pool either way, and 2 OpenMP threads on top oversubscribe the
+            // cores (a transformer block takes 22 ms instead of 12 ms), so more is not better.
+            var dev = common.Apply(result);
             Console.WriteLine($"libtorch   {version}");
             Console.WriteLine($"libvips    {ImageCodec.VipsVersion}");
             Console.WriteLine($"threads    {get_num_threads()}");

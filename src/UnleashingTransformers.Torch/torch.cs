@@ -16,13 +16,13 @@ public static partial class torch
     /// <summary>The libtorch version this binding is linked against.</summary>
     public static string version => Native.Str(Native.ut_torch_version());
 
-    /// <summary>Compute threads: libtorch's intra-op pool and, where the BLAS has its own pool
-    /// (OpenBLAS pthreads, which ignores libtorch's setting), that one too.</summary>
-    public static void set_num_threads(int n)
-    {
-        Native.ut_set_num_threads(n);
-        Native.ut_set_blas_threads(n);
-    }
+    /// <summary>libtorch's intra-op threads, as PyTorch's torch.set_num_threads. Matrix products on
+    /// CPU run on OpenBLAS's own pool, which this does not change: see <see cref="set_blas_threads"/>.</summary>
+    public static void set_num_threads(int n) => Native.ut_set_num_threads(n);
+
+    /// <summary>Threads of the BLAS library's own pool (OpenBLAS pthreads ignores libtorch's count);
+    /// false when the linked BLAS offers no such control.</summary>
+    public static bool set_blas_threads(int n) => Native.ut_set_blas_threads(n) != 0;
     public static int get_num_threads() => Native.ut_get_num_threads();
 
     /// <summary>
