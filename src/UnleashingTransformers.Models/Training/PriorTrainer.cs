@@ -54,23 +54,25 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
     public Action<long, long, PriorLogEntry?>? Progress { get; init; }
     public Action<string>? Say { get; init; }
 
-    /// <summary>Reads and checks a latent cache: int64 (N, L) ids in [0, K).</summary>
-    public static Tensor LoadLatents(string path, int tokens, int codebookSize)
+    /// <summary>
+    /// Checks a latent cache (read once): integer (N, L) token ids in [0, K). L is the grid's token
+    /// count when given, else the file's; K the given codebook size, else the largest id + 1.
+    /// </summary>
+    public static (Tensor ids, int tokens, int codebookSize) CheckLatents(Tensor raw, string path, int? tokens, int? codebookSize)
     {
-        var t = load_tensor(path);
-        if (t.dim() != 2) throw new ArgumentException($"{path}: latent cache must be (N, L) token ids, got shape [{string.Join(", ", t.shape)}]");
-        if (t.dtype is not (ScalarType.Int64 or ScalarType.Int32 or ScalarType.Int16 or ScalarType.Byte))
-            throw new ArgumentException($"{path}: latent cache must hold integer token ids, got {t.dtype.PyName()}");
-        var ids = t.@long();
-        if (ids.size(1) != tokens)
-            throw new ArgumentException($"{path}: latents have {ids.size(1)} tokens per row but the grid holds {tokens}: check --grid");
+        if (raw.dim() != 2) throw new ArgumentException($"{path}: latent cache must be (N, L) token ids, got shape [{string.Join(", ", raw.shape)}]");
+        if (raw.dtype is not (ScalarType.Int64 or ScalarType.Int32 or ScalarType.Int16 or ScalarType.Byte))
+            throw new ArgumentException($"{path}: latent cache must hold integer token ids, got {raw.dtype.PyName()}");
+        var ids = raw.@long();
+        var l = tokens ?? (int)ids.size(1);
+        if (ids.size(1) != l)
+            throw new ArgumentException($"{path}: latents have {ids.size(1)} tokens per row but the grid holds {l}: check --grid");
         var (min, max) = (ids.min().item<long>(), ids.max().item<long>());
-        if (min < 0 || max >= codebookSize)
-            throw new ArgumentException($"{path}: latent ids out of range: found {min}..{max}, codebook size is {codebookSize}");
-        return ids;
+        var k = codebookSize ?? (int)max + 1;
+        if (min < 0 || max >= k)
+            throw new ArgumentException($"{path}: latent ids out of range: found {min}..{max}, codebook size is {k}");
+        return (ids, l, k);
     }
-
-    public static int InferCodebookSize(Tensor latents) => (int)latents.max().item<long>() + 1;
 
     public void Run()
     {
@@ -79,11 +81,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         if (o.Batch < 1 || o.Steps < 1 || o.CheckpointEvery < 1 || o.Lr <= 0 || o.Warmup < 0 || o.ValFraction is < 0 or >= 1)
             throw new ArgumentException("--batch, --steps and --checkpoint-every must be >= 1, --lr > 0, --warmup >= 0, --val-fraction in [0, 1)");
         var (gh, gw) = o.Grid is null ? (-1, -1) : PriorCheckpoint.ParseGrid(o.Grid, "--grid");
-        var raw = load_tensor(o.Latents);
-        if (raw.dim() != 2) throw new ArgumentException($"{o.Latents}: latent cache must be (N, L) token ids, got shape [{string.Join(", ", raw.shape)}]");
-        var tokens = gh > 0 ? gh * gw : (int)raw.size(1);
-        var codebook = o.CodebookSize ?? InferCodebookSize(raw.@long());
-        var latents = LoadLatents(o.Latents, tokens, codebook);
+        var (latents, tokens, codebook) = CheckLatents(load_tensor(o.Latents), o.Latents, gh > 0 ? gh * gw : null, o.CodebookSize);
         var config = new TransformerConfig(codebook, o.Emb, o.Heads, o.Layers, tokens);
         config.Validate();
 
