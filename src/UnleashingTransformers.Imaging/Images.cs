@@ -1,4 +1,5 @@
 using UnleashingTransformers.Torch;
+using UnleashingTransformers.Torch.Serialization;
 using static UnleashingTransformers.Torch.torch;
 using F = UnleashingTransformers.Torch.torch.nn.functional;
 
@@ -79,18 +80,17 @@ public static class Images
                 bytes.permute(1, 2, 0).contiguous().data<byte>().CopyTo(pixels.AsSpan(y * w * c, n * w * c));
             }
         }
-        var full = Path.GetFullPath(path);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileNameWithoutExtension(full)}.{Environment.ProcessId}.tmp{Path.GetExtension(full)}");
-        try
+        AtomicFile.Write(path, tmp =>
         {
-            ImageCodec.Encode(tmp, pixels, w, h, c, quality);
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch (TorchException e)
-        {
-            File.Delete(tmp);
-            throw new ArgumentException(e.Message.Replace(tmp, path));
-        }
+            try
+            {
+                ImageCodec.Encode(tmp, pixels, w, h, c, quality);
+            }
+            catch (TorchException e)
+            {
+                throw new ArgumentException(e.Message.Replace(tmp, path));
+            }
+        });
     }
 
     /// <summary>Tiles images (N, 3, H, W) into one (3, H', W') grid, torchvision's make_grid style.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using UnleashingTransformers.Torch.Serialization;
 
 namespace UnleashingTransformers.Models.Sampling;
 
@@ -50,27 +51,5 @@ public sealed record TokenGrid(int H, int W, long[] Tokens)
         if (codebookSize is { } k && ids.Any(t => t < 0 || t >= k))
             throw new ArgumentException($"{path}: token id out of range: ids must lie in 0..{k - 1}");
         return new TokenGrid(h, w, ids);
-    }
-}
-
-/// <summary>Files that appear complete or not at all: written beside the target, then renamed.</summary>
-public static class AtomicFile
-{
-    public static void WriteAllText(string path, string text) => Write(path, tmp => File.WriteAllText(tmp, text));
-
-    public static void Write(string path, Action<string> writeTemp)
-    {
-        var full = Path.GetFullPath(path);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            writeTemp(tmp);
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(tmp);
-            throw;
-        }
     }
 }

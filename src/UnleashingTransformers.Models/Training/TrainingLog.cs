@@ -1,5 +1,5 @@
 using System.Text.Json;
-using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Torch.Serialization;
 
 namespace UnleashingTransformers.Models.Training;
 

@@ -89,8 +89,7 @@ public static class TorchFile
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
         if (!Directory.Exists(dir)) throw new TorchException($"{path}: directory {dir} does not exist");
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(full, tmp =>
         {
             using var scope = torch.NewDisposeScope();
             var storages = new List<Tensor>();
@@ -101,23 +100,15 @@ public static class TorchFile
                 return (storages.Count - 1).ToString();
             }).Dump(value);
 
-            using (var file = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
-            {
-                var zip = new ZipWriter(file);
-                zip.Add("archive/data.pkl", pickle);
-                zip.Add("archive/byteorder", "little"u8.ToArray());
-                for (var i = 0; i < storages.Count; i++) zip.Add($"archive/data/{i}", storages[i].Bytes());
-                zip.Add("archive/version", "3\n"u8.ToArray());
-                zip.Finish();
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(tmp);
-            throw;
-        }
+            using var file = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write);
+            var zip = new ZipWriter(file);
+            zip.Add("archive/data.pkl", pickle);
+            zip.Add("archive/byteorder", "little"u8.ToArray());
+            for (var i = 0; i < storages.Count; i++) zip.Add($"archive/data/{i}", storages[i].Bytes());
+            zip.Add("archive/version", "3\n"u8.ToArray());
+            zip.Finish();
+            file.Flush(flushToDisk: true);
+        });
     }
 
     /// <summary>A minimal zip writer: stored entries whose data start on 64-byte boundaries, as

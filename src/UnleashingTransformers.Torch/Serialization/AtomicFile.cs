@@ -1,0 +1,28 @@
+namespace UnleashingTransformers.Torch.Serialization;
+
+/// <summary>
+/// Files that appear complete or not at all (checkpoints, images, token files, logs): the content is
+/// written to a temporary file beside the target, then renamed over it; on failure the temporary is
+/// removed. The temporary keeps the target's extension, so writers that pick a format by extension work.
+/// </summary>
+public static class AtomicFile
+{
+    public static void Write(string path, Action<string> writeTemp)
+    {
+        var full = Path.GetFullPath(path);
+        var tmp = Path.Combine(Path.GetDirectoryName(full)!,
+            $".{Path.GetFileNameWithoutExtension(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp{Path.GetExtension(full)}");
+        try
+        {
+            writeTemp(tmp);
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(tmp);
+            throw;
+        }
+    }
+
+    public static void WriteAllText(string path, string text) => Write(path, tmp => File.WriteAllText(tmp, text));
+}
