@@ -11,7 +11,7 @@ internal static class CliErrors
         {
             return body();
         }
-        catch (Exception e) when (e is TorchException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is TorchException or IOException or UnauthorizedAccessException or ArgumentException or System.Text.Json.JsonException)
         {
             Console.Error.WriteLine($"ut: error: {e.Message}");
             return 1;

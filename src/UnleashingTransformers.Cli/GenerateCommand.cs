@@ -1,6 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Telemetry;
+using UnleashingTransformers.Grid.Transports.RabbitMq;
+using UnleashingTransformers.Silo;
 using UnleashingTransformers.Grid.Transports.InProcess;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Diffusion;
@@ -32,71 +37,69 @@ internal static class GenerateCommand
         var decodeTile = new Option<int>("--decode-tile") { DefaultValueFactory = _ => 0, Description = "decode in tiles of N tokens (0: whole up to 64x64, tiled above)" };
         var output = new Option<string>("--out") { Description = "image file (.png, .jpg, .webp)", DefaultValueFactory = _ => "generated.png" };
         var tokensOut = new Option<string?>("--tokens-out") { Description = "also write the token canvas (JSON)" };
+        var grid = new Option<string?>("--grid") { Description = "amqp://host[:port] : run window passes on the window silos of this broker (login from UT__Broker__User/Password)" };
         var cmd = new Command("generate", "Generate an image larger than the training window from overlapping windows")
         {
-            prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut,
+            prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut, grid,
         };
         common.AddTo(cmd);
-        cmd.SetAction(r => Run(r, common, prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut));
+        cmd.SetAction(r => Run(r, common, prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut, grid));
         return cmd;
     }
 
     private static int Run(ParseResult r, CommonOptions common, Option<string> prior, Option<int> heads, Option<string> vqgan, Option<string> shape,
         Option<string?> window, Option<int?> stride, Option<int> steps, Option<double> temp, Option<ulong> seed, Option<string> aggregate,
         Option<string> order, Option<int> replicas, Option<int> batch, Option<InferencePrecision> precision, Option<int> decodeTile,
-        Option<string> output, Option<string?> tokensOut)
+        Option<string> output, Option<string?> tokensOut, Option<string?> grid)
     {
         var device = common.Apply(r);
         // Everything a user can get wrong is checked before minutes of work start.
         CommonOptions.RequireFile(r.GetValue(prior), "--prior");
         CommonOptions.RequireFile(r.GetValue(vqgan), "--vqgan");
-        var (h, w) = PriorCheckpoint.ParseGrid(r.GetValue(shape)!, "--shape");
+        var spec = Spec(r, shape, window, stride, steps, temp, seed, aggregate, order);
         var outPath = r.GetValue(output)!;
         if (!new[] { ".png", ".jpg", ".jpeg", ".webp" }.Contains(Path.GetExtension(outPath).ToLowerInvariant()))
             throw new ArgumentException($"--out {outPath}: unknown image format (use .png, .jpg or .webp)");
         foreach (var file in new[] { outPath, r.GetValue(tokensOut) }.OfType<string>())
             if (Path.GetDirectoryName(Path.GetFullPath(file)) is { } dir && !Directory.Exists(dir))
                 throw new ArgumentException($"{file}: directory {dir} does not exist");
-        var revealOrder = r.GetValue(order) switch
-        {
-            "parallel" => RevealOrder.Parallel,
-            "raster" => RevealOrder.Raster,
-            var o => throw new ArgumentException($"--order {o}: expected parallel or raster"),
-        };
-        var agg = Aggregation.Parse(r.GetValue(aggregate)!);
         var n = r.GetValue(replicas);
         if (n < 1) throw new ArgumentException("--replicas must be >= 1");
+        var broker = r.GetValue(grid) is { } uri ? GridOptions.Broker(uri, "--grid") : null;
         // Replicas share the cores: unless told, each gets its share (BLAS pools included).
-        if (n > 1 && r.GetValue(common.Threads) == 0)
+        if (broker is null && n > 1 && r.GetValue(common.Threads) == 0)
         {
             Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / n));
             Torch.torch.set_blas_threads(Math.Max(1, Environment.ProcessorCount / n));
         }
+        using var telemetry = GridOptions.TelemetryFromEnvironment("ut-generate");
 
-        var models = new List<AbsorbingDiffusion>();
-        var inference = new List<TransformerInference>();
+        // With --grid the replicas are remote: here the prior is only read for its shape and version.
+        var replicaModels = new PriorReplicas(r.GetValue(prior)!, r.GetValue(heads), device, r.GetValue(precision));
+        var info = replicaModels.Describe();
+        var options = spec.ToOptions(info.GridHeight, info.GridWidth);
+        var (h, w) = (options.Height, options.Width);
+        var local = new List<ReplicaModel>();
         try
         {
-            for (var i = 0; i < n; i++)
+            using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, info.CodebookSize)!;
+            IWindowPool pool;
+            if (broker is null)
             {
-                models.Add(PriorCheckpoint.Load(r.GetValue(prior)!, r.GetValue(heads), device));
-                inference.Add(new TransformerInference(models[^1]._denoise_fn, r.GetValue(precision)));
+                for (var i = 0; i < n; i++) local.Add(replicaModels.Load());
+                pool = new InProcessWindowPool(local.Select(m => m.Denoiser).ToList(), r.GetValue(batch));
             }
-            var config = models[0].Config;
-            var (wh, ww) = r.GetValue(window) is { } win
-                ? (win.Contains('x') ? PriorCheckpoint.Grid(config, win) : PriorCheckpoint.Grid(config, $"{win}x{win}"))
-                : PriorCheckpoint.Grid(config, null);
-            if (h < wh || w < ww) throw new ArgumentException($"--shape {h}x{w} is smaller than the {wh}x{ww} window");
-            var s = r.GetValue(stride) ?? (revealOrder == RevealOrder.Raster ? 1 : Math.Max(1, Math.Min(wh, ww) / 2));
-            var options = new CanvasOptions(h, w, wh, ww, Math.Min(s, wh), Math.Min(s, ww), r.GetValue(steps), r.GetValue(temp), r.GetValue(seed), agg, revealOrder);
-            using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, config.CodebookSize)!;
+            else
+            {
+                pool = RabbitMqWindowPool.ConnectAsync(broker, info.Version, info.WindowLength, info.CodebookSize, info.MaskId).GetAwaiter().GetResult();
+            }
 
             var sw = Stopwatch.StartNew();
             CanvasCoordinator canvas;
-            var pool = new InProcessWindowPool(inference.Select(m => (ITokenDenoiser)new TransformerDenoiser(m, device)).ToList(), r.GetValue(batch));
             try
             {
                 canvas = new CanvasCoordinator(pool, options);
+                using var job = GridTelemetry.Source.StartActivity("canvas.job");
                 ConsoleProgress.Run("generate", canvas.Steps, report =>
                     canvas.RunAsync(p => report(p.Step, $"{p.Revealed}/{p.Total} tokens, {p.WindowPasses} window passes")).GetAwaiter().GetResult());
             }
@@ -109,15 +112,30 @@ internal static class GenerateCommand
             using (var image = CanvasDecoder.Decode(decoder.Model, canvas.Tokens, h, w, r.GetValue(decodeTile), device: device))
                 Images.Save(image, outPath);
             var f = decoder.Model.Downscale;
+            var where = broker is null ? $"{n} replica(s)" : $"replicas on {broker.Display}";
             Console.WriteLine($"generate: {h}x{w} tokens ({w * f}x{h * f} px) in {sw.Elapsed.TotalSeconds:F1} s " +
                 $"(sampling {sampling.TotalSeconds:F1} s): {canvas.WindowPasses:N0} window passes over {canvas.Step} steps, " +
-                $"{h * w / sampling.TotalSeconds:F1} tokens/s, {n} replica(s) -> {outPath}");
+                $"{h * w / sampling.TotalSeconds:F1} tokens/s, {where} -> {outPath}");
             return 0;
         }
         finally
         {
-            foreach (var m in inference) m.Dispose();
-            foreach (var m in models) m.Dispose();
+            foreach (var m in local) m.Owner?.Dispose();
         }
+    }
+
+    /// <summary>The job the canvas flags describe (shared with <c>ut submit</c>).</summary>
+    internal static CanvasJobSpec Spec(ParseResult r, Option<string> shape, Option<string?> window, Option<int?> stride, Option<int> steps,
+        Option<double> temp, Option<ulong> seed, Option<string> aggregate, Option<string> order)
+    {
+        var (h, w) = PriorCheckpoint.ParseGrid(r.GetValue(shape)!, "--shape");
+        int? wh = null, ww = null;
+        if (r.GetValue(window) is { } win)
+            (wh, ww) = win.Contains('x') ? PriorCheckpoint.ParseGrid(win, "--window") : PriorCheckpoint.ParseGrid($"{win}x{win}", "--window");
+        return new CanvasJobSpec
+        {
+            Height = h, Width = w, WindowHeight = wh, WindowWidth = ww, Stride = r.GetValue(stride), Steps = r.GetValue(steps),
+            Temperature = r.GetValue(temp), Seed = r.GetValue(seed), Aggregate = r.GetValue(aggregate)!, Order = r.GetValue(order)!,
+        };
     }
 }

@@ -12,6 +12,8 @@ root.Subcommands.Add(TrainVqGanCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(DatasetCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(SiloCommand.Create());
+root.Subcommands.Add(SubmitCommand.Create());
 // Exceptions reach CliErrors (one line, exit 1) instead of System.CommandLine's stack-trace printer.
 var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
 return CliErrors.Run(() => root.Parse(args).Invoke(invocation));

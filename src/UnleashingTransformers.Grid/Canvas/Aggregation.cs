@@ -22,7 +22,7 @@ public static class Aggregation
         "mean" => AggregationKind.Mean,
         "gaussian" => AggregationKind.Gaussian,
         "poe" => AggregationKind.ProductOfExperts,
-        _ => throw new ArgumentException($"--aggregate {text}: expected mean, gaussian or poe"),
+        _ => throw new ArgumentException($"aggregate '{text}': expected mean, gaussian or poe"),
     };
 
     /// <summary>Combines the opinions on one cell into one probability row (sums to 1).</summary>

@@ -1,4 +1,5 @@
 using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Grid.Canvas;
@@ -88,6 +89,8 @@ public sealed class CanvasCoordinator
     /// <summary>Runs one step of the schedule.</summary>
     public async Task StepAsync(CancellationToken cancel = default)
     {
+        using var activity = GridTelemetry.Source.StartActivity("canvas.step");
+        activity?.SetTag("ut.step", Step);
         var reveal = new List<int>();
         _schedule.Candidates(Step, _masked, Options.Seed, 0, reveal);
         if (reveal.Count > 0)
@@ -103,6 +106,8 @@ public sealed class CanvasCoordinator
                 }
             var requests = byWindow.Select(kv => new WindowRequest(_nextRequest++, kv.Key, Crop(Tiling.Windows[kv.Key]), kv.Value.Select(v => v.local).ToArray())).ToList();
             Trace?.Add((Step, reveal.ToArray(), byWindow.Keys.ToArray()));
+            activity?.SetTag("ut.reveal", reveal.Count);
+            activity?.SetTag("ut.windows", requests.Count);
             var results = (await _pool.EvaluateAsync(requests, cancel)).ToDictionary(r => r.RequestId);
             WindowPasses += requests.Count;
 

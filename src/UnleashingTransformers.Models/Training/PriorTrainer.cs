@@ -53,6 +53,8 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
 
     public Action<long, long, PriorLogEntry?>? Progress { get; init; }
     public Action<string>? Say { get; init; }
+    /// <summary>Called after each complete checkpoint with its step and EMA weights file (the weights to serve).</summary>
+    public Action<long, string>? Checkpointed { get; init; }
 
     /// <summary>
     /// Checks a latent cache (read once): integer (N, L) token ids in [0, K). L is the grid's token
@@ -74,7 +76,9 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         return (ids, l, k);
     }
 
-    public void Run()
+    /// <summary>Trains to the last step, or until <paramref name="stop"/> (checked between steps: the
+    /// newest checkpoint stays the resume point).</summary>
+    public void Run(CancellationToken stop = default)
     {
         var device = Torch.Device.Parse(o.Device);
         using var scope = NewDisposeScope();
@@ -128,7 +132,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         model.train();
 
         using var log = new StreamWriter(logPath, append: true);
-        for (var step = start; step < o.Steps; step++)
+        for (var step = start; step < o.Steps && !stop.IsCancellationRequested; step++)
         {
             using var stepScope = NewDisposeScope();
             var lr = o.Warmup > 0 && step <= o.Warmup ? o.Lr * step / o.Warmup : o.Lr;
@@ -171,6 +175,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
                     },
                 };
                 checkpoints.Save(done, model.state_dict(), ema.state_dict(), opt.state_dict(), state);
+                Checkpointed?.Invoke(done, checkpoints.EmaPath(done));
             }
             Progress?.Invoke(done, o.Steps, entry);
         }

@@ -54,8 +54,12 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
     public const string LogFile = "train_log.jsonl";
     public Action<long, long, VqGanLogEntry?>? Progress { get; init; }
     public Action<string>? Say { get; init; }
+    /// <summary>Called after each complete checkpoint with its step and EMA weights file (the weights to serve).</summary>
+    public Action<long, string>? Checkpointed { get; init; }
 
-    public void Run()
+    /// <summary>Trains to the last step, or until <paramref name="stop"/> (checked between steps: the
+    /// newest checkpoint stays the resume point).</summary>
+    public void Run(CancellationToken stop = default)
     {
         var device = Torch.Device.Parse(o.Device);
         if (o.Batch < 1 || o.Steps < 1 || o.CheckpointEvery < 1)
@@ -109,7 +113,7 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
             onSkip: m => Say?.Invoke($"train-vqgan: skipped {m}"));
         using var log = new StreamWriter(logPath, append: true);
         var lastConv = model.ae.generator.LastConv.weight;
-        for (var step = start; step < o.Steps; step++)
+        for (var step = start; step < o.Steps && !stop.IsCancellationRequested; step++)
         {
             using var stepScope = NewDisposeScope();
             using var g = new Torch.Generator(CounterRng.Hash(o.Seed, 4, (ulong)step, 0, CounterRng.Purpose.Token));
@@ -178,6 +182,7 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
                 };
                 checkpoints.Save(done, model.state_dict(), ema.state_dict(),
                     new PyDict { ["ae"] = aeOpt.state_dict(), ["disc"] = discOpt.state_dict() }, state);
+                Checkpointed?.Invoke(done, checkpoints.EmaPath(done));
             }
             Progress?.Invoke(done, o.Steps, entry);
         }

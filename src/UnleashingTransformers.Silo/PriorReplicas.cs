@@ -1,0 +1,42 @@
+using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Transports.RabbitMq;
+using UnleashingTransformers.Models.Diffusion;
+using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Transformer;
+using UnleashingTransformers.Torch;
+
+namespace UnleashingTransformers.Silo;
+
+/// <summary>What a canvas needs to know of a prior without running it.</summary>
+public sealed record PriorInfo(string Version, int GridHeight, int GridWidth, int WindowLength, int CodebookSize, int MaskId);
+
+/// <summary>Loads model replicas of one prior file: each its own weights on the device.</summary>
+public sealed class PriorReplicas(string path, int heads, Device device, InferencePrecision precision)
+{
+    public static PriorReplicas From(SiloConfig config) =>
+        new(config.Models.Prior, config.Models.Heads, Device.Parse(config.Device), Enum.Parse<InferencePrecision>(config.Models.Precision, ignoreCase: true));
+
+    /// <summary>Reads the file once to learn its grid and codebook; the version is the file's hash.</summary>
+    public PriorInfo Describe()
+    {
+        using var model = PriorCheckpoint.Load(path, heads);
+        var (h, w) = PriorCheckpoint.Grid(model.Config, null);
+        return new PriorInfo(ModelVersion.OfFile(path), h, w, model.Config.BlockSize, model.Config.CodebookSize, model.Config.MaskId);
+    }
+
+    public ReplicaModel Load(string? file = null)
+    {
+        file ??= path;
+        var model = PriorCheckpoint.Load(file, heads, device);
+        var inference = new TransformerInference(model._denoise_fn, precision);
+        return new ReplicaModel(new TransformerDenoiser(inference, device), ModelVersion.OfFile(file), new Owned(inference, model));
+    }
+
+    private sealed class Owned(params IDisposable[] parts) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var p in parts) p.Dispose();
+        }
+    }
+}

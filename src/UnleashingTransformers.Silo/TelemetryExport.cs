@@ -1,0 +1,51 @@
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using UnleashingTransformers.Grid.Telemetry;
+
+namespace UnleashingTransformers.Silo;
+
+/// <summary>
+/// Sends the project's spans and metrics (<see cref="GridTelemetry"/>) to an OTLP/HTTP endpoint, when
+/// one is configured; with none, nothing is collected or sent. Disposing flushes what is pending.
+/// </summary>
+public sealed class TelemetryExport : IDisposable
+{
+    private readonly TracerProvider _traces;
+    private readonly MeterProvider _metrics;
+
+    private TelemetryExport(TracerProvider traces, MeterProvider metrics) => (_traces, _metrics) = (traces, metrics);
+
+    public static TelemetryExport? Start(string? endpoint, string serviceName, int exportIntervalMs = 5000)
+    {
+        if (string.IsNullOrWhiteSpace(endpoint)) return null;
+        var root = endpoint.TrimEnd('/');
+        var resource = ResourceBuilder.CreateDefault().AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}");
+        var traces = Sdk.CreateTracerProviderBuilder()
+            .SetResourceBuilder(resource)
+            .AddSource(GridTelemetry.Name)
+            .AddOtlpExporter(o => { o.Endpoint = new Uri($"{root}/v1/traces"); o.Protocol = OtlpExportProtocol.HttpProtobuf; })
+            .Build();
+        var metrics = Sdk.CreateMeterProviderBuilder()
+            .SetResourceBuilder(resource)
+            .AddMeter(GridTelemetry.Name)
+            .AddOtlpExporter((o, reader) =>
+            {
+                o.Endpoint = new Uri($"{root}/v1/metrics");
+                o.Protocol = OtlpExportProtocol.HttpProtobuf;
+                reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = exportIntervalMs;
+            })
+            .Build();
+        return new TelemetryExport(traces, metrics);
+    }
+
+    public void Dispose()
+    {
+        _traces.ForceFlush(5000);
+        _metrics.ForceFlush(5000);
+        _traces.Dispose();
+        _metrics.Dispose();
+    }
+}
