@@ -145,6 +145,7 @@ public sealed class CanvasCoordinator
                 Tokens[p] = token;
                 _masked.Remove(p);
             }
+            GridTelemetry.TokensRevealed.Add(keep?.Count ?? drawn.Count);
         }
         Step++;
     }

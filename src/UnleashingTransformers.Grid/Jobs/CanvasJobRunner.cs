@@ -42,9 +42,7 @@ public sealed class CanvasJobRunner(JobStore store, IWindowPool pool, int priorH
                 }
                 if (stop.IsCancellationRequested) break;
                 await canvas.StepAsync(stop);
-                var now = options.Cells - canvas.Tokens.Count(t => t == pool.MaskId);
-                GridTelemetry.TokensRevealed.Add(now - revealed, tags);
-                revealed = now;
+                revealed = options.Cells - canvas.Tokens.Count(t => t == pool.MaskId);
                 GridTelemetry.JobProgress.Record((double)canvas.Step / canvas.Steps, tags);
                 if (canvas.Step % persistEvery == 0) store.SaveCanvas(id, new CanvasState(canvas.Step, canvas.Tokens));
                 if (lastStatus.ElapsedMilliseconds >= 200) { store.WriteStatus(Status(JobState.Running)); lastStatus.Restart(); }

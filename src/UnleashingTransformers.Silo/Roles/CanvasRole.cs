@@ -53,7 +53,9 @@ internal sealed class CanvasRole(SiloConfig config, SiloState state, JobStore st
                         claim.Dispose();
                         continue;
                     }
+                    var resumeAt = store.LoadCanvas(id)?.Step ?? 0;
                     log.LogInformation("job {Id}: started ({Height}x{Width}, seed {Seed})", id, job.Spec.Height, job.Spec.Width, job.Spec.Seed);
+                    if (resumeAt > 0) Console.WriteLine($"silo: job {id} resuming at step {resumeAt}");
                     running[id] = Task.Run(async () =>
                     {
                         using (claim)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Grid.Transports.InProcess;
@@ -37,6 +38,7 @@ public sealed class InProcessWindowPool : IWindowPool
         _maxWait = maxWait ?? TimeSpan.FromMilliseconds(2);
         foreach (var (replica, i) in replicas.Select((r, i) => (r, i)))
         {
+            GridTelemetry.Replicas.Add(1);
             var t = new Thread(() => Serve(replica)) { IsBackground = true, Name = $"window-replica-{i}" };
             t.Start();
             _threads.Add(t);
@@ -83,7 +85,11 @@ public sealed class InProcessWindowPool : IWindowPool
                     batch[i].request.Tokens.CopyTo(tokens, i * WindowLength);
                     foreach (var p in batch[i].request.Positions) wanted.Add(new WantedPosition(i, p));
                 }
+                var compute = Stopwatch.StartNew();
                 var probs = replica.Probabilities(tokens, batch.Count, wanted);
+                GridTelemetry.ComputeTime.Record(compute.Elapsed.TotalMilliseconds);
+                GridTelemetry.BatchSize.Record(batch.Count);
+                GridTelemetry.WindowRequests.Add(batch.Count);
                 var offset = 0;
                 foreach (var (request, done) in batch)
                 {
@@ -106,6 +112,7 @@ public sealed class InProcessWindowPool : IWindowPool
     {
         _queue.CompleteAdding();
         foreach (var t in _threads) t.Join();
+        GridTelemetry.Replicas.Add(-_threads.Count);
         _queue.Dispose();
         return ValueTask.CompletedTask;
     }

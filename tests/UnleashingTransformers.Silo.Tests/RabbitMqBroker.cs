@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Xunit;
+
+namespace UnleashingTransformers.Silo.Tests;
+
+/// <summary>
+/// A real rabbitmq-server (Debian's, installed by deploy/bootstrap.sh) on free loopback ports, started
+/// as an ordinary process with its data in a temporary folder, and stopped after the tests.
+/// </summary>
+public sealed class RabbitMqBroker : IDisposable
+{
+    private const string Server = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+    private readonly Process _process;
+    private readonly string _dir = Directory.CreateTempSubdirectory("ut-rabbit-").FullName;
+
+    public int Port { get; } = FreePort();
+    public string Uri => $"amqp://127.0.0.1:{Port}";
+
+    public RabbitMqBroker()
+    {
+        if (!File.Exists(Server)) throw new InvalidOperationException($"{Server} not found: run deploy/bootstrap.sh (installs rabbitmq-server)");
+        File.WriteAllText(Path.Combine(_dir, "rabbit.conf"), $"listeners.tcp.1 = 127.0.0.1:{Port}\nloopback_users.guest = true\n");
+        var psi = new ProcessStartInfo(Server) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var env = psi.Environment;
+        env["RABBITMQ_NODENAME"] = $"ut-test-{Environment.ProcessId}-{Port}@localhost";
+        env["RABBITMQ_NODE_PORT"] = Port.ToString();
+        env["RABBITMQ_DIST_PORT"] = FreePort().ToString();
+        env["RABBITMQ_CONFIG_FILE"] = Path.Combine(_dir, "rabbit");
+        env["RABBITMQ_MNESIA_BASE"] = Path.Combine(_dir, "mnesia");
+        env["RABBITMQ_LOG_BASE"] = Path.Combine(_dir, "log");
+        env["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(_dir, "plugins");
+        env["RABBITMQ_PID_FILE"] = Path.Combine(_dir, "pid");
+        env["HOME"] = _dir; // the Erlang cookie
+        _process = Process.Start(psi)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var sw = Stopwatch.StartNew();
+        while (!Listening())
+        {
+            if (_process.HasExited || sw.Elapsed > TimeSpan.FromSeconds(60))
+                throw new InvalidOperationException($"rabbitmq-server did not start on port {Port}; see {_dir}/log");
+            Thread.Sleep(250);
+        }
+    }
+
+    private bool Listening()
+    {
+        try
+        {
+            using var c = new TcpClient();
+            c.Connect(IPAddress.Loopback, Port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    public static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            var pidFile = Path.Combine(_dir, "pid");
+            if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out var beam))
+                try { Process.GetProcessById(beam).Kill(true); } catch (ArgumentException) { }
+            if (!_process.HasExited) _process.Kill(true);
+            _process.WaitForExit(10_000);
+        }
+        finally
+        {
+            try { Directory.Delete(_dir, true); } catch (IOException) { }
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class BrokerCollection : ICollectionFixture<RabbitMqBroker>
+{
+    public const string Name = "broker";
+}
