@@ -25,9 +25,9 @@ internal sealed class TrainerRole(SiloConfig config, SiloState state, IHostAppli
         }
         void Announce(long step, string path)
         {
-            log.LogInformation("checkpoint at step {Step}: {Path}", step, path);
-            Console.WriteLine($"silo: trainer checkpoint step {step}");
             channel?.BasicPublishAsync(config.Broker.WeightsExchange, "", Encoding.UTF8.GetBytes(path)).AsTask().GetAwaiter().GetResult();
+            log.LogInformation("checkpoint at step {Step}: {Path}", step, path);
+            Console.WriteLine($"silo: trainer checkpoint step {step}{(channel is null ? "" : " announced")}");
         }
         void Say(string line) => log.LogInformation("{Line}", line);
         state.Ready("trainer");
