@@ -37,20 +37,21 @@ internal static class GenerateCommand
         var decodeTile = new Option<int>("--decode-tile") { DefaultValueFactory = _ => 0, Description = "decode in tiles of N tokens (0: whole up to 64x64, tiled above)" };
         var output = new Option<string>("--out") { Description = "image file (.png, .jpg, .webp)", DefaultValueFactory = _ => "generated.png" };
         var tokensOut = new Option<string?>("--tokens-out") { Description = "also write the token canvas (JSON)" };
+        var requestTimeout = new Option<int>("--request-timeout") { DefaultValueFactory = _ => 60, Description = "with --grid: seconds before an unanswered window request is sent again (3 retries)" };
         var grid = new Option<string?>("--grid") { Description = "amqp://host[:port] : run window passes on the window silos of this broker (login from UT__Broker__User/Password)" };
         var cmd = new Command("generate", "Generate an image larger than the training window from overlapping windows")
         {
-            prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut, grid,
+            prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut, grid, requestTimeout,
         };
         common.AddTo(cmd);
-        cmd.SetAction(r => Run(r, common, prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut, grid));
+        cmd.SetAction(r => Run(r, common, prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut, grid, requestTimeout));
         return cmd;
     }
 
     private static int Run(ParseResult r, CommonOptions common, Option<string> prior, Option<int> heads, Option<string> vqgan, Option<string> shape,
         Option<string?> window, Option<int?> stride, Option<int> steps, Option<double> temp, Option<ulong> seed, Option<string> aggregate,
         Option<string> order, Option<int> replicas, Option<int> batch, Option<InferencePrecision> precision, Option<int> decodeTile,
-        Option<string> output, Option<string?> tokensOut, Option<string?> grid)
+        Option<string> output, Option<string?> tokensOut, Option<string?> grid, Option<int> requestTimeout)
     {
         var device = common.Apply(r);
         // Everything a user can get wrong is checked before minutes of work start.
@@ -66,6 +67,7 @@ internal static class GenerateCommand
         var n = r.GetValue(replicas);
         if (n < 1) throw new ArgumentException("--replicas must be >= 1");
         var broker = r.GetValue(grid) is { } uri ? GridOptions.Broker(uri, "--grid") : null;
+        if (r.GetValue(requestTimeout) < 1) throw new ArgumentException("--request-timeout must be >= 1 second");
         // Replicas share the cores: unless told, each gets its share (BLAS pools included).
         if (broker is null && n > 1 && r.GetValue(common.Threads) == 0)
         {
@@ -91,7 +93,8 @@ internal static class GenerateCommand
             }
             else
             {
-                pool = RabbitMqWindowPool.ConnectAsync(broker, info.Version, info.WindowLength, info.CodebookSize, info.MaskId).GetAwaiter().GetResult();
+                pool = RabbitMqWindowPool.ConnectAsync(broker, info.Version, info.WindowLength, info.CodebookSize, info.MaskId,
+                    new RemotePoolOptions { RequireReplicas = true, Timeout = TimeSpan.FromSeconds(r.GetValue(requestTimeout)) }).GetAwaiter().GetResult();
             }
 
             var sw = Stopwatch.StartNew();

@@ -23,7 +23,8 @@ internal sealed class CanvasRole(SiloConfig config, SiloState state, JobStore st
         if (vqgan.quantize.CodebookSize != prior.CodebookSize)
             throw new ArgumentException($"Models:VqGan has {vqgan.quantize.CodebookSize} codes but the prior generates {prior.CodebookSize}: use the VQ-GAN the prior was trained with");
         IWindowPool pool = localPool ?? await RabbitMqWindowPool.ConnectAsync(config.Broker, prior.Version, prior.WindowLength, prior.CodebookSize, prior.MaskId,
-            new RemotePoolOptions { Timeout = TimeSpan.FromSeconds(config.Canvas.RequestTimeoutSeconds), Retries = config.Canvas.Retries, MaxInFlight = config.Canvas.MaxInFlight }, stop);
+            new RemotePoolOptions { Timeout = TimeSpan.FromSeconds(config.Canvas.RequestTimeoutSeconds), Retries = config.Canvas.Retries, MaxInFlight = config.Canvas.MaxInFlight },
+            stop, problem => { if (problem is null) state.Ready("canvas"); else state.NotReady("canvas", problem); });
         var renderLock = new object();
         var runner = new CanvasJobRunner(store, pool, prior.GridHeight, prior.GridWidth, (tokens, o, path) =>
         {

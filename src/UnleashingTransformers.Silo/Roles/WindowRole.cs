@@ -25,7 +25,7 @@ internal sealed class WindowRole(SiloConfig config, SiloState state, ILogger<Win
         {
             for (var i = 0; i < config.Window.Replicas; i++)
             {
-                var worker = await RabbitMqWindowWorker.ConnectAsync(config.Broker, replicas.Load(), options, stop);
+                var worker = await RabbitMqWindowWorker.ConnectAsync(config.Broker, replicas.Load(), options, stop, Health);
                 workers.Add(worker);
                 Console.WriteLine($"silo: window replica {i} serving {config.Broker.Queue} on {config.Broker.Display} (model {worker.Version})");
             }
@@ -38,6 +38,11 @@ internal sealed class WindowRole(SiloConfig config, SiloState state, ILogger<Win
         {
             foreach (var w in workers) await w.DisposeAsync();
         }
+    }
+
+    private void Health(string? problem)
+    {
+        if (problem is null) state.Ready("window"); else state.NotReady("window", problem);
     }
 
     private async Task ListenForWeightsAsync(IConnection connection, PriorReplicas replicas, List<RabbitMqWindowWorker> workers, CancellationToken stop)

@@ -61,7 +61,8 @@ public sealed record BrokerSettings
 
     /// <summary>Opens a connection, or throws <see cref="BrokerUnavailableException"/> with one line
     /// that says what failed and what to do: no retry loop here, a silo that cannot start says so.</summary>
-    public async Task<IConnection> ConnectAsync(string clientName, CancellationToken cancel = default)
+    /// <param name="health">told of connection loss (with the reason) and recovery (null), for readiness.</param>
+    public async Task<IConnection> ConnectAsync(string clientName, CancellationToken cancel = default, Action<string?>? health = null)
     {
         var uri = Validate();
         var (user, password) = Credentials(uri);
@@ -82,7 +83,13 @@ public sealed record BrokerSettings
         }
         try
         {
-            return await factory.CreateConnectionAsync(cancel);
+            var connection = await factory.CreateConnectionAsync(cancel);
+            if (health is not null)
+            {
+                connection.ConnectionShutdownAsync += (_, e) => { health($"broker connection lost ({e.ReplyText})"); return Task.CompletedTask; };
+                connection.RecoverySucceededAsync += (_, _) => { health(null); return Task.CompletedTask; };
+            }
+            return connection;
         }
         catch (BrokerUnreachableException e) when (e.InnerException is AuthenticationFailureException or PossibleAuthenticationFailureException)
         {

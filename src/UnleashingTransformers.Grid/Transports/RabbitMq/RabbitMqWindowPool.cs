@@ -19,6 +19,9 @@ public sealed record RemotePoolOptions
     public int Retries { get; init; } = 3;
     /// <summary>At most this many requests sent and not answered (backpressure on the canvas).</summary>
     public int MaxInFlight { get; init; } = 256;
+    /// <summary>Fail at connect when no replica consumes the queue (a one-off client), rather than wait
+    /// for replicas to appear (a canvas silo started before its window silos).</summary>
+    public bool RequireReplicas { get; init; }
 }
 
 /// <summary>
@@ -56,15 +59,20 @@ public sealed class RabbitMqWindowPool : IWindowPool
     /// <summary>Connects; <paramref name="model"/> is the weights version (see <see cref="ModelVersion"/>)
     /// every answering replica must hold.</summary>
     public static async Task<RabbitMqWindowPool> ConnectAsync(BrokerSettings broker, string model, int windowLength, int codebookSize, int maskId,
-        RemotePoolOptions? options = null, CancellationToken cancel = default)
+        RemotePoolOptions? options = null, CancellationToken cancel = default, Action<string?>? health = null)
     {
-        var connection = await broker.ConnectAsync($"ut-canvas-{Environment.ProcessId}", cancel);
+        options ??= new RemotePoolOptions();
+        if (options.MaxInFlight < 1 || options.Retries < 0 || options.Timeout <= TimeSpan.Zero)
+            throw new ArgumentException("remote pool: MaxInFlight must be >= 1, Retries >= 0, Timeout > 0");
+        var connection = await broker.ConnectAsync($"ut-canvas-{Environment.ProcessId}", cancel, health);
         try
         {
             var channel = await connection.CreateChannelAsync(cancellationToken: cancel);
-            await channel.QueueDeclareAsync(broker.Queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancel);
+            var work = await channel.QueueDeclareAsync(broker.Queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancel);
+            if (options.RequireReplicas && work.ConsumerCount == 0)
+                throw new RemoteWindowException($"no window replica consumes queue {broker.Queue} on {broker.Display}: start a silo with the window role there (ut silo)");
             var reply = await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancel);
-            var pool = new RabbitMqWindowPool(connection, channel, reply.QueueName, broker, options ?? new RemotePoolOptions(), model, windowLength, codebookSize, maskId);
+            var pool = new RabbitMqWindowPool(connection, channel, reply.QueueName, broker, options, model, windowLength, codebookSize, maskId);
             var consumer = new AsyncEventingBasicConsumer(channel);
             consumer.ReceivedAsync += (_, delivery) => { pool.OnReply(delivery); return Task.CompletedTask; };
             await channel.BasicConsumeAsync(reply.QueueName, autoAck: true, consumer, cancel);

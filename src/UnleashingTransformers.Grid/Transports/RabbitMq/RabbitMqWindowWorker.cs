@@ -46,11 +46,12 @@ public sealed class RabbitMqWindowWorker : IAsyncDisposable
     private RabbitMqWindowWorker(IConnection connection, IChannel channel, BrokerSettings broker, WindowWorkerOptions options, ReplicaModel model) =>
         (_connection, _channel, _broker, _options, _model) = (connection, channel, broker, options, model);
 
-    public static async Task<RabbitMqWindowWorker> ConnectAsync(BrokerSettings broker, ReplicaModel model, WindowWorkerOptions? options = null, CancellationToken cancel = default)
+    public static async Task<RabbitMqWindowWorker> ConnectAsync(BrokerSettings broker, ReplicaModel model, WindowWorkerOptions? options = null,
+        CancellationToken cancel = default, Action<string?>? health = null)
     {
         options ??= new WindowWorkerOptions();
         if (options.MaxBatch < 1 || options.Prefetch < 1) throw new ArgumentException("Window:MaxBatch and Window:Prefetch must be >= 1");
-        var connection = await broker.ConnectAsync($"ut-window-{Environment.ProcessId}", cancel);
+        var connection = await broker.ConnectAsync($"ut-window-{Environment.ProcessId}", cancel, health);
         try
         {
             var channel = await connection.CreateChannelAsync(cancellationToken: cancel);

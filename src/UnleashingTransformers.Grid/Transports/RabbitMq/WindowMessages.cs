@@ -9,7 +9,7 @@ namespace UnleashingTransformers.Grid.Transports.RabbitMq;
 /// the wanted positions; a result only the wanted positions' probabilities as float32, exactly the bits
 /// the replica computed, so a remote job draws the same tokens as an embedded one.
 /// </summary>
-internal static class WindowMessages
+public static class WindowMessages
 {
     public const string ModelHeader = "ut-model";
     public const string ErrorHeader = "ut-error";
