@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Xunit;
 
 namespace UnleashingTransformers.Silo.Tests;
+
+// Also compiled into bench/ (the grid benchmark starts its broker the same way).
 
 /// <summary>
 /// A real rabbitmq-server (Debian's, installed by deploy/bootstrap.sh) on free loopback ports, started
@@ -85,10 +86,4 @@ public sealed class RabbitMqBroker : IDisposable
             try { Directory.Delete(_dir, true); } catch (IOException) { }
         }
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class BrokerCollection : ICollectionFixture<RabbitMqBroker>
-{
-    public const string Name = "broker";
 }

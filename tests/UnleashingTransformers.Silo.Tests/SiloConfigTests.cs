@@ -17,6 +17,17 @@ public sealed class SiloConfigTests : GridTest
         Assert.True(File.Exists(config.Models.Prior), config.Models.Prior);
     }
 
+    [Theory]
+    [InlineData("deploy/silo/window.json", "window")]
+    [InlineData("deploy/silo/canvas.json", "canvas,gateway")]
+    public void The_example_configurations_are_valid(string file, string roles)
+    {
+        var config = SiloConfig.Load(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", file));
+        Assert.Equal(roles.Split(','), config.Roles);
+        Assert.True(config.Broker.Configured);
+        Assert.True(File.Exists(config.Models.Prior), config.Models.Prior);
+    }
+
     [Fact]
     public void Environment_and_arguments_override_the_file()
     {
