@@ -69,8 +69,9 @@ public sealed class CanvasJobRunner(JobStore store, IWindowPool pool, int priorH
             store.WriteStatus(queued);
             return queued;
         }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // Whatever went wrong is the job's, not the silo's: it is reported and the silo goes on.
             activity?.SetStatus(ActivityStatusCode.Error, e.Message);
             var failed = Status(JobState.Failed, e.Message);
             store.WriteStatus(failed);

@@ -35,7 +35,7 @@ public sealed class RabbitMqWindowPool : IWindowPool
 {
     private readonly IConnection _connection;
     private readonly IChannel _channel;
-    private readonly string _replyQueue;
+    private volatile string _replyQueue;
     private readonly BrokerSettings _broker;
     private readonly RemotePoolOptions _options;
     private readonly string _model;
@@ -76,6 +76,13 @@ public sealed class RabbitMqWindowPool : IWindowPool
             var consumer = new AsyncEventingBasicConsumer(channel);
             consumer.ReceivedAsync += (_, delivery) => { pool.OnReply(delivery); return Task.CompletedTask; };
             await channel.BasicConsumeAsync(reply.QueueName, autoAck: true, consumer, cancel);
+            // After a reconnect the broker names the recovered reply queue anew; requests still waiting
+            // are resent on timeout, and their answers must go to the new name.
+            connection.QueueNameChangedAfterRecoveryAsync += (_, e) =>
+            {
+                if (e.NameBefore == pool._replyQueue) pool._replyQueue = e.NameAfter;
+                return Task.CompletedTask;
+            };
             return pool;
         }
         catch

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Threading.Channels;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;
@@ -102,7 +103,16 @@ public sealed class RabbitMqWindowWorker : IAsyncDisposable
                     using var wait = new CancellationTokenSource(left);
                     try { await _inbox.Reader.WaitToReadAsync(wait.Token); } catch (OperationCanceledException) { break; }
                 }
-                await ServeAsync(batch);
+                try
+                {
+                    await ServeAsync(batch);
+                }
+                catch (Exception e) when (e is AlreadyClosedException or OperationInterruptedException)
+                {
+                    // The connection dropped mid-batch: its deliveries go back to the queue by themselves
+                    // (unacknowledged), and the client library reconnects; drop ours and go on.
+                    while (_inbox.Reader.TryRead(out _)) { }
+                }
             }
         }
         finally
