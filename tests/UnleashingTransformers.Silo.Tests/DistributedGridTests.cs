@@ -100,3 +100,25 @@ public sealed class DistributedGridTests(RabbitMqBroker broker) : GridTest
     private static async Task<int> Step(HttpClient http, string id) => (await Status(http, id)).GetProperty("step").GetInt32();
     internal static async Task<string> State(HttpClient http, string id) => (await Status(http, id)).GetProperty("state").GetString()!;
 }
+
+/// <summary>The broker itself dies mid-job and comes back: clients reconnect, lost requests are sent
+/// again, and the job still gives the embedded image.</summary>
+public sealed class BrokerRestartTests : GridTest
+{
+    [Fact]
+    public void A_job_survives_a_broker_restart()
+    {
+        var expected = Embedded("32x64", 17);
+        using var broker = new RabbitMqBroker();
+        using var window = WindowSilo(Config("window.json", new { Roles = new[] { "window" }, Broker = new { Uri = broker.Uri } }));
+        using var generate = new UtProcess(null, "generate", "--shape", "32x64", "--seed", "17", "--out", P("grid.png"), "--grid", broker.Uri, "--request-timeout", "5");
+        Thread.Sleep(3000);
+        Assert.False(generate.Exited, "the job ended before the broker died: make it longer");
+        broker.Kill();
+        Thread.Sleep(1000);
+        broker.Restart();
+        Assert.True(generate.WaitForExit(120) == 0, generate.Output);
+        Assert.Equal(expected, File.ReadAllBytes(P("grid.png")));
+        Assert.False(window.Exited, window.Output);
+    }
+}

@@ -13,21 +13,28 @@ namespace UnleashingTransformers.Silo.Tests;
 public sealed class RabbitMqBroker : IDisposable
 {
     private const string Server = "/usr/lib/rabbitmq/bin/rabbitmq-server";
-    private readonly Process _process;
     private readonly string _dir = Directory.CreateTempSubdirectory("ut-rabbit-").FullName;
 
     public int Port { get; } = FreePort();
     public string Uri => $"amqp://127.0.0.1:{Port}";
 
+    private readonly int _distPort = FreePort();
+    private Process _process = null!;
+
     public RabbitMqBroker()
     {
         if (!File.Exists(Server)) throw new InvalidOperationException($"{Server} not found: run deploy/bootstrap.sh (installs rabbitmq-server)");
         File.WriteAllText(Path.Combine(_dir, "rabbit.conf"), $"listeners.tcp.1 = 127.0.0.1:{Port}\nloopback_users.guest = true\n");
+        Start();
+    }
+
+    private void Start()
+    {
         var psi = new ProcessStartInfo(Server) { RedirectStandardOutput = true, RedirectStandardError = true };
         var env = psi.Environment;
         env["RABBITMQ_NODENAME"] = $"ut-test-{Environment.ProcessId}-{Port}@localhost";
         env["RABBITMQ_NODE_PORT"] = Port.ToString();
-        env["RABBITMQ_DIST_PORT"] = FreePort().ToString();
+        env["RABBITMQ_DIST_PORT"] = _distPort.ToString();
         env["RABBITMQ_CONFIG_FILE"] = Path.Combine(_dir, "rabbit");
         env["RABBITMQ_MNESIA_BASE"] = Path.Combine(_dir, "mnesia");
         env["RABBITMQ_LOG_BASE"] = Path.Combine(_dir, "log");
@@ -47,6 +54,21 @@ public sealed class RabbitMqBroker : IDisposable
             Thread.Sleep(250);
         }
     }
+
+    /// <summary>Kills the broker on the spot (its queues and persistent messages stay on disk).</summary>
+    public void Kill()
+    {
+        var pidFile = Path.Combine(_dir, "pid");
+        if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out var beam))
+            try { Process.GetProcessById(beam).Kill(true); } catch (ArgumentException) { }
+        if (!_process.HasExited) _process.Kill(true);
+        _process.WaitForExit(10_000);
+        File.Delete(pidFile);
+        while (Listening()) Thread.Sleep(100);
+    }
+
+    /// <summary>Starts it again on the same port and data.</summary>
+    public void Restart() => Start();
 
     private bool Listening()
     {
@@ -75,11 +97,7 @@ public sealed class RabbitMqBroker : IDisposable
     {
         try
         {
-            var pidFile = Path.Combine(_dir, "pid");
-            if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out var beam))
-                try { Process.GetProcessById(beam).Kill(true); } catch (ArgumentException) { }
-            if (!_process.HasExited) _process.Kill(true);
-            _process.WaitForExit(10_000);
+            Kill();
         }
         finally
         {

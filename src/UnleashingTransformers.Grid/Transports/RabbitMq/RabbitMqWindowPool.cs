@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
 
@@ -121,7 +122,14 @@ public sealed class RabbitMqWindowPool : IWindowPool
                 GridTelemetry.Inject(parent, headers);
                 var props = new BasicProperties { CorrelationId = id, ReplyTo = _replyQueue, Persistent = true, Headers = headers };
                 await _publish.WaitAsync(cancel);
+                string? lost = null;
                 try { await _channel.BasicPublishAsync("", _broker.Queue, mandatory: false, props, body, cancel); }
+                catch (Exception e) when (e is AlreadyClosedException or OperationInterruptedException)
+                {
+                    // The broker connection is down; the client library reconnects on its own. Treat the
+                    // request as lost: wait out the timeout below and send it again.
+                    lost = e.Message;
+                }
                 finally { _publish.Release(); }
 
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -133,8 +141,10 @@ public sealed class RabbitMqWindowPool : IWindowPool
                 catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
                 {
                     if (attempt >= _options.Retries)
-                        throw new RemoteWindowException($"no window replica answered request {id} within {_options.Timeout.TotalSeconds:F0} s ({attempt + 1} tries): " +
-                            $"is a silo with the window role connected to {_broker.Display}, queue {_broker.Queue}?");
+                        throw new RemoteWindowException(lost is not null
+                            ? $"lost the broker {_broker.Display} and it did not come back within {(attempt + 1) * _options.Timeout.TotalSeconds:F0} s: is RabbitMQ running there?"
+                            : $"no window replica answered request {id} within {_options.Timeout.TotalSeconds:F0} s ({attempt + 1} tries): " +
+                              $"is a silo with the window role connected to {_broker.Display}, queue {_broker.Queue}?");
                 }
             }
         }
