@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Transports.InProcess;
+using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Grid.Transports.RabbitMq;
 using Xunit;
 
@@ -99,6 +102,53 @@ public sealed class RabbitMqTransportTests(RabbitMqBroker broker)
         var error = await Assert.ThrowsAsync<RemoteWindowException>(() =>
             RabbitMqWindowPool.ConnectAsync(Broker("t.nobody"), "v1", 4, 3, 3, new RemotePoolOptions { RequireReplicas = true }));
         Assert.Contains("no window replica consumes queue t.nobody", error.Message);
+    }
+
+    /// <summary>A replica whose answer depends on the window's tokens and the position (so a result
+    /// delivered to the wrong request changes the canvas).</summary>
+    private sealed class TokenDependentDenoiser : ITokenDenoiser
+    {
+        public int Length => 16;
+        public int CodebookSize => 5;
+        public int MaskId => 5;
+        public float[] Probabilities(ReadOnlySpan<long> tokens, int rows, IReadOnlyList<WantedPosition> wanted)
+        {
+            var probs = new float[wanted.Count * 5];
+            for (var i = 0; i < wanted.Count; i++)
+            {
+                long sum = wanted[i].Position;
+                for (var j = 0; j < 16; j++) sum += tokens[wanted[i].Row * 16 + j] * (j + 1);
+                for (var k = 0; k < 5; k++) probs[i * 5 + k] = k == sum % 5 ? 0.8f : 0.05f;
+            }
+            return probs;
+        }
+    }
+
+    [Fact]
+    public async Task Canvases_sharing_one_pool_get_their_own_answers()
+    {
+        CanvasOptions Options(ulong seed) => new(8, 12, 4, 4, 2, 2, Steps: 16, Temperature: 1, Seed: seed);
+        var denoiser = new TokenDependentDenoiser();
+        var alone = new List<long[]>();
+        foreach (var seed in new ulong[] { 1, 2 })
+        {
+            await using var local = new InProcessWindowPool([denoiser]);
+            alone.Add(await new CanvasCoordinator(local, Options(seed)).RunAsync());
+        }
+
+        var settings = Broker("t.shared");
+        await using var worker = await RabbitMqWindowWorker.ConnectAsync(settings, new ReplicaModel(denoiser, "v1"));
+        using var stop = new CancellationTokenSource();
+        var serving = worker.RunAsync(stop.Token);
+        await using (var pool = await RabbitMqWindowPool.ConnectAsync(settings, "v1", 16, 5, 5))
+        {
+            var together = await Task.WhenAll(new CanvasCoordinator(pool, Options(1)).RunAsync(), new CanvasCoordinator(pool, Options(2)).RunAsync());
+            Assert.Equal(alone[0], together[0]);
+            Assert.Equal(alone[1], together[1]);
+        }
+        Assert.NotEqual(alone[0], alone[1]);
+        stop.Cancel();
+        await serving;
     }
 
     private static void InterlockedMax(ref int target, int value)

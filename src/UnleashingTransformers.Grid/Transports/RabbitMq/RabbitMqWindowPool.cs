@@ -29,8 +29,8 @@ public sealed record RemotePoolOptions
 /// The canvas's window pool on remote replicas: each request is one persistent message on the durable
 /// work queue that every window replica consumes (competing consumers, so requests spread over replicas
 /// and a dead replica's unacknowledged ones go to another); answers come back on this client's own
-/// exclusive queue, matched by correlation id. Request ids are unique per client, so a retried or
-/// redelivered request answered twice is taken once.
+/// exclusive queue, matched by correlation id. Correlation ids are unique per pool and kept across
+/// retries, so a retried or redelivered request answered twice is taken once.
 /// </summary>
 public sealed class RabbitMqWindowPool : IWindowPool
 {
@@ -44,6 +44,7 @@ public sealed class RabbitMqWindowPool : IWindowPool
     private readonly ConcurrentDictionary<string, TaskCompletionSource<WindowResult>> _pending = new();
     private readonly SemaphoreSlim _inFlight;
     private readonly SemaphoreSlim _publish = new(1, 1);
+    private long _sent;
 
     public int WindowLength { get; }
     public int CodebookSize { get; }
@@ -105,7 +106,8 @@ public sealed class RabbitMqWindowPool : IWindowPool
     {
         if (request.Tokens.Length != WindowLength) throw new ArgumentException($"request {request.RequestId}: {request.Tokens.Length} tokens, the window holds {WindowLength}");
         await _inFlight.WaitAsync(cancel);
-        var id = $"{_client}:{request.RequestId.ToString(CultureInfo.InvariantCulture)}";
+        // The wire id is the pool's own: canvases sharing this pool number their requests alike.
+        var id = $"{_client}:{Interlocked.Increment(ref _sent).ToString(CultureInfo.InvariantCulture)}";
         var done = new TaskCompletionSource<WindowResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = done;
         GridTelemetry.InFlight.Add(1);
