@@ -71,4 +71,23 @@ public sealed class GatewayTests : GridTest
         Assert.Equal(0, silo.WaitForExit(30));
         Assert.Contains("silo: stopped", silo.Output);
     }
+
+    [Fact]
+    public async Task A_gateway_silo_and_a_canvas_silo_share_jobs_through_the_state_directory()
+    {
+        var expected = Embedded("16x16", 4);
+        var port = RabbitMqBroker.FreePort();
+        using var gateway = UtProcess.Silo(Config("gateway.json", new { Roles = new[] { "gateway" }, Gateway = new { Port = port } }));
+        gateway.WaitFor("silo: started");
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var created = await http.PostAsJsonAsync("jobs", new { height = 16, width = 16, seed = 4 });
+        var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        await Task.Delay(500);
+        Assert.Equal("queued", await DistributedGridTests.State(http, id)); // nobody runs jobs yet
+
+        using var canvas = UtProcess.Silo(Config("canvas.json", new { Roles = new[] { "window", "canvas" } }));
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (await DistributedGridTests.State(http, id) != "done" && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
+    }
 }
