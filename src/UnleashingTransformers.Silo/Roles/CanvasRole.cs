@@ -69,7 +69,10 @@ internal sealed class CanvasRole(SiloConfig config, SiloState state, JobStore st
                 }
                 try
                 {
-                    await Task.WhenAny(Task.WhenAny(running.Values.DefaultIfEmpty(Task.Delay(Timeout.Infinite, stop))), state.JobsChanged.WaitAsync(250, stop));
+                    // Wake on a new job from this silo's gateway, a job finishing, or every 250 ms (jobs
+                    // stored by a gateway elsewhere, or left by a silo that died).
+                    var wake = state.JobsChanged.WaitAsync(250, stop);
+                    await (running.Count == 0 ? wake : Task.WhenAny(wake, Task.WhenAny(running.Values)));
                 }
                 catch (OperationCanceledException) { }
                 foreach (var id in running.Where(kv => kv.Value.IsCompleted).Select(kv => kv.Key).ToList())
