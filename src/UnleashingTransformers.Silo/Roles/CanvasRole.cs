@@ -72,7 +72,7 @@ internal sealed class CanvasRole(SiloConfig config, SiloState state, JobStore st
                     // Wake on a new job from this silo's gateway, a job finishing, or every 250 ms (jobs
                     // stored by a gateway elsewhere, or left by a silo that died).
                     var wake = state.JobsChanged.WaitAsync(250, stop);
-                    await (running.Count == 0 ? wake : Task.WhenAny(wake, Task.WhenAny(running.Values)));
+                    await (running.Count == 0 ? wake : (Task)Task.WhenAny(running.Values.Append(wake)));
                 }
                 catch (OperationCanceledException) { }
                 foreach (var id in running.Where(kv => kv.Value.IsCompleted).Select(kv => kv.Key).ToList())
