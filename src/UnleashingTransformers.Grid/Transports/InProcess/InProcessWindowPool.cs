@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
+using UnleashingTransformers.Grid.Window;
 using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Grid.Transports.InProcess;
@@ -78,28 +79,11 @@ public sealed class InProcessWindowPool : IWindowPool
             }
             try
             {
-                var tokens = new long[batch.Count * WindowLength];
-                var wanted = new List<WantedPosition>();
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    batch[i].request.Tokens.CopyTo(tokens, i * WindowLength);
-                    foreach (var p in batch[i].request.Positions) wanted.Add(new WantedPosition(i, p));
-                }
-                var compute = Stopwatch.StartNew();
-                var probs = replica.Probabilities(tokens, batch.Count, wanted);
-                GridTelemetry.ComputeTime.Record(compute.Elapsed.TotalMilliseconds);
-                GridTelemetry.BatchSize.Record(batch.Count);
-                GridTelemetry.WindowRequests.Add(batch.Count);
-                var offset = 0;
-                foreach (var (request, done) in batch)
-                {
-                    var n = request.Positions.Length * CodebookSize;
-                    done.TrySetResult(new WindowResult(request.RequestId, request.WindowId, probs.AsSpan(offset, n).ToArray()));
-                    offset += n;
-                }
+                var results = WindowBatch.Run(replica, batch.Select(b => b.request).ToList(), out _);
+                for (var i = 0; i < batch.Count; i++) batch[i].done.TrySetResult(results[i]);
                 Interlocked.Increment(ref _batches);
                 Interlocked.Add(ref _requests, batch.Count);
-                Interlocked.Add(ref _positions, wanted.Count);
+                Interlocked.Add(ref _positions, batch.Sum(b => b.request.Positions.Length));
             }
             catch (Exception e)
             {

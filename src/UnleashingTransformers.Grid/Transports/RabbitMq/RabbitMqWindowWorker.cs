@@ -6,6 +6,7 @@ using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
+using UnleashingTransformers.Grid.Window;
 using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Grid.Transports.RabbitMq;
@@ -161,39 +162,24 @@ public sealed class RabbitMqWindowWorker : IAsyncDisposable
         activity?.SetTag("ut.batch_size", serve.Count);
         activity?.SetTag("ut.model", model.Version);
 
-        var L = model.Denoiser.Length;
-        var tokens = new long[serve.Count * L];
-        var positions = new List<WantedPosition>();
-        for (var i = 0; i < serve.Count; i++)
-        {
-            serve[i].request.Tokens.CopyTo(tokens, i * L);
-            foreach (var p in serve[i].request.Positions) positions.Add(new WantedPosition(i, p));
-        }
-        var sw = Stopwatch.StartNew();
-        float[] probs;
+        WindowResult[] results;
+        double compute;
         try
         {
-            probs = model.Denoiser.Probabilities(tokens, serve.Count, positions);
+            results = WindowBatch.Run(model.Denoiser, serve.Select(s => s.request).ToList(), out compute);
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not (AlreadyClosedException or OperationInterruptedException))
         {
             foreach (var (d, _) in serve) await ReplyAsync(d, null, $"window replica failed: {e.Message}", 0, 0);
             return;
         }
-        var compute = sw.Elapsed.TotalMilliseconds;
-        GridTelemetry.ComputeTime.Record(compute);
-        GridTelemetry.BatchSize.Record(serve.Count);
-        var K = model.Denoiser.CodebookSize;
-        var offset = 0;
-        foreach (var (d, request) in serve)
+        for (var i = 0; i < serve.Count; i++)
         {
-            var n = request.Positions.Length * K;
+            var d = serve[i].delivery;
             var queued = Math.Max(0, now - WindowMessages.Number(d.BasicProperties.Headers, WindowMessages.SentHeader));
             GridTelemetry.QueueTime.Record(queued);
-            await ReplyAsync(d, new WindowResult(request.RequestId, request.WindowId, probs.AsSpan(offset, n).ToArray()), null, queued, compute);
-            offset += n;
+            await ReplyAsync(d, results[i], null, queued, compute);
         }
-        GridTelemetry.WindowRequests.Add(serve.Count);
         Interlocked.Add(ref _served, serve.Count);
         Interlocked.Increment(ref _batches);
     }
