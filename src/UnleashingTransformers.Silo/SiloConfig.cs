@@ -104,7 +104,12 @@ public sealed record SiloConfig
         }
         catch (InvalidOperationException e)
         {
-            throw new ArgumentException($"{path}: {e.Message.Split('\n')[0].TrimEnd('.')} (see silo.schema.json)");
+            // The binder names unknown keys after a long preamble; say just that.
+            const string unknown = "were not found on the instance of ";
+            var message = e.Message.Split('\n')[0].TrimEnd('.');
+            if (message.IndexOf(unknown, StringComparison.Ordinal) is var at and >= 0 && message.IndexOf(": ", at, StringComparison.Ordinal) is var names and >= 0)
+                message = $"unknown setting {message[(names + 2)..]}";
+            throw new ArgumentException($"{path}: {message} (see silo.schema.json)");
         }
         return config.Resolve(Path.GetDirectoryName(full)!).Validate(path);
     }

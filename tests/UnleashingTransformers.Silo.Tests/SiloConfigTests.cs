@@ -54,7 +54,7 @@ public sealed class SiloConfigTests : GridTest
         Assert.Contains("Models:Prior: file", Ut.Fails("silo", "--config", Config("b.json", new { Roles = new[] { "window", "canvas" }, Models = new { Prior = P("nope.th"), VqGan = VqGan } })));
         Assert.Contains("is not a broker address", Ut.Fails("silo", "--config", Config("c.json", new { Roles = new[] { "window" }, Broker = new { Uri = "http://x" } })));
         Assert.Contains("guest login only works on loopback", Ut.Fails("silo", "--config", Config("d.json", new { Roles = new[] { "window" }, Broker = new { Uri = "amqp://rabbit.example:5672" } })));
-        Assert.Contains("Windoww", Ut.Fails("silo", "--config", Config("e.json", new { Roles = new[] { "window", "canvas" }, Windoww = new { MaxBatch = 2 } })));
+        Assert.Contains("unknown setting 'Windoww'", Ut.Fails("silo", "--config", Config("e.json", new { Roles = new[] { "window", "canvas" }, Windoww = new { MaxBatch = 2 } })));
         Assert.Contains("canvas role needs window replicas", Ut.Fails("silo", "--config", Config("f.json", new { Roles = new[] { "canvas" } })));
         Assert.Contains("file not found", Ut.Fails("silo", "--config", P("missing.json")));
         File.WriteAllText(P("g.json"), "{ \"Roles\": [ ");
