@@ -74,15 +74,21 @@ public sealed class JobStore
     public void RequestCancel(string id) => File.WriteAllText(Path.Combine(Dir(id), "cancel"), "");
     public bool CancelRequested(string id) => File.Exists(Path.Combine(Dir(id), "cancel"));
 
-    /// <summary>Jobs not finished, oldest first.</summary>
-    public IEnumerable<string> Unfinished() =>
-        Directory.EnumerateDirectories(Root).Select(Path.GetFileName).OfType<string>()
-            .Where(ValidId)
-            .Select(id => (id, status: Status(id)))
-            .Where(j => j.status is { Finished: false })
-            .OrderBy(j => File.GetCreationTimeUtc(Path.Combine(Dir(j.id), "job.json")))
-            .Select(j => j.id)
-            .ToList();
+    /// <summary>Jobs not finished, oldest first. (A finished job stays finished, so its status is
+    /// read once, not at every poll.)</summary>
+    public IEnumerable<string> Unfinished()
+    {
+        var open = new List<(string id, DateTime created)>();
+        foreach (var id in Directory.EnumerateDirectories(Root).Select(Path.GetFileName).OfType<string>())
+        {
+            if (!ValidId(id) || _finished.ContainsKey(id) || Status(id) is not { } status) continue;
+            if (status.Finished) _finished[id] = true;
+            else open.Add((id, File.GetCreationTimeUtc(Path.Combine(Dir(id), "job.json"))));
+        }
+        return open.OrderBy(j => j.created).Select(j => j.id).ToList();
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _finished = new();
 
     /// <summary>The job's lock, or null when another live process holds it.</summary>
     public IDisposable? TryClaim(string id)
