@@ -90,4 +90,36 @@ public sealed class GatewayTests : GridTest
         while (await DistributedGridTests.State(http, id) != "done" && DateTime.UtcNow < deadline) await Task.Delay(100);
         Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
     }
+
+    [Fact]
+    public async Task SIGTERM_saves_a_running_job_where_it_is_and_a_restart_finishes_it()
+    {
+        var expected = Embedded("32x64", 13);
+        var port = RabbitMqBroker.FreePort();
+        // PersistEvery far beyond the job: only the drain itself can have saved the canvas.
+        var config = Config("silo.json", new { Roles = new[] { "window", "canvas", "gateway" }, Gateway = new { Port = port }, Canvas = new { PersistEvery = 100000 } });
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        string id;
+        using (var silo = UtProcess.Silo(config))
+        {
+            silo.WaitFor("silo: started");
+            var created = await http.PostAsJsonAsync("jobs", new { height = 32, width = 64, seed = 13 });
+            id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while ((await DistributedGridTests.Status(http, id)).GetProperty("step").GetInt32() < 40 && DateTime.UtcNow < deadline) await Task.Delay(50);
+            silo.Terminate();
+            Assert.Equal(0, silo.WaitForExit(30));
+        }
+        var status = JsonDocument.Parse(File.ReadAllText(P($"state/jobs/{id}/status.json"))).RootElement;
+        var saved = JsonDocument.Parse(File.ReadAllText(P($"state/jobs/{id}/canvas.json"))).RootElement.GetProperty("step").GetInt32();
+        Assert.Equal("queued", status.GetProperty("state").GetString());
+        Assert.Equal(status.GetProperty("step").GetInt32(), saved);
+        Assert.InRange(saved, 40, 255);
+
+        using var restarted = UtProcess.Silo(config);
+        Assert.EndsWith($"resuming at step {saved}", restarted.WaitFor($"job {id} resuming at step"));
+        var end = DateTime.UtcNow.AddSeconds(60);
+        while (await DistributedGridTests.State(http, id) != "done" && DateTime.UtcNow < end) await Task.Delay(100);
+        Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
+    }
 }
