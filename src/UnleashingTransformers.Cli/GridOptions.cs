@@ -15,6 +15,8 @@ internal static class GridOptions
             User = Environment.GetEnvironmentVariable("UT__Broker__User"),
             Password = Environment.GetEnvironmentVariable("UT__Broker__Password"),
             Queue = Environment.GetEnvironmentVariable("UT__Broker__Queue") ?? new BrokerSettings().Queue,
+            TlsServerName = Environment.GetEnvironmentVariable("UT__Broker__TlsServerName"),
+            TlsCaFile = Environment.GetEnvironmentVariable("UT__Broker__TlsCaFile"),
         };
         broker.Validate(flag);
         return broker;

@@ -121,6 +121,7 @@ public sealed record SiloConfig
         {
             StateDirectory = Abs(StateDirectory),
             Models = Models with { Prior = Abs(Models.Prior), VqGan = Abs(Models.VqGan) },
+            Broker = Broker with { TlsCaFile = Broker.TlsCaFile is { } ca ? Abs(ca) : null },
             Roles = Roles.Select(r => r.Trim().ToLowerInvariant()).Distinct().ToArray(),
             Trainer = Trainer with
             {

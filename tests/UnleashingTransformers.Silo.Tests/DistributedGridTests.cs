@@ -122,3 +122,22 @@ public sealed class BrokerRestartTests : GridTest
         Assert.False(window.Exited, window.Output);
     }
 }
+
+/// <summary>A broker behind TLS with a private CA: trusted through Broker:TlsCaFile, refused clearly without it.</summary>
+public sealed class BrokerTlsTests : GridTest
+{
+    [Fact]
+    public void Window_silos_and_clients_reach_a_TLS_broker_with_its_CA()
+    {
+        var expected = Embedded("16x32", 23);
+        using var broker = new RabbitMqBroker(tls: true);
+        using var window = WindowSilo(Config("window.json", new { Roles = new[] { "window" }, Broker = new { Uri = broker.TlsUri, TlsCaFile = broker.CaFile } }));
+        using var generate = new UtProcess(new Dictionary<string, string> { ["UT__Broker__TlsCaFile"] = broker.CaFile },
+            "generate", "--shape", "16x32", "--seed", "23", "--out", P("tls.png"), "--grid", broker.TlsUri);
+        Assert.True(generate.WaitForExit(120) == 0, generate.Output);
+        Assert.Equal(expected, File.ReadAllBytes(P("tls.png")));
+
+        Assert.Contains("TLS handshake failed", Ut.Fails("generate", "--shape", "16x32", "--out", P("x.png"), "--grid", broker.TlsUri));
+        Assert.False(File.Exists(P("x.png")));
+    }
+}

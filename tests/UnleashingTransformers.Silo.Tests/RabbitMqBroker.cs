@@ -21,11 +21,42 @@ public sealed class RabbitMqBroker : IDisposable
     private readonly int _distPort = FreePort();
     private Process _process = null!;
 
-    public RabbitMqBroker()
+    /// <summary>With <paramref name="tls"/>, also a TLS listener (<see cref="TlsUri"/>) whose certificate
+    /// comes from a CA made for the run (<see cref="CaFile"/>), made with openssl.</summary>
+    public RabbitMqBroker(bool tls = false)
     {
         if (!File.Exists(Server)) throw new InvalidOperationException($"{Server} not found: run deploy/bootstrap.sh (installs rabbitmq-server)");
-        File.WriteAllText(Path.Combine(_dir, "rabbit.conf"), $"listeners.tcp.1 = 127.0.0.1:{Port}\nloopback_users.guest = true\n");
+        var conf = $"listeners.tcp.1 = 127.0.0.1:{Port}\nloopback_users.guest = true\n";
+        if (tls)
+        {
+            MakeCertificates();
+            conf += $"listeners.ssl.1 = 127.0.0.1:{TlsPort}\nssl_options.cacertfile = {CaFile}\nssl_options.certfile = {_dir}/server.pem\n" +
+                $"ssl_options.keyfile = {_dir}/server.key\nssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n";
+        }
+        File.WriteAllText(Path.Combine(_dir, "rabbit.conf"), conf);
         Start();
+    }
+
+    public int TlsPort { get; } = FreePort();
+    public string TlsUri => $"amqps://localhost:{TlsPort}";
+    public string CaFile => Path.Combine(_dir, "ca.pem");
+
+    private void MakeCertificates()
+    {
+        File.WriteAllText(Path.Combine(_dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+        foreach (var args in new[]
+        {
+            "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=ut-test-ca",
+            "req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost",
+            "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext",
+        })
+        {
+            var psi = new ProcessStartInfo("openssl", args) { WorkingDirectory = _dir, RedirectStandardOutput = true, RedirectStandardError = true };
+            using var p = Process.Start(psi)!;
+            var err = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0) throw new InvalidOperationException($"openssl {args}: {err}");
+        }
     }
 
     private void Start()

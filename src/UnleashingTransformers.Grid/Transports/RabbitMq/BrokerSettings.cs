@@ -1,4 +1,8 @@
 using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 
@@ -24,6 +28,9 @@ public sealed record BrokerSettings
     public string WeightsExchange { get; init; } = "ut.weights";
     /// <summary>TLS: the name the server certificate must carry (default: the URI's host).</summary>
     public string? TlsServerName { get; init; }
+    /// <summary>TLS: a CA certificate (PEM) to trust for the broker, for brokers with a private CA
+    /// (default: the system's trust store).</summary>
+    public string? TlsCaFile { get; init; }
     public int ConnectTimeoutSeconds { get; init; } = 5;
 
     public bool Configured => !string.IsNullOrWhiteSpace(Uri);
@@ -80,6 +87,7 @@ public sealed record BrokerSettings
         {
             factory.Ssl.Enabled = true;
             factory.Ssl.ServerName = TlsServerName ?? uri.Host;
+            if (!string.IsNullOrEmpty(TlsCaFile)) factory.Ssl.CertificateValidationCallback = TrustOnly(LoadCa(TlsCaFile));
         }
         try
         {
@@ -95,10 +103,39 @@ public sealed record BrokerSettings
         {
             throw new BrokerUnavailableException($"broker {Display} refused the login of user '{user}': set UT__Broker__User and UT__Broker__Password (or the URI's user:password)", e);
         }
+        catch (BrokerUnreachableException e) when (e.InnerException?.InnerException is AuthenticationException || e.InnerException is AuthenticationException)
+        {
+            throw new BrokerUnavailableException($"broker {Display}: TLS handshake failed ({(e.InnerException?.InnerException ?? e.InnerException)!.Message}): " +
+                "check the broker's certificate, Broker:TlsServerName and Broker:TlsCaFile", e);
+        }
         catch (BrokerUnreachableException e)
         {
             var cause = e.InnerException?.InnerException?.Message ?? e.InnerException?.Message ?? e.Message;
             throw new BrokerUnavailableException($"broker {Display} is unreachable ({cause}): start RabbitMQ there or fix the broker address", e);
         }
     }
+
+    private static X509Certificate2 LoadCa(string path)
+    {
+        if (!File.Exists(path)) throw new ArgumentException($"Broker:TlsCaFile {path}: file not found");
+        try
+        {
+            return X509Certificate2.CreateFromPem(File.ReadAllText(path));
+        }
+        catch (CryptographicException e)
+        {
+            throw new ArgumentException($"Broker:TlsCaFile {path}: not a PEM certificate ({e.Message})");
+        }
+    }
+
+    /// <summary>Accepts a server certificate that chains to <paramref name="ca"/> and matches the name.</summary>
+    private static RemoteCertificateValidationCallback TrustOnly(X509Certificate2 ca) => (_, certificate, _, errors) =>
+    {
+        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch)) return false;
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(new X509Certificate2(certificate));
+    };
 }
