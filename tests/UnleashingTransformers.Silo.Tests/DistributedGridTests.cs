@@ -130,7 +130,7 @@ public sealed class BrokerTlsTests : GridTest
     public void Window_silos_and_clients_reach_a_TLS_broker_with_its_CA()
     {
         var expected = Embedded("16x32", 23);
-        using var broker = new RabbitMqBroker(tls: true);
+        using var broker = RabbitMqBroker.WithTls();
         using var window = WindowSilo(Config("window.json", new { Roles = new[] { "window" }, Broker = new { Uri = broker.TlsUri, TlsCaFile = broker.CaFile } }));
         using var generate = new UtProcess(new Dictionary<string, string> { ["UT__Broker__TlsCaFile"] = broker.CaFile },
             "generate", "--shape", "16x32", "--seed", "23", "--out", P("tls.png"), "--grid", broker.TlsUri);

@@ -21,9 +21,14 @@ public sealed class RabbitMqBroker : IDisposable
     private readonly int _distPort = FreePort();
     private Process _process = null!;
 
-    /// <summary>With <paramref name="tls"/>, also a TLS listener (<see cref="TlsUri"/>) whose certificate
-    /// comes from a CA made for the run (<see cref="CaFile"/>), made with openssl.</summary>
-    public RabbitMqBroker(bool tls = false)
+    public RabbitMqBroker() : this(tls: false) { }
+
+    /// <summary>A broker with, besides its plain listener, a TLS listener (<see cref="TlsUri"/>) whose
+    /// certificate comes from a CA made for the run with openssl (<see cref="CaFile"/>).</summary>
+    public static RabbitMqBroker WithTls() => new(tls: true);
+
+    // One public constructor: xunit builds the fixture from it.
+    private RabbitMqBroker(bool tls)
     {
         if (!File.Exists(Server)) throw new InvalidOperationException($"{Server} not found: run deploy/bootstrap.sh (installs rabbitmq-server)");
         var conf = $"listeners.tcp.1 = 127.0.0.1:{Port}\nloopback_users.guest = true\n";
