@@ -43,7 +43,7 @@ public sealed class TelemetryTests(RabbitMqBroker broker) : GridTest
         Assert.Single(spans, s => s.Name == "canvas.job");
 
         foreach (var metric in new[] { "ut.canvas.tokens", "ut.job.progress", "ut.window.requests", "ut.window.batch_size", "ut.window.queue_time",
-                     "ut.window.compute_time", "ut.window.in_flight", "ut.window.replicas" })
+                     "ut.window.compute_time", "ut.window.in_flight", "ut.window.replicas", "ut.window.queue_depth" })
             Assert.True(collector.Metrics.ContainsKey(metric), $"{metric} not exported; got {string.Join(", ", collector.Metrics.Keys)}");
     }
 }

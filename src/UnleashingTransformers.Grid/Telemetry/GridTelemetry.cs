@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -26,6 +27,23 @@ public static class GridTelemetry
     public static readonly UpDownCounter<long> InFlight = Meter.CreateUpDownCounter<long>("ut.window.in_flight", "{request}", "window requests sent and not answered yet");
     public static readonly UpDownCounter<long> Replicas = Meter.CreateUpDownCounter<long>("ut.window.replicas", "{replica}", "model replicas serving window requests");
     public static readonly Gauge<double> JobProgress = Meter.CreateGauge<double>("ut.job.progress", "1", "fraction of a canvas job's steps done");
+
+    private static readonly ConcurrentDictionary<object, Func<int>> QueueDepths = new();
+    private static readonly ObservableGauge<int> QueueDepth = Meter.CreateObservableGauge("ut.window.queue_depth",
+        () => QueueDepths.Values.Sum(depth => depth()), "{request}", "window requests held by this process's replicas and not yet computed");
+
+    /// <summary>Counts <paramref name="depth"/> in <c>ut.window.queue_depth</c> until the returned handle is disposed.</summary>
+    public static IDisposable TrackQueueDepth(Func<int> depth)
+    {
+        var key = new object();
+        QueueDepths[key] = depth;
+        return new Untrack(key);
+    }
+
+    private sealed class Untrack(object key) : IDisposable
+    {
+        public void Dispose() => QueueDepths.TryRemove(key, out _);
+    }
 
     /// <summary>Writes the current trace context into message headers (W3C traceparent/tracestate).</summary>
     public static void Inject(Activity? activity, IDictionary<string, object?> headers)

@@ -21,6 +21,7 @@ public sealed class InProcessWindowPool : IWindowPool
     private readonly int _maxBatch;
     private readonly TimeSpan _maxWait;
     private long _batches, _requests, _positions;
+    private readonly IDisposable _depth;
 
     public int WindowLength { get; }
     public int CodebookSize { get; }
@@ -37,6 +38,7 @@ public sealed class InProcessWindowPool : IWindowPool
         (WindowLength, CodebookSize, MaskId) = (replicas[0].Length, replicas[0].CodebookSize, replicas[0].MaskId);
         _maxBatch = maxBatch;
         _maxWait = maxWait ?? TimeSpan.FromMilliseconds(2);
+        _depth = GridTelemetry.TrackQueueDepth(() => _queue.Count);
         foreach (var (replica, i) in replicas.Select((r, i) => (r, i)))
         {
             GridTelemetry.Replicas.Add(1);
@@ -94,6 +96,7 @@ public sealed class InProcessWindowPool : IWindowPool
 
     public ValueTask DisposeAsync()
     {
+        _depth.Dispose();
         _queue.CompleteAdding();
         foreach (var t in _threads) t.Join();
         GridTelemetry.Replicas.Add(-_threads.Count);

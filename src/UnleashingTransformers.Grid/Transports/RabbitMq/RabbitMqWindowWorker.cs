@@ -84,6 +84,7 @@ public sealed class RabbitMqWindowWorker : IAsyncDisposable
         };
         var tag = await _channel.BasicConsumeAsync(_broker.Queue, autoAck: false, consumer, stop);
         GridTelemetry.Replicas.Add(1);
+        using var depth = GridTelemetry.TrackQueueDepth(() => _inbox.Reader.Count);
         try
         {
             var batch = new List<BasicDeliverEventArgs>();
