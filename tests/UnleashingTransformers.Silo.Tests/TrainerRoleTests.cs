@@ -62,3 +62,34 @@ public sealed class TrainerRoleTests(RabbitMqBroker broker) : GridTest
         Assert.False(File.Exists(P("x.png")));
     }
 }
+
+/// <summary>The trainer role's other kind: a VQ-GAN configuration in silo.json trains exactly as the
+/// same options given to <c>ut train-vqgan</c>.</summary>
+public sealed class VqGanTrainerRoleTests : GridTest
+{
+    [Fact]
+    public void A_vqgan_trainer_silo_trains_as_train_vqgan_does()
+    {
+        Ut.Ok("dataset", "terrain", "--out", P("data"), "--count", "24", "--size", "16");
+        var config = Config("vq.json", new
+        {
+            Roles = new[] { "trainer" },
+            Trainer = new
+            {
+                Kind = "vqgan",
+                VqGan = new
+                {
+                    Data = P("data"), OutDir = P("silo"), Steps = 20, CheckpointEvery = 10, PreviewEvery = 0, DiscStart = 15, Batch = 8, Lr = 2e-3, LogEvery = 5,
+                    Config = new { Resolution = 16, Nf = 32, ChMult = new[] { 1, 1, 2 }, ResBlocks = 1, AttnResolutions = new[] { 4 }, EmbDim = 32, CodebookSize = 32, Ndf = 16, DiscLayers = 1 },
+                },
+            },
+        });
+        using (var silo = UtProcess.Silo(config))
+            Assert.Equal(0, silo.WaitForExit(120));
+        Ut.Ok("train-vqgan", "--data", P("data"), "--out", P("cli"), "--steps", "20", "--checkpoint-every", "10", "--preview-every", "0", "--disc-start", "15",
+            "--batch", "8", "--lr", "2e-3", "--log-every", "5", "--size", "16", "--nf", "32", "--ch-mult", "1,1,2", "--res-blocks", "1", "--attn-resolutions", "4",
+            "--emb-dim", "32", "--codebook-size", "32", "--ndf", "16", "--disc-layers", "1", "--threads", "1");
+        Assert.Equal(File.ReadAllText(P("cli/train_log.jsonl")), File.ReadAllText(P("silo/train_log.jsonl")));
+        Assert.Equal(File.ReadAllBytes(P("cli/vqgan_ema_20.th")), File.ReadAllBytes(P("silo/vqgan_ema_20.th")));
+    }
+}
