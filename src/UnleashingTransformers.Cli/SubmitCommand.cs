@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net.Http.Json;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Torch.Serialization;
@@ -25,7 +26,16 @@ internal static class SubmitCommand
         {
             gateway, shape, window, stride, steps, temp, seed, aggregate, order, output,
         };
-        cmd.SetAction((r, cancel) => RunAsync(r.GetValue(gateway)!, GenerateCommand.Spec(r, shape, window, stride, steps, temp, seed, aggregate, order), r.GetValue(output)!, cancel));
+        cmd.SetAction(r =>
+        {
+            // Ctrl-C or SIGTERM while following the job: cancel the job too (nobody would wait for it).
+            using var stop = new CancellationTokenSource();
+            void Stop(PosixSignalContext context) { context.Cancel = true; stop.Cancel(); }
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            return RunAsync(r.GetValue(gateway)!, GenerateCommand.Spec(r, shape, window, stride, steps, temp, seed, aggregate, order), r.GetValue(output)!, stop.Token)
+                .GetAwaiter().GetResult();
+        });
         return cmd;
     }
 

@@ -122,4 +122,24 @@ public sealed class GatewayTests : GridTest
         while (await DistributedGridTests.State(http, id) != "done" && DateTime.UtcNow < end) await Task.Delay(100);
         Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
     }
+
+    [Fact]
+    public async Task Ctrl_C_on_ut_submit_cancels_its_job()
+    {
+        var port = RabbitMqBroker.FreePort();
+        using var silo = UtProcess.Silo(Config("silo.json", new { Roles = new[] { "window", "canvas", "gateway" }, Gateway = new { Port = port } }));
+        silo.WaitFor("silo: started");
+        using var submit = new UtProcess(null, "submit", "--gateway", $"http://127.0.0.1:{port}", "--shape", "64x64", "--out", P("x.png"));
+        var id = submit.WaitFor("accepted by").Split(' ')[2];
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await DistributedGridTests.State(http, id) != "running" && DateTime.UtcNow < deadline) await Task.Delay(50);
+        submit.Interrupt();
+        Assert.Equal(130, submit.WaitForExit(30));
+        Assert.Contains($"job {id} cancelled", submit.Output);
+        var end = DateTime.UtcNow.AddSeconds(30);
+        while (await DistributedGridTests.State(http, id) != "cancelled" && DateTime.UtcNow < end) await Task.Delay(50);
+        Assert.Equal("cancelled", await DistributedGridTests.State(http, id));
+        Assert.False(File.Exists(P("x.png")));
+    }
 }
