@@ -9,7 +9,7 @@ packages=(
   libopenblas0-pthread  # fast BLAS for libtorch (without it: reference BLAS, ~20x slower)
   libvips-dev           # image decode/encode
   python3-torch         # Debian's PyTorch: tests check our files with it, benchmarks compare against it
-  rabbitmq-server       # the grid's broker; the silo tests start their own on a free loopback port
+  redis-server          # the grid's cluster store (membership, grain state, reminders); tests start their own
 )
 
 missing=()

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;
@@ -54,6 +55,8 @@ public sealed class CanvasCoordinator
     public long WindowPasses { get; private set; }
     public long Distributions { get; private set; }
     public bool Done => Step >= _schedule.Steps || _masked.Count == 0;
+    /// <summary>Positions holding a token so far.</summary>
+    public long Revealed => Options.Cells - _masked.Count;
 
     /// <summary>Windows asked for at each step (for tests and diagnostics), when recording.</summary>
     public List<(int step, int[] positions, int[] windows)>? Trace { get; set; }
@@ -81,7 +84,7 @@ public sealed class CanvasCoordinator
         {
             cancel.ThrowIfCancellationRequested();
             await StepAsync(cancel);
-            progress?.Invoke(new CanvasProgress(Step, Steps, Options.Cells - _masked.Count, Options.Cells, WindowPasses, Distributions));
+            progress?.Invoke(new CanvasProgress(Step, Steps, Revealed, Options.Cells, WindowPasses, Distributions));
         }
         return Tokens;
     }
@@ -115,16 +118,16 @@ public sealed class CanvasCoordinator
             var opinions = reveal.ToDictionary(p => p, _ => new List<Opinion>());
             foreach (var request in requests)
             {
-                var result = results[request.RequestId];
-                if (result.Probabilities.Length != request.Positions.Length * K)
-                    throw new InvalidOperationException($"window {request.WindowId}: {result.Probabilities.Length} probabilities for {request.Positions.Length} positions");
+                var probabilities = MemoryMarshal.Cast<byte, float>(results[request.RequestId].Probabilities).ToArray();
+                if (probabilities.Length != request.Positions.Length * K)
+                    throw new InvalidOperationException($"window {request.WindowId}: {probabilities.Length} probabilities for {request.Positions.Length} positions");
                 Distributions += request.Positions.Length;
                 var w = Tiling.Windows[request.WindowId];
                 var entries = byWindow[request.WindowId];
                 for (var i = 0; i < entries.Count; i++)
                 {
                     var p = entries[i].pos;
-                    opinions[p].Add(new Opinion(result.Probabilities.AsMemory(i * K, K), p / W - w.Top, p % W - w.Left));
+                    opinions[p].Add(new Opinion(probabilities.AsMemory(i * K, K), p / W - w.Top, p % W - w.Left));
                 }
             }
             var drawn = new List<(int pos, long token, double p)>();

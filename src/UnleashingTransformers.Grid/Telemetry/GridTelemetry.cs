@@ -5,9 +5,10 @@ using System.Diagnostics.Metrics;
 namespace UnleashingTransformers.Grid.Telemetry;
 
 /// <summary>
-/// The project's one ActivitySource and one Meter. Spans: <c>canvas.job</c> -> <c>canvas.step</c> ->
-/// <c>window.batch</c> (the canvas's request, a client span) -> <c>window.serve</c> (on the replica that
-/// ran it, a server span whose parent arrives in the message headers). Nothing here exports: the host
+/// The project's one ActivitySource and one Meter. Spans: <c>gateway.submit</c> -> (Orleans' grain call
+/// spans) -> <c>canvas.job</c> -> <c>canvas.step</c> -> <c>window.batch</c> (the canvas's call to a replica,
+/// a client span) -> Orleans' server span of the replica grain on its silo. Orleans carries the trace
+/// context across silos (activity propagation). Nothing here exports: the host
 /// adds an OTLP exporter when an endpoint is configured; with no listener the calls cost next to nothing.
 /// </summary>
 public static class GridTelemetry
@@ -43,30 +44,5 @@ public static class GridTelemetry
     private sealed class Untrack(object key) : IDisposable
     {
         public void Dispose() => QueueDepths.TryRemove(key, out _);
-    }
-
-    /// <summary>Writes the current trace context into message headers (W3C traceparent/tracestate).</summary>
-    public static void Inject(Activity? activity, IDictionary<string, object?> headers)
-    {
-        if (activity is null) return;
-        DistributedContextPropagator.Current.Inject(activity, headers, static (carrier, key, value) =>
-            ((IDictionary<string, object?>)carrier!)[key] = value);
-    }
-
-    /// <summary>Reads a parent context from message headers (values may arrive as UTF-8 bytes).</summary>
-    public static ActivityContext Extract(IDictionary<string, object?>? headers)
-    {
-        if (headers is null) return default;
-        DistributedContextPropagator.Current.ExtractTraceIdAndState(headers, static (object? carrier, string key, out string? value, out IEnumerable<string>? values) =>
-        {
-            values = null;
-            value = ((IDictionary<string, object?>)carrier!).TryGetValue(key, out var v) ? v switch
-            {
-                byte[] b => System.Text.Encoding.UTF8.GetString(b),
-                string s => s,
-                _ => null,
-            } : null;
-        }, out var traceParent, out var traceState);
-        return ActivityContext.TryParse(traceParent, traceState, isRemote: true, out var context) ? context : default;
     }
 }

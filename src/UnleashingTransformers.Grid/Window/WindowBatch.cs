@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;
@@ -34,7 +35,7 @@ public static class WindowBatch
         for (var i = 0; i < requests.Count; i++)
         {
             var n = requests[i].Positions.Length * replica.CodebookSize;
-            results[i] = new WindowResult(requests[i].RequestId, requests[i].WindowId, probs.AsSpan(offset, n).ToArray());
+            results[i] = new WindowResult(requests[i].RequestId, requests[i].WindowId, MemoryMarshal.AsBytes(probs.AsSpan(offset, n)).ToArray());
             offset += n;
         }
         return results;

@@ -1,11 +1,10 @@
 using UnleashingTransformers.Grid.Contracts;
-using UnleashingTransformers.Grid.Transports.RabbitMq;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
 
-namespace UnleashingTransformers.Silo;
+namespace UnleashingTransformers.Grid.Window;
 
 /// <summary>What a canvas needs to know of a prior without running it.</summary>
 public sealed record PriorInfo(string Version, int GridHeight, int GridWidth, int WindowLength, int CodebookSize, int MaskId);
@@ -13,9 +12,6 @@ public sealed record PriorInfo(string Version, int GridHeight, int GridWidth, in
 /// <summary>Loads model replicas of one prior file: each its own weights on the device.</summary>
 public sealed class PriorReplicas(string path, int heads, Device device, InferencePrecision precision)
 {
-    public static PriorReplicas From(SiloConfig config) =>
-        new(config.Models.Prior, config.Models.Heads, Device.Parse(config.Device), Enum.Parse<InferencePrecision>(config.Models.Precision, ignoreCase: true));
-
     /// <summary>Reads the file once to learn its grid and codebook; the version is the file's hash.</summary>
     public PriorInfo Describe()
     {

@@ -1,11 +1,11 @@
+using UnleashingTransformers.Grid.Canvas;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
-using UnleashingTransformers.Grid.Window;
 using UnleashingTransformers.Models.Sampling;
 
-namespace UnleashingTransformers.Grid.Transports.InProcess;
+namespace UnleashingTransformers.Grid.Window;
 
 /// <summary>
 /// Window passes on model replicas in this process: one thread per replica (each with its own model
@@ -16,7 +16,7 @@ namespace UnleashingTransformers.Grid.Transports.InProcess;
 /// </summary>
 public sealed class InProcessWindowPool : IWindowPool
 {
-    private readonly BlockingCollection<(WindowRequest request, TaskCompletionSource<WindowResult> done)> _queue = new();
+    private readonly BlockingCollection<(WindowRequest request, TaskCompletionSource<WindowResult> done, long queued)> _queue = new();
     private readonly List<Thread> _threads = new();
     private readonly int _maxBatch;
     private readonly TimeSpan _maxWait;
@@ -56,7 +56,7 @@ public sealed class InProcessWindowPool : IWindowPool
             if (r.Tokens.Length != WindowLength) throw new ArgumentException($"request {r.RequestId}: {r.Tokens.Length} tokens, the window holds {WindowLength}");
             var tcs = new TaskCompletionSource<WindowResult>(TaskCreationOptions.RunContinuationsAsynchronously);
             cancel.Register(() => tcs.TrySetCanceled(cancel));
-            _queue.Add((r, tcs), cancel);
+            _queue.Add((r, tcs, Stopwatch.GetTimestamp()), cancel);
             tasks.Add(tcs.Task);
         }
         return WhenAll(tasks);
@@ -66,7 +66,7 @@ public sealed class InProcessWindowPool : IWindowPool
 
     private void Serve(ITokenDenoiser replica)
     {
-        var batch = new List<(WindowRequest request, TaskCompletionSource<WindowResult> done)>();
+        var batch = new List<(WindowRequest request, TaskCompletionSource<WindowResult> done, long queued)>();
         foreach (var first in _queue.GetConsumingEnumerable())
         {
             batch.Clear();
@@ -79,6 +79,7 @@ public sealed class InProcessWindowPool : IWindowPool
                 if (!_queue.TryTake(out var next, left > TimeSpan.Zero ? left : TimeSpan.Zero)) break;
                 batch.Add(next);
             }
+            foreach (var b in batch) GridTelemetry.QueueTime.Record(Stopwatch.GetElapsedTime(b.queued).TotalMilliseconds);
             try
             {
                 var results = WindowBatch.Run(replica, batch.Select(b => b.request).ToList(), out _);
@@ -89,7 +90,7 @@ public sealed class InProcessWindowPool : IWindowPool
             }
             catch (Exception e)
             {
-                foreach (var (_, done) in batch) done.TrySetException(e);
+                foreach (var (_, done, _) in batch) done.TrySetException(e);
             }
         }
     }

@@ -1,0 +1,66 @@
+using Orleans.Concurrency;
+using UnleashingTransformers.Grid.Jobs;
+
+namespace UnleashingTransformers.Grid.Contracts;
+
+/// <summary>
+/// One canvas generation job (key = job id), on a canvas silo. Its state (spec, model version, step,
+/// tokens) is saved at step boundaries; a job whose silo dies resumes from there on another canvas silo.
+/// Status and cancel answer at once, while a step runs.
+/// </summary>
+public interface ICanvasJobGrain : IGrainWithStringKey
+{
+    /// <summary>Starts the job for the given weights version (idempotent: a known job just reports).
+    /// Throws ArgumentException naming the field when the spec is bad.</summary>
+    Task<JobStatus> SubmitAsync(CanvasJobSpec spec, string model);
+
+    /// <summary>Null when no such job exists.</summary>
+    [AlwaysInterleave]
+    Task<JobStatus?> StatusAsync();
+
+    [AlwaysInterleave]
+    Task<JobStatus?> CancelAsync();
+
+    /// <summary>Wakes the job (an unfinished job resumes its step loop when activated).</summary>
+    [AlwaysInterleave]
+    Task<bool> ResumeAsync();
+
+    /// <summary>The PNG of a finished job; null while it runs or when it failed.</summary>
+    [ResponseTimeout("00:05:00")]
+    Task<byte[]?> ImageAsync();
+
+    /// <summary>Removes the job's state and image (retention).</summary>
+    Task ForgetAsync();
+}
+
+/// <summary>The list of jobs (one grain, key 0): admission against the pending-queue bound, paging,
+/// the unfinished jobs to resume, and retention of finished ones.</summary>
+public interface IJobIndexGrain : IGrainWithIntegerKey
+{
+    Task<Admission> AdmitAsync(string id, int maxPending);
+    Task RemoveAsync(string id);
+    Task FinishedAsync(string id);
+    Task FailedAsync(string id, string error);
+    Task<string?> ErrorAsync(string id);
+    Task<JobPage> ListAsync(int offset, int limit);
+    Task<string[]> UnfinishedAsync();
+}
+
+/// <summary>What a trainer reports.</summary>
+[GenerateSerializer, Immutable]
+public sealed record TrainerStatus(
+    [property: Id(0)] string Kind,
+    [property: Id(1)] bool Running,
+    [property: Id(2)] long LastCheckpoint,
+    [property: Id(3)] string? LastCheckpointPath,
+    [property: Id(4)] string? Error);
+
+/// <summary>The training run of a trainer silo (key <c>"{silo}/trainer"</c>, pinned there).</summary>
+public interface ITrainerGrain : IGrainWithStringKey
+{
+    /// <summary>Starts (or keeps running) the silo's configured run, from its newest complete checkpoint.</summary>
+    Task<TrainerStatus> StartAsync();
+    Task<TrainerStatus> StopAsync();
+    [AlwaysInterleave]
+    Task<TrainerStatus> StatusAsync();
+}

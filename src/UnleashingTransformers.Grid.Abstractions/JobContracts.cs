@@ -1,0 +1,46 @@
+namespace UnleashingTransformers.Grid.Jobs;
+
+/// <summary>
+/// What a user asks of a canvas job, as <c>ut generate</c>'s flags and the gateway's POST body say it.
+/// Checked in one place (<c>JobSpecs.ToOptions</c>) by the CLI, the gateway and the canvas job grain.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record CanvasJobSpec
+{
+    [Id(0)] public int Height { get; init; } = 32;
+    [Id(1)] public int Width { get; init; } = 64;
+    /// <summary>Window in tokens (default: the prior's grid).</summary>
+    [Id(2)] public int? WindowHeight { get; init; }
+    [Id(3)] public int? WindowWidth { get; init; }
+    /// <summary>Window stride in tokens (default: half a window; 1 in raster order).</summary>
+    [Id(4)] public int? Stride { get; init; }
+    [Id(5)] public int Steps { get; init; } = 256;
+    [Id(6)] public double Temperature { get; init; } = 0.8;
+    [Id(7)] public ulong Seed { get; init; }
+    [Id(8)] public string Aggregate { get; init; } = "mean";
+    [Id(9)] public string Order { get; init; } = "parallel";
+}
+
+public enum JobState { Queued, Running, Done, Failed, Cancelled }
+
+/// <summary>What the gateway and <c>ut submit</c> report of a job.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobStatus(
+    [property: Id(0)] string Id,
+    [property: Id(1)] JobState State,
+    [property: Id(2)] int Step,
+    [property: Id(3)] int Steps,
+    [property: Id(4)] long Revealed,
+    [property: Id(5)] long Total,
+    [property: Id(6)] string? Error,
+    [property: Id(7)] DateTimeOffset Updated)
+{
+    public bool Finished => State is JobState.Done or JobState.Failed or JobState.Cancelled;
+}
+
+/// <summary>A page of jobs, newest first, and how many there are in all.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobPage([property: Id(0)] string[] Ids, [property: Id(1)] int Total);
+
+/// <summary>Why a job was not admitted, when it was not.</summary>
+public enum Admission { Accepted, QueueFull }

@@ -1,0 +1,19 @@
+using UnleashingTransformers.Grid.Contracts;
+
+namespace UnleashingTransformers.Grid.Canvas;
+
+/// <summary>
+/// Where a canvas's window forward passes run: on model replicas in this process
+/// (<see cref="Window.InProcessWindowPool"/>, the embedded <c>ut generate</c>) or on the cluster's window
+/// replica grains (<see cref="Window.OrleansWindowPool"/>). A pool may batch, reorder or retry requests;
+/// results come back in request order.
+/// </summary>
+public interface IWindowPool : IAsyncDisposable
+{
+    /// <summary>Tokens per window (the prior's block size) and codebook size the pool serves.</summary>
+    int WindowLength { get; }
+    int CodebookSize { get; }
+    int MaskId { get; }
+
+    Task<IReadOnlyList<WindowResult>> EvaluateAsync(IReadOnlyList<WindowRequest> requests, CancellationToken cancel = default);
+}

@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Orleans.Placement;
+using Orleans.Runtime;
+using Orleans.Storage;
+using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Telemetry;
+
+namespace UnleashingTransformers.Grid.Grains;
+
+/// <summary>
+/// One canvas job. Its step loop runs beside the grain's requests (status and cancel answer at once),
+/// saves the canvas every <c>Canvas:PersistEvery</c> steps and when the silo stops, and starts whenever
+/// an unfinished job is activated: by the keep-alive reminder, by <see cref="JobKicker"/> after a silo
+/// died, or by anyone asking for its status. Every draw is keyed by (seed, step, position), so a resumed
+/// job draws exactly what the uninterrupted one would have. Random placement spreads jobs over the canvas
+/// silos rather than onto the caller's.
+/// </summary>
+[RandomPlacement]
+public sealed class CanvasJobGrain(
+    [PersistentState("job", CanvasRuntime.Storage)] IPersistentState<CanvasJobState> job,
+    CanvasRuntime runtime, ILogger<CanvasJobGrain> log) : Grain, ICanvasJobGrain, IRemindable
+{
+    private const string KeepAlive = "keepalive";
+
+    private Task? _loop;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _cancel = new();
+    private CanvasCoordinator? _canvas;
+
+    private string Id => this.GetPrimaryKeyString();
+    private CanvasJobState S => job.State;
+    private bool Exists => job.RecordExists && S.Spec is not null;
+    private bool Finished => S.State is JobState.Done or JobState.Failed or JobState.Cancelled;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (Exists && !Finished) StartLoop();
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // The silo stops (or the grain is moved): the loop keeps the whole step it reached.
+        _stop.Cancel();
+        if (_loop is not null) await _loop;
+    }
+
+    public async Task<JobStatus> SubmitAsync(CanvasJobSpec spec, string model)
+    {
+        if (Exists) return Status();
+        var options = runtime.Options(spec);
+        var now = DateTimeOffset.UtcNow;
+        job.State = new CanvasJobState
+        {
+            Spec = spec, Model = model, State = JobState.Queued, Steps = CanvasRuntime.TotalSteps(options), Total = options.Cells,
+            Created = now, Updated = now,
+        };
+        await job.WriteStateAsync();
+        // The safety net: a job whose silo died is woken within a reminder period even if no kick reaches it.
+        await this.RegisterOrUpdateReminder(KeepAlive, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        StartLoop();
+        return Status();
+    }
+
+    public Task<JobStatus?> StatusAsync() => Task.FromResult(Exists ? Status() : null);
+
+    public async Task<JobStatus?> CancelAsync()
+    {
+        if (!Exists) return null;
+        if (Finished) return Status();
+        _cancel.Cancel();
+        if (_loop is null || _loop.IsCompleted)
+        {
+            S.CancelRequested = true;
+            await FinishAsync(JobState.Cancelled);
+        }
+        return Status() with { State = JobState.Cancelled };
+    }
+
+    public Task<bool> ResumeAsync() => Task.FromResult(Exists);
+
+    public async Task<byte[]?> ImageAsync()
+    {
+        if (!Exists || S.State != JobState.Done) return null;
+        return await File.ReadAllBytesAsync(runtime.ImagePath(Id));
+    }
+
+    public async Task ForgetAsync()
+    {
+        _cancel.Cancel();
+        File.Delete(runtime.ImagePath(Id));
+        await UnregisterAsync();
+        await job.ClearStateAsync();
+        DeactivateOnIdle();
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (!Exists || Finished) await UnregisterAsync();
+        else StartLoop();
+    }
+
+    private JobStatus Status() => new(Id, S.State, _canvas?.Step ?? S.Step, S.Steps, _canvas?.Revealed ?? S.Revealed, S.Total, S.Error, S.Updated);
+
+    private void StartLoop()
+    {
+        if (_loop is { IsCompleted: false }) return;
+        _loop = RunAsync();
+    }
+
+    private async Task RunAsync()
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _cancel.Token);
+        try
+        {
+            await runtime.Slots.WaitAsync(wait.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            if (_cancel.IsCancellationRequested) await EndAsync(JobState.Cancelled);
+            return;
+        }
+        try
+        {
+            await StepsAsync();
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // A step cut short changed nothing: the canvas is at a whole step. Another silo goes on from it.
+            await SaveAsync(JobState.Queued);
+        }
+        catch (InconsistentStateException e)
+        {
+            log.LogWarning("job {Id}: another activation owns it ({Message}); this one stops", Id, e.Message);
+            DeactivateOnIdle();
+        }
+        catch (Exception e)
+        {
+            // Whatever went wrong is the job's, not the silo's: it is reported and the silo goes on.
+            S.Error = e.Message;
+            log.LogWarning("job {Id}: failed: {Error}", Id, e.Message);
+            await EndAsync(JobState.Failed);
+        }
+        finally
+        {
+            runtime.Slots.Release();
+        }
+    }
+
+    private async Task StepsAsync()
+    {
+        var options = runtime.Options(S.Spec!);
+        using var activity = GridTelemetry.Source.StartActivity("canvas.job");
+        activity?.SetTag("ut.job", Id);
+        activity?.SetTag("ut.shape", $"{options.Height}x{options.Width}");
+        activity?.SetTag("ut.resumed_at", S.Step);
+        await using var pool = runtime.Pool(S.Model);
+        _canvas = new CanvasCoordinator(pool, options, S.Tokens, S.Step);
+        if (S.Step > 0) Console.WriteLine($"silo: job {Id} resuming at step {S.Step}");
+        await SaveAsync(JobState.Running);
+        var tags = new TagList { { "ut.job", Id } };
+        while (!_canvas.Done)
+        {
+            if (_cancel.IsCancellationRequested || S.CancelRequested)
+            {
+                await EndAsync(JobState.Cancelled);
+                return;
+            }
+            await _canvas.StepAsync(_stop.Token);
+            // The loop is not a request: without this the idle grain could be collected mid-job.
+            DelayDeactivation(TimeSpan.FromMinutes(2));
+            GridTelemetry.JobProgress.Record((double)_canvas.Step / _canvas.Steps, tags);
+            if (_canvas.Step % runtime.Settings.PersistEvery == 0) await SaveAsync(JobState.Running);
+        }
+        await SaveAsync(JobState.Running);
+        await runtime.RenderAsync(_canvas.Tokens, options, runtime.ImagePath(Id));
+        // The image holds the result now: the saved state shrinks to the job's record.
+        S.Tokens = null;
+        await EndAsync(JobState.Done);
+    }
+
+    /// <summary>Saves the canvas at the step it reached.</summary>
+    private async Task SaveAsync(JobState state)
+    {
+        if (_canvas is not null)
+        {
+            (S.Step, S.Tokens, S.Revealed) = (_canvas.Step, _canvas.Tokens, _canvas.Revealed);
+        }
+        (S.State, S.Updated) = (state, DateTimeOffset.UtcNow);
+        await job.WriteStateAsync();
+    }
+
+    private async Task EndAsync(JobState state)
+    {
+        if (state == JobState.Cancelled) S.CancelRequested = true;
+        if (_canvas is not null && state != JobState.Done) (S.Step, S.Revealed) = (_canvas.Step, _canvas.Revealed);
+        if (state != JobState.Done) S.Tokens = null;
+        await FinishAsync(state);
+    }
+
+    private async Task FinishAsync(JobState state)
+    {
+        (S.State, S.Updated) = (state, DateTimeOffset.UtcNow);
+        await job.WriteStateAsync();
+        _canvas = null;
+        await UnregisterAsync();
+        await GrainFactory.GetGrain<IJobIndexGrain>(0).FinishedAsync(Id);
+        log.LogInformation("job {Id}: {State} at step {Step}/{Steps}", Id, state, S.Step, S.Steps);
+    }
+
+    private async Task UnregisterAsync()
+    {
+        if (await this.GetReminder(KeepAlive) is { } reminder) await this.UnregisterReminder(reminder);
+    }
+}

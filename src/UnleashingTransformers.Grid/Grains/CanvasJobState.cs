@@ -1,0 +1,22 @@
+using UnleashingTransformers.Grid.Jobs;
+
+namespace UnleashingTransformers.Grid.Grains;
+
+/// <summary>A canvas job as saved at step boundaries: the request, the weights version it is generated
+/// with, and the tokens after <see cref="Step"/> steps (dropped once the image exists).</summary>
+[GenerateSerializer]
+public sealed class CanvasJobState
+{
+    [Id(0)] public CanvasJobSpec? Spec { get; set; }
+    [Id(1)] public string Model { get; set; } = "";
+    [Id(2)] public JobState State { get; set; }
+    [Id(3)] public int Step { get; set; }
+    [Id(4)] public int Steps { get; set; }
+    [Id(5)] public long[]? Tokens { get; set; }
+    [Id(6)] public long Revealed { get; set; }
+    [Id(7)] public long Total { get; set; }
+    [Id(8)] public string? Error { get; set; }
+    [Id(9)] public DateTimeOffset Created { get; set; }
+    [Id(10)] public DateTimeOffset Updated { get; set; }
+    [Id(11)] public bool CancelRequested { get; set; }
+}

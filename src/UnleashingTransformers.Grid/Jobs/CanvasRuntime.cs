@@ -1,0 +1,77 @@
+using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Imaging;
+using UnleashingTransformers.Models.VqGan;
+using UnleashingTransformers.Torch;
+
+namespace UnleashingTransformers.Grid.Jobs;
+
+/// <summary>
+/// What canvas job grains of one silo share: the prior's shape, the limits, a window pool per job, the
+/// VQ-GAN that renders finished canvases (one decode at a time, on its own thread: each holds the whole
+/// image), where images go, and the silo's job slots (<c>Canvas:MaxJobs</c>).
+/// </summary>
+public sealed class CanvasRuntime : IDisposable
+{
+    /// <summary>The grain storage name of job state and of the job index.</summary>
+    public const string Storage = "jobs";
+
+    private readonly VqAutoEncoder _vqgan;
+    private readonly Device _device;
+    private readonly Func<string, IWindowPool> _pools;
+    private readonly SemaphoreSlim _decode = new(1);
+
+    public PriorInfo Prior { get; }
+    public CanvasSettings Settings { get; }
+    public string ImageDirectory { get; }
+    public SemaphoreSlim Slots { get; }
+
+    public CanvasRuntime(PriorInfo prior, CanvasSettings settings, string vqganPath, Device device, string stateDirectory, Func<string, IWindowPool> pools)
+    {
+        _vqgan = VqGanCheckpoint.Load(vqganPath, device);
+        if (_vqgan.quantize.CodebookSize is var codes && codes != prior.CodebookSize)
+        {
+            _vqgan.Dispose();
+            throw new ArgumentException($"Models:VqGan has {codes} codes but the prior generates {prior.CodebookSize}: use the VQ-GAN the prior was trained with");
+        }
+        (Prior, Settings, _device, _pools) = (prior, settings, device, pools);
+        ImageDirectory = Path.Combine(stateDirectory, "images");
+        Directory.CreateDirectory(ImageDirectory);
+        Slots = new SemaphoreSlim(settings.MaxJobs);
+    }
+
+    public CanvasOptions Options(CanvasJobSpec spec) => spec.ToOptions(Prior.GridHeight, Prior.GridWidth, Settings.Limits);
+
+    /// <summary>Steps the job takes in all (raster order: one per token).</summary>
+    public static int TotalSteps(CanvasOptions options) => options.Order == RevealOrder.Raster ? options.Cells : options.Steps;
+
+    public IWindowPool Pool(string model) => _pools(model);
+
+    public string ImagePath(string id) => Path.Combine(ImageDirectory, $"{id}.png");
+
+    /// <summary>Decodes the canvas and writes the PNG atomically.</summary>
+    public async Task RenderAsync(long[] tokens, CanvasOptions options, string path)
+    {
+        await _decode.WaitAsync();
+        try
+        {
+            await Task.Factory.StartNew(() =>
+            {
+                using var image = CanvasDecoder.Decode(_vqgan, tokens, options.Height, options.Width, device: _device);
+                Images.Save(image, path);
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        finally
+        {
+            _decode.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        _vqgan.Dispose();
+        _decode.Dispose();
+        Slots.Dispose();
+    }
+}

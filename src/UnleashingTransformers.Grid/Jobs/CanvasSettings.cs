@@ -1,0 +1,49 @@
+namespace UnleashingTransformers.Grid.Jobs;
+
+/// <summary>silo.json's <c>Canvas</c> section: how canvas silos run jobs and what a job may ask for.</summary>
+public sealed record CanvasSettings
+{
+    /// <summary>Save each job's canvas every N steps (and when the silo stops).</summary>
+    public int PersistEvery { get; init; } = 16;
+    /// <summary>Jobs one canvas silo steps at once; the others wait, queued.</summary>
+    public int MaxJobs { get; init; } = 1;
+    /// <summary>Deadline of one window call; past it the windows go to another replica.</summary>
+    public int RequestTimeoutSeconds { get; init; } = 60;
+    /// <summary>Times a failed window call is sent again.</summary>
+    public int Retries { get; init; } = 3;
+    /// <summary>Largest canvas a job may ask for, in tokens.</summary>
+    public long MaxTokens { get; init; } = 128 * 128;
+    /// <summary>Most steps a job may ask for (raster order: one step per token).</summary>
+    public int MaxSteps { get; init; } = 1024;
+    /// <summary>Unfinished jobs the cluster holds; more are refused (HTTP 429) until some finish.</summary>
+    public int MaxPending { get; init; } = 64;
+    /// <summary>Finished jobs kept (status and image); the oldest beyond are removed.</summary>
+    public int KeepFinished { get; init; } = 100;
+    /// <summary>Hours a finished job is kept.</summary>
+    public double KeepFinishedHours { get; init; } = 24;
+
+    public JobLimits Limits => new(MaxTokens, MaxSteps);
+
+    public IEnumerable<string> Problems()
+    {
+        if (PersistEvery < 1 || MaxJobs < 1 || RequestTimeoutSeconds < 1 || MaxPending < 1 || KeepFinished < 1 || MaxSteps < 1 || MaxTokens < 1)
+            yield return "Canvas: PersistEvery, MaxJobs, RequestTimeoutSeconds, MaxTokens, MaxSteps, MaxPending and KeepFinished must be >= 1";
+        if (Retries < 0 || !(KeepFinishedHours > 0)) yield return "Canvas: Retries must be >= 0 and KeepFinishedHours > 0";
+    }
+}
+
+/// <summary>silo.json's <c>Window</c> section: the model replicas of a window silo.</summary>
+public sealed record WindowSettings
+{
+    /// <summary>Model replicas (CPU slots, or one per GPU) this silo serves.</summary>
+    public int Replicas { get; init; } = 1;
+    /// <summary>Most windows in one forward pass.</summary>
+    public int MaxBatch { get; init; } = 8;
+    /// <summary>How long a replica waits for a batch to fill.</summary>
+    public int MaxWaitMs { get; init; } = 2;
+
+    public IEnumerable<string> Problems()
+    {
+        if (Replicas < 1 || MaxBatch < 1 || MaxWaitMs < 0) yield return "Window: Replicas and MaxBatch must be >= 1, MaxWaitMs >= 0";
+    }
+}

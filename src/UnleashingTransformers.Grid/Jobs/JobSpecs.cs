@@ -1,0 +1,43 @@
+using UnleashingTransformers.Grid.Canvas;
+
+namespace UnleashingTransformers.Grid.Jobs;
+
+/// <summary>Upper bounds on what one job may ask for (silo.json's Canvas:MaxTokens and Canvas:MaxSteps).</summary>
+public sealed record JobLimits(long MaxTokens = long.MaxValue, int MaxSteps = int.MaxValue)
+{
+    public static readonly JobLimits None = new();
+}
+
+/// <summary>The one check of a job spec, used by <c>ut generate</c>, the gateway and the canvas job grain.</summary>
+public static class JobSpecs
+{
+    /// <summary>Checks the spec against the prior's grid and the limits; throws ArgumentException whose
+    /// message names the field and the allowed values.</summary>
+    public static CanvasOptions ToOptions(this CanvasJobSpec spec, int priorHeight, int priorWidth, JobLimits? limits = null)
+    {
+        limits ??= JobLimits.None;
+        var (height, width) = (spec.Height, spec.Width);
+        if (height < 1 || width < 1) throw new ArgumentException($"shape {height}x{width}: height and width must be >= 1");
+        if ((long)height * width > limits.MaxTokens) throw new ArgumentException($"shape {height}x{width} has {(long)height * width} tokens, more than the limit of {limits.MaxTokens}");
+        var order = spec.Order switch
+        {
+            "parallel" => RevealOrder.Parallel,
+            "raster" => RevealOrder.Raster,
+            _ => throw new ArgumentException($"order '{spec.Order}': expected parallel or raster"),
+        };
+        var aggregate = Aggregation.Parse(spec.Aggregate ?? "");
+        var (wh, ww) = (spec.WindowHeight ?? priorHeight, spec.WindowWidth ?? priorWidth);
+        if (wh < 1 || ww < 1) throw new ArgumentException($"window {wh}x{ww}: height and width must be >= 1");
+        if (wh * ww != priorHeight * priorWidth) throw new ArgumentException($"window {wh}x{ww} does not hold the prior's {priorHeight * priorWidth} tokens");
+        if (height < wh || width < ww) throw new ArgumentException($"shape {height}x{width} is smaller than the {wh}x{ww} window");
+        if (spec.Steps < 1) throw new ArgumentException("steps must be >= 1");
+        if (spec.Steps > limits.MaxSteps) throw new ArgumentException($"steps {spec.Steps} is more than the limit of {limits.MaxSteps}");
+        if (!(spec.Temperature > 0) || double.IsInfinity(spec.Temperature)) throw new ArgumentException("temperature must be > 0");
+        var stride = spec.Stride ?? (order == RevealOrder.Raster ? 1 : Math.Max(1, Math.Min(wh, ww) / 2));
+        if (stride < 1) throw new ArgumentException("stride must be >= 1");
+        // The raster order takes one step per token: bounded by the same step limit.
+        if (order == RevealOrder.Raster && (long)height * width > limits.MaxSteps)
+            throw new ArgumentException($"order raster takes {(long)height * width} steps, more than the limit of {limits.MaxSteps}");
+        return new CanvasOptions(height, width, wh, ww, Math.Min(stride, wh), Math.Min(stride, ww), spec.Steps, spec.Temperature, spec.Seed, aggregate, order);
+    }
+}

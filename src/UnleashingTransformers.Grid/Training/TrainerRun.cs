@@ -1,0 +1,95 @@
+using Microsoft.Extensions.Logging;
+using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Models.Training;
+
+namespace UnleashingTransformers.Grid.Training;
+
+/// <summary>
+/// The training run of a trainer silo: the configured train-prior or train-vqgan, on a thread of its own,
+/// always resuming from the newest complete checkpoint (so a killed trainer continues exactly), stopped
+/// between steps. After each prior checkpoint every window replica of the cluster is told to load the new
+/// weights, in checkpoint order; they swap them in between batches.
+/// </summary>
+public sealed class TrainerRun(TrainerSettings settings, string device, ReplicaDirectory replicas, IGrainFactory grains, ILogger<TrainerRun> log)
+{
+    private readonly object _gate = new();
+    private CancellationTokenSource _stop = new();
+    private Task? _task;
+    private Task _published = Task.CompletedTask;
+    private long _last;
+    private string? _lastPath, _error;
+
+    /// <summary>Ends when the run ends (finished, stopped or failed).</summary>
+    public Task Completion => _task ?? Task.CompletedTask;
+
+    public TrainerStatus Status => new(settings.Kind, _task is { IsCompleted: false }, _last, _lastPath, _error);
+
+    public TrainerStatus Start()
+    {
+        lock (_gate)
+        {
+            if (_task is { IsCompleted: false }) return Status;
+            (_stop, _error) = (new CancellationTokenSource(), null);
+            var stop = _stop.Token;
+            _task = Task.Factory.StartNew(() => Train(stop), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            return Status;
+        }
+    }
+
+    public async Task<TrainerStatus> StopAsync()
+    {
+        _stop.Cancel();
+        try
+        {
+            await Completion;
+            await _published;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Reported through Status.
+        }
+        return Status;
+    }
+
+    private void Train(CancellationToken stop)
+    {
+        try
+        {
+            if (settings.Kind == "prior")
+                new PriorTrainer(settings.Prior! with { Resume = true, Device = device }) { Checkpointed = Checkpointed, Say = Say }.Run(stop);
+            else
+                new VqGanTrainer(settings.VqGan! with { Resume = true, Device = device }) { Checkpointed = Checkpointed, Say = Say }.Run(stop);
+        }
+        catch (Exception e)
+        {
+            _error = e.Message;
+            throw;
+        }
+    }
+
+    private static void Say(string line) => Console.WriteLine($"silo: trainer: {line}");
+
+    private void Checkpointed(long step, string path)
+    {
+        (_last, _lastPath) = (step, path);
+        Console.WriteLine($"silo: trainer checkpoint step {step}");
+        if (settings.Kind == "prior")
+            lock (_gate) _published = _published.ContinueWith(_ => PublishAsync(path), TaskScheduler.Default).Unwrap();
+    }
+
+    private async Task PublishAsync(string path)
+    {
+        foreach (var replica in replicas.Current())
+        {
+            try
+            {
+                await grains.GetGrain<IWindowReplicaGrain>(replica.Key).ReloadAsync(path);
+            }
+            catch (Exception e)
+            {
+                log.LogWarning("replica {Replica} did not load {Path}: {Error}", replica.Key, path, e.Message);
+            }
+        }
+    }
+}
