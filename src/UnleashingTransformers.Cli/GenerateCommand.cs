@@ -1,12 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Canvas;
-using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Telemetry;
-using UnleashingTransformers.Grid.Transports.RabbitMq;
-using UnleashingTransformers.Silo;
-using UnleashingTransformers.Grid.Transports.InProcess;
+using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Window;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
@@ -37,21 +35,19 @@ internal static class GenerateCommand
         var decodeTile = new Option<int>("--decode-tile") { DefaultValueFactory = _ => 0, Description = "decode in tiles of N tokens (0: whole up to 64x64, tiled above)" };
         var output = new Option<string>("--out") { Description = "image file (.png, .jpg, .webp)", DefaultValueFactory = _ => "generated.png" };
         var tokensOut = new Option<string?>("--tokens-out") { Description = "also write the token canvas (JSON)" };
-        var requestTimeout = new Option<int>("--request-timeout") { DefaultValueFactory = _ => 60, Description = "with --grid: seconds before an unanswered window request is sent again (3 retries)" };
-        var grid = new Option<string?>("--grid") { Description = "amqp://host[:port] : run window passes on the window silos of this broker (login from UT__Broker__User/Password)" };
         var cmd = new Command("generate", "Generate an image larger than the training window from overlapping windows")
         {
-            prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut, grid, requestTimeout,
+            prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut,
         };
         common.AddTo(cmd);
-        cmd.SetAction(r => Run(r, common, prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut, grid, requestTimeout));
+        cmd.SetAction(r => Run(r, common, prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut));
         return cmd;
     }
 
     private static int Run(ParseResult r, CommonOptions common, Option<string> prior, Option<int> heads, Option<string> vqgan, Option<string> shape,
         Option<string?> window, Option<int?> stride, Option<int> steps, Option<double> temp, Option<ulong> seed, Option<string> aggregate,
         Option<string> order, Option<int> replicas, Option<int> batch, Option<InferencePrecision> precision, Option<int> decodeTile,
-        Option<string> output, Option<string?> tokensOut, Option<string?> grid, Option<int> requestTimeout)
+        Option<string> output, Option<string?> tokensOut)
     {
         var device = common.Apply(r);
         // Everything a user can get wrong is checked before minutes of work start.
@@ -66,17 +62,14 @@ internal static class GenerateCommand
                 throw new ArgumentException($"{file}: directory {dir} does not exist");
         var n = r.GetValue(replicas);
         if (n < 1) throw new ArgumentException("--replicas must be >= 1");
-        var broker = r.GetValue(grid) is { } uri ? GridOptions.Broker(uri, "--grid") : null;
-        if (r.GetValue(requestTimeout) < 1) throw new ArgumentException("--request-timeout must be >= 1 second");
         // Replicas share the cores: unless told, each gets its share (BLAS pools included).
-        if (broker is null && n > 1 && r.GetValue(common.Threads) == 0)
+        if (n > 1 && r.GetValue(common.Threads) == 0)
         {
             Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / n));
             Torch.torch.set_blas_threads(Math.Max(1, Environment.ProcessorCount / n));
         }
         using var telemetry = GridOptions.TelemetryFromEnvironment("ut-generate");
 
-        // With --grid the replicas are remote: here the prior is only read for its shape and version.
         var replicaModels = new PriorReplicas(r.GetValue(prior)!, r.GetValue(heads), device, r.GetValue(precision));
         var info = replicaModels.Describe();
         var options = spec.ToOptions(info.GridHeight, info.GridWidth);
@@ -85,17 +78,8 @@ internal static class GenerateCommand
         try
         {
             using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, info.CodebookSize)!;
-            IWindowPool pool;
-            if (broker is null)
-            {
-                for (var i = 0; i < n; i++) local.Add(replicaModels.Load());
-                pool = new InProcessWindowPool(local.Select(m => m.Denoiser).ToList(), r.GetValue(batch));
-            }
-            else
-            {
-                pool = RabbitMqWindowPool.ConnectAsync(broker, info.Version, info.WindowLength, info.CodebookSize, info.MaskId,
-                    new RemotePoolOptions { RequireReplicas = true, Timeout = TimeSpan.FromSeconds(r.GetValue(requestTimeout)) }).GetAwaiter().GetResult();
-            }
+            for (var i = 0; i < n; i++) local.Add(replicaModels.Load());
+            IWindowPool pool = new InProcessWindowPool(local.Select(m => m.Denoiser).ToList(), r.GetValue(batch));
 
             var sw = Stopwatch.StartNew();
             CanvasCoordinator canvas;
@@ -115,10 +99,9 @@ internal static class GenerateCommand
             using (var image = CanvasDecoder.Decode(decoder.Model, canvas.Tokens, h, w, r.GetValue(decodeTile), device: device))
                 Images.Save(image, outPath);
             var f = decoder.Model.Downscale;
-            var where = broker is null ? $"{n} replica(s)" : $"replicas on {broker.Display}";
             Console.WriteLine($"generate: {h}x{w} tokens ({w * f}x{h * f} px) in {sw.Elapsed.TotalSeconds:F1} s " +
                 $"(sampling {sampling.TotalSeconds:F1} s): {canvas.WindowPasses:N0} window passes over {canvas.Step} steps, " +
-                $"{h * w / sampling.TotalSeconds:F1} tokens/s, {where} -> {outPath}");
+                $"{h * w / sampling.TotalSeconds:F1} tokens/s, {n} replica(s) -> {outPath}");
             return 0;
         }
         finally

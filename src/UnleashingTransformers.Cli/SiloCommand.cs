@@ -10,7 +10,7 @@ internal static class SiloCommand
     {
         var config = new Option<string>("--config") { Description = "silo configuration (the repository's silo.json: every role, in process)", DefaultValueFactory = _ => "silo.json" };
         var cmd = new Command("silo", "Run a grid node: window replicas, canvas jobs, a trainer and/or the HTTP gateway, as silo.json says. " +
-            "Settings can be overridden by environment (UT__Broker__Uri=...) or arguments (Broker:Uri=amqp://...)")
+            "Settings can be overridden by environment (UT__Cluster__Redis=...) or arguments (Cluster:Redis=127.0.0.1:6379)")
         {
             config,
         };
@@ -20,7 +20,7 @@ internal static class SiloCommand
         {
             var overrides = r.UnmatchedTokens.ToArray();
             var bad = overrides.FirstOrDefault(t => !t.Contains('=') && !t.StartsWith("--", StringComparison.Ordinal));
-            if (bad is not null) throw new ArgumentException($"unexpected argument '{bad}': overrides are Key=Value (e.g. Broker:Uri=amqp://host)");
+            if (bad is not null) throw new ArgumentException($"unexpected argument '{bad}': overrides are Key=Value (e.g. Cluster:Redis=127.0.0.1:6379)");
             var silo = SiloConfig.Load(r.GetValue(config)!, overrides);
             return SiloHost.RunAsync(silo).GetAwaiter().GetResult();
         });

@@ -1,18 +1,18 @@
 using System.CommandLine;
-using System.Net.Http.Json;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Torch.Serialization;
 
 namespace UnleashingTransformers.Cli;
 
-/// <summary><c>ut submit</c>: sends a generation job to a gateway, follows it, fetches the image.</summary>
+/// <summary><c>ut submit</c>: sends a generation job to a gateway (HTTP) or to the cluster (an Orleans
+/// client), follows it, fetches the image.</summary>
 internal static class SubmitCommand
 {
     public static Command Create()
     {
-        var gateway = new Option<string>("--gateway") { Description = "gateway address, e.g. http://127.0.0.1:8080", Required = true };
+        var gateway = new Option<string?>("--gateway") { Description = "gateway address, e.g. http://127.0.0.1:8080 (token, if it needs one: UT__Gateway__Token)" };
+        var cluster = new Option<string?>("--cluster") { Description = "the cluster's redis, e.g. redis://127.0.0.1:6379: submit as an Orleans client" };
         var shape = new Option<string>("--shape") { Description = "canvas in tokens, HxW", DefaultValueFactory = _ => "32x64" };
         var window = new Option<string?>("--window") { Description = "window in tokens, N or HxW (default: the prior's grid)" };
         var stride = new Option<int?>("--stride") { Description = "window stride in tokens" };
@@ -22,43 +22,34 @@ internal static class SubmitCommand
         var aggregate = new Option<string>("--aggregate") { DefaultValueFactory = _ => "mean", Description = "mean, gaussian or poe" };
         var order = new Option<string>("--order") { DefaultValueFactory = _ => "parallel", Description = "parallel or raster" };
         var output = new Option<string>("--out") { Description = "image file (.png)", DefaultValueFactory = _ => "generated.png" };
-        var cmd = new Command("submit", "Submit a generation job to a silo's gateway, follow its progress and fetch the image")
+        var cmd = new Command("submit", "Submit a generation job to a gateway or a cluster, follow its progress and fetch the image")
         {
-            gateway, shape, window, stride, steps, temp, seed, aggregate, order, output,
+            gateway, cluster, shape, window, stride, steps, temp, seed, aggregate, order, output,
         };
         cmd.SetAction(r =>
         {
+            if ((r.GetValue(gateway) is null) == (r.GetValue(cluster) is null)) throw new ArgumentException("give one of --gateway URL or --cluster redis://host:port");
+            var spec = GenerateCommand.Spec(r, shape, window, stride, steps, temp, seed, aggregate, order);
+            var outPath = r.GetValue(output)!;
+            if (Path.GetExtension(outPath).ToLowerInvariant() != ".png") throw new ArgumentException($"--out {outPath}: jobs give PNG images, use .png");
+            if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir && !Directory.Exists(dir)) throw new ArgumentException($"{outPath}: directory {dir} does not exist");
             // Ctrl-C or SIGTERM while following the job: cancel the job too (nobody would wait for it).
             using var stop = new CancellationTokenSource();
             void Stop(PosixSignalContext context) { context.Cancel = true; stop.Cancel(); }
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-            return RunAsync(r.GetValue(gateway)!, GenerateCommand.Spec(r, shape, window, stride, steps, temp, seed, aggregate, order), r.GetValue(output)!, stop.Token)
-                .GetAwaiter().GetResult();
+            return RunAsync(r.GetValue(gateway), r.GetValue(cluster), spec, outPath, stop.Token).GetAwaiter().GetResult();
         });
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string gateway, CanvasJobSpec spec, string outPath, CancellationToken cancel)
+    private static async Task<int> RunAsync(string? gateway, string? cluster, CanvasJobSpec spec, string outPath, CancellationToken cancel)
     {
-        if (!Uri.TryCreate(gateway, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
-            throw new ArgumentException($"--gateway {gateway}: expected http://host:port");
-        if (Path.GetExtension(outPath).ToLowerInvariant() != ".png") throw new ArgumentException($"--out {outPath}: the gateway returns PNG images, use .png");
-        if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir && !Directory.Exists(dir)) throw new ArgumentException($"{outPath}: directory {dir} does not exist");
-        var json = new JsonSerializerOptions(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) } };
-        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
-        HttpResponseMessage created;
-        try
-        {
-            created = await http.PostAsJsonAsync("jobs", spec, json, cancel);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new IOException($"gateway {gateway} is unreachable ({e.Message}): start a silo with the gateway role or fix --gateway", e);
-        }
-        if (!created.IsSuccessStatusCode) throw new ArgumentException($"gateway refused the job: {await ErrorOf(created, cancel)}");
-        var status = (await created.Content.ReadFromJsonAsync<JobStatus>(json, cancel))!;
-        Console.WriteLine($"submit: job {status.Id} accepted by {gateway}");
+        await using IJobConnection jobs = gateway is not null
+            ? new GatewayConnection(gateway, Environment.GetEnvironmentVariable("UT__Gateway__Token"))
+            : await ClusterConnection.ConnectAsync(cluster!, cancel);
+        var status = await jobs.SubmitAsync(spec, cancel);
+        Console.WriteLine($"submit: job {status.Id} accepted by {jobs.Where}");
         try
         {
             ConsoleProgress.Run("job " + status.Id, status.Steps, report =>
@@ -66,7 +57,7 @@ internal static class SubmitCommand
                 while (!status.Finished)
                 {
                     Task.Delay(250, cancel).GetAwaiter().GetResult();
-                    status = http.GetFromJsonAsync<JobStatus>($"jobs/{status.Id}", json, cancel).GetAwaiter().GetResult()!;
+                    status = jobs.StatusAsync(status.Id, cancel).GetAwaiter().GetResult();
                     report(status.Step, $"{status.State.ToString().ToLowerInvariant()}, {status.Revealed}/{status.Total} tokens");
                 }
             });
@@ -74,29 +65,14 @@ internal static class SubmitCommand
         catch (OperationCanceledException)
         {
             // Ctrl-C: the job would go on without anyone waiting for it.
-            await http.DeleteAsync($"jobs/{status.Id}", CancellationToken.None);
+            await jobs.CancelAsync(status.Id);
             Console.Error.WriteLine($"submit: job {status.Id} cancelled");
             return 130;
         }
         if (status.State != JobState.Done) throw new IOException($"job {status.Id} {status.State.ToString().ToLowerInvariant()}{(status.Error is null ? "" : $": {status.Error}")}");
-        var image = await http.GetAsync($"jobs/{status.Id}/image", cancel);
-        if (!image.IsSuccessStatusCode) throw new IOException($"job {status.Id}: image not available: {await ErrorOf(image, cancel)}");
-        var bytes = await image.Content.ReadAsByteArrayAsync(cancel);
+        var bytes = await jobs.ImageAsync(status.Id, cancel);
         AtomicFile.Write(outPath, tmp => File.WriteAllBytes(tmp, bytes));
         Console.WriteLine($"submit: job {status.Id} done in {status.Step} steps -> {outPath}");
         return 0;
-    }
-
-    private static async Task<string> ErrorOf(HttpResponseMessage response, CancellationToken cancel)
-    {
-        var body = await response.Content.ReadAsStringAsync(cancel);
-        try
-        {
-            return JsonDocument.Parse(body).RootElement.GetProperty("error").GetString() ?? body;
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            return $"HTTP {(int)response.StatusCode} {body}";
-        }
     }
 }

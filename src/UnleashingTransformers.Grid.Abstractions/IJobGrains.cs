@@ -10,8 +10,8 @@ namespace UnleashingTransformers.Grid.Contracts;
 /// </summary>
 public interface ICanvasJobGrain : IGrainWithStringKey
 {
-    /// <summary>Starts the job for the given weights version (idempotent: a known job just reports).
-    /// Throws ArgumentException naming the field when the spec is bad.</summary>
+    /// <summary>Starts the job for the given weights version (empty: the canvas silo's prior); idempotent,
+    /// a known job just reports. Throws ArgumentException naming the field when the spec is bad.</summary>
     Task<JobStatus> SubmitAsync(CanvasJobSpec spec, string model);
 
     /// <summary>Null when no such job exists.</summary>
@@ -37,7 +37,8 @@ public interface ICanvasJobGrain : IGrainWithStringKey
 /// the unfinished jobs to resume, and retention of finished ones.</summary>
 public interface IJobIndexGrain : IGrainWithIntegerKey
 {
-    Task<Admission> AdmitAsync(string id, int maxPending);
+    /// <summary>Takes the job into the list unless Canvas:MaxPending jobs are unfinished.</summary>
+    Task<Admission> AdmitAsync(string id);
     Task RemoveAsync(string id);
     Task FinishedAsync(string id);
     Task FailedAsync(string id, string error);

@@ -1,6 +1,7 @@
+using System.Net;
 using Microsoft.Extensions.Configuration;
-using UnleashingTransformers.Grid.Transports.RabbitMq;
-using UnleashingTransformers.Models.Training;
+using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Training;
 
 namespace UnleashingTransformers.Silo;
 
@@ -8,6 +9,7 @@ namespace UnleashingTransformers.Silo;
 /// A silo's configuration: <c>silo.json</c>, then environment variables <c>UT__Section__Key</c>, then
 /// <c>Key=Value</c> arguments (the .NET configuration order; later wins). Relative paths are relative to
 /// the config file. <see cref="Load"/> checks everything a user can get wrong before anything starts.
+/// Each option's default is stated once, here or in the record it comes from.
 /// </summary>
 public sealed record SiloConfig
 {
@@ -17,12 +19,13 @@ public sealed record SiloConfig
     public string Device { get; init; } = "cpu";
     /// <summary>libtorch and BLAS threads (0: libtorch's default, BLAS's own).</summary>
     public int Threads { get; init; }
+    /// <summary>Job state (file storage of the localhost provider) and images; canvas silos and gateways share it.</summary>
     public string StateDirectory { get; init; } = "state";
     public ModelSettings Models { get; init; } = new();
+    public ClusterSettings Cluster { get; init; } = new();
     public WindowSettings Window { get; init; } = new();
     public CanvasSettings Canvas { get; init; } = new();
     public GatewaySettings Gateway { get; init; } = new();
-    public BrokerSettings Broker { get; init; } = new();
     public TelemetrySettings Telemetry { get; init; } = new();
     public TrainerSettings Trainer { get; init; } = new();
 
@@ -36,30 +39,50 @@ public sealed record SiloConfig
         public string Precision { get; init; } = "Float32";
     }
 
-    public sealed record WindowSettings
+    /// <summary>How silos find each other and where grain state and reminders live.</summary>
+    public sealed record ClusterSettings
     {
-        public int Replicas { get; init; } = 1;
-        public int MaxBatch { get; init; } = 8;
-        public int MaxWaitMs { get; init; } = 2;
-        public int Prefetch { get; init; } = 16;
-    }
+        /// <summary><c>localhost</c>: one process, grain state in files under StateDirectory, reminders in
+        /// memory. <c>redis</c>: membership, grain state and reminders in the redis-server at <see cref="Redis"/>.</summary>
+        public string Provider { get; init; } = "localhost";
+        /// <summary>host:port of the redis-server (Provider redis).</summary>
+        public string Redis { get; init; } = "";
+        public string ClusterId { get; init; } = "ut";
+        public string ServiceId { get; init; } = "ut";
+        /// <summary>Port silos talk to each other on.</summary>
+        public int SiloPort { get; init; } = 11111;
+        /// <summary>Port Orleans clients (<c>ut submit --cluster</c>) connect to.</summary>
+        public int GatewayPort { get; init; } = 30000;
+        /// <summary>Address other silos reach this one at; set it to this host's address when silos run on
+        /// several hosts (on Kubernetes the pod's IP is used).</summary>
+        public string AdvertisedAddress { get; init; } = "127.0.0.1";
+        /// <summary>This silo's name, the first part of its window replicas' keys (default: ut-HOST-PID).</summary>
+        public string SiloName { get; init; } = "";
 
-    public sealed record CanvasSettings
-    {
-        /// <summary>Save each job's canvas every N steps (and when the silo stops).</summary>
-        public int PersistEvery { get; init; } = 16;
-        public int MaxJobs { get; init; } = 1;
-        public int RequestTimeoutSeconds { get; init; } = 60;
-        public int Retries { get; init; } = 3;
-        public int MaxInFlight { get; init; } = 256;
+        public IEnumerable<string> Problems()
+        {
+            if (Provider is not ("localhost" or "redis")) yield return $"Cluster:Provider '{Provider}': expected localhost or redis";
+            if (Provider == "redis" && !ValidHostPort(Redis)) yield return $"Cluster:Redis '{Redis}': expected host:port of a redis-server (e.g. 127.0.0.1:6379)";
+            if (SiloPort is < 1 or > 65535 || GatewayPort is < 1 or > 65535 || SiloPort == GatewayPort)
+                yield return $"Cluster: SiloPort {SiloPort} and GatewayPort {GatewayPort} must be two different ports";
+            if (!IPAddress.TryParse(AdvertisedAddress, out _)) yield return $"Cluster:AdvertisedAddress '{AdvertisedAddress}' is not an IP address";
+            if (SiloName.Contains('/')) yield return $"Cluster:SiloName '{SiloName}' must not contain '/'";
+            if (string.IsNullOrWhiteSpace(ClusterId) || string.IsNullOrWhiteSpace(ServiceId)) yield return "Cluster: ClusterId and ServiceId must not be empty";
+        }
+
+        private static bool ValidHostPort(string text) =>
+            text.LastIndexOf(':') is var colon and > 0 && int.TryParse(text[(colon + 1)..], out var port) && port is > 0 and <= 65535;
     }
 
     public sealed record GatewaySettings
     {
         public string Host { get; init; } = "127.0.0.1";
         public int Port { get; init; } = 8080;
-        /// <summary>Largest canvas a job may ask for, in tokens.</summary>
-        public long MaxTokens { get; init; } = 128 * 128;
+        /// <summary>Bearer token the API and dashboard require; required when Host is not loopback.
+        /// Better given as UT__Gateway__Token than written in a file.</summary>
+        public string Token { get; init; } = "";
+
+        public bool OnLoopback => Host is "localhost" || (IPAddress.TryParse(Host, out var ip) && IPAddress.IsLoopback(ip));
     }
 
     public sealed record TelemetrySettings
@@ -68,14 +91,6 @@ public sealed record SiloConfig
         public string OtlpEndpoint { get; init; } = "";
         public string ServiceName { get; init; } = "ut-silo";
         public int ExportIntervalMs { get; init; } = 5000;
-    }
-
-    public sealed record TrainerSettings
-    {
-        /// <summary>prior or vqgan.</summary>
-        public string Kind { get; init; } = "prior";
-        public PriorTrainingOptions? Prior { get; init; }
-        public VqGanTrainingOptions? VqGan { get; init; }
     }
 
     /// <summary>Reads and checks a configuration. Errors are ArgumentException with one line naming the
@@ -121,7 +136,6 @@ public sealed record SiloConfig
         {
             StateDirectory = Abs(StateDirectory),
             Models = Models with { Prior = Abs(Models.Prior), VqGan = Abs(Models.VqGan) },
-            Broker = Broker with { TlsCaFile = Broker.TlsCaFile is { } ca ? Abs(ca) : null },
             Roles = Roles.Select(r => r.Trim().ToLowerInvariant()).Distinct().ToArray(),
             Trainer = Trainer with
             {
@@ -136,17 +150,16 @@ public sealed record SiloConfig
         if (Roles.Length == 0) throw new ArgumentException($"{path}: Roles is empty: list some of {string.Join(", ", KnownRoles)}");
         foreach (var role in Roles)
             if (!KnownRoles.Contains(role)) throw new ArgumentException($"{path}: unknown role '{role}' in Roles (expected {string.Join(", ", KnownRoles)})");
-        if (Has("window") || Has("canvas") || Has("gateway")) RequireFile(Models.Prior, "Models:Prior");
+        if (Has("window") || Has("canvas")) RequireFile(Models.Prior, "Models:Prior");
         if (Has("canvas")) RequireFile(Models.VqGan, "Models:VqGan");
-        if (Broker.Configured) Broker.Validate();
-        else if (Has("canvas") && !Has("window"))
-            throw new ArgumentException($"{path}: the canvas role needs window replicas: add the window role or set Broker:Uri");
-        else if (Has("window") && !Has("canvas"))
-            throw new ArgumentException($"{path}: a window role without a broker serves nobody: set Broker:Uri or add the canvas role");
-        if (Window.Replicas < 1 || Window.MaxBatch < 1 || Window.Prefetch < 1 || Window.MaxWaitMs < 0)
-            throw new ArgumentException($"{path}: Window: Replicas, MaxBatch and Prefetch must be >= 1, MaxWaitMs >= 0");
-        if (Canvas.PersistEvery < 1 || Canvas.MaxJobs < 1 || Canvas.RequestTimeoutSeconds < 1 || Canvas.MaxInFlight < 1 || Canvas.Retries < 0)
-            throw new ArgumentException($"{path}: Canvas: PersistEvery, MaxJobs, RequestTimeoutSeconds and MaxInFlight must be >= 1, Retries >= 0");
+        foreach (var problem in Cluster.Problems().Concat(Window.Problems()).Concat(Canvas.Problems()))
+            throw new ArgumentException($"{path}: {problem}");
+        if (Cluster.Provider == "localhost" && Has("canvas") && !Has("window"))
+            throw new ArgumentException($"{path}: the canvas role needs window replicas: add the window role, or use Cluster:Provider redis with window silos");
+        if (Cluster.Provider == "localhost" && Has("window") && !Has("canvas"))
+            throw new ArgumentException($"{path}: a window silo on Cluster:Provider localhost serves nobody: use Cluster:Provider redis, or add the canvas role");
+        if (Has("gateway") && !Gateway.OnLoopback && string.IsNullOrEmpty(Gateway.Token))
+            throw new ArgumentException($"{path}: Gateway:Host {Gateway.Host} is off loopback: set Gateway:Token (e.g. UT__Gateway__Token) so the API and dashboard require it");
         if (Gateway.Port is < 0 or > 65535) throw new ArgumentException($"{path}: Gateway:Port {Gateway.Port} is not a port");
         if (!string.IsNullOrEmpty(Telemetry.OtlpEndpoint) && !(Uri.TryCreate(Telemetry.OtlpEndpoint, UriKind.Absolute, out var otlp) && otlp.Scheme is "http" or "https"))
             throw new ArgumentException($"{path}: Telemetry:OtlpEndpoint '{Telemetry.OtlpEndpoint}' is not an http(s) URI");

@@ -1,12 +1,13 @@
-using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Jobs;
-using UnleashingTransformers.Grid.Transports.InProcess;
+using UnleashingTransformers.Grid.Training;
+using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Silo.Gateway;
 using UnleashingTransformers.Silo.Roles;
 using UnleashingTransformers.Torch;
@@ -14,11 +15,11 @@ using UnleashingTransformers.Torch;
 namespace UnleashingTransformers.Silo;
 
 /// <summary>
-/// One silo process: the roles of its configuration on a .NET Generic Host (a web host when it has the
-/// gateway role). Everything that can fail for a user's reason (config, model files, broker) is checked
-/// before the host starts, so it fails with one line instead of a host error dump. SIGTERM/SIGINT stop
-/// it gracefully: window replicas finish their batch and hand back the rest, canvas jobs save their
-/// canvas, the trainer stops between steps; a second silo (or this one, restarted) goes on.
+/// One silo process: an Orleans silo with the grain classes of its roles, on a .NET Generic Host (a web
+/// host with the gateway and dashboard when it has the gateway role). Everything that can fail for a
+/// user's reason (config, model files, the cluster store) is checked before the host starts, so it fails
+/// with one line instead of a host error dump. SIGTERM/SIGINT stop it gracefully: canvas jobs save the
+/// step they reached (another canvas silo, or this one restarted, goes on), the trainer stops between steps.
 /// </summary>
 public static class SiloHost
 {
@@ -32,23 +33,24 @@ public static class SiloHost
         var device = Device.Parse(config.Device);
         if (device.Type == DeviceType.CUDA && !torch.cuda.is_available())
             throw new ArgumentException($"Device {device}: this libtorch has no CUDA device; build against a CUDA libtorch (README) or use cpu");
-        if (config.Broker.Configured)
-            await (await config.Broker.ConnectAsync($"ut-silo-check-{Environment.ProcessId}", cancel)).DisposeAsync();
-        PriorInfo? prior = config.Has("window") || config.Has("canvas") || config.Has("gateway") ? PriorReplicas.From(config).Describe() : null;
-        var state = new SiloState(config.Roles);
-        JobStore? store = config.Has("canvas") || config.Has("gateway") ? new JobStore(config.StateDirectory) : null;
+        if (config.Cluster.Provider == "redis") await RedisCheck.ReachableAsync(config.Cluster.Redis, "Cluster:Redis");
+        var replicas = config.Has("window") || config.Has("canvas")
+            ? new PriorReplicas(config.Models.Prior, config.Models.Heads, device, Enum.Parse<InferencePrecision>(config.Models.Precision, ignoreCase: true))
+            : null;
+        var prior = replicas?.Describe();
         using var telemetry = TelemetryExport.Start(config.Telemetry.OtlpEndpoint, config.Telemetry.ServiceName, config.Telemetry.ExportIntervalMs);
 
-        // Embedded: the window role is an in-process pool of replica threads the canvas role calls.
-        InProcessWindowPool? localPool = null;
-        var replicas = new List<ReplicaModel>();
-        if (!config.Broker.Configured && config.Has("window"))
-        {
-            var load = PriorReplicas.From(config);
-            for (var i = 0; i < config.Window.Replicas; i++) replicas.Add(load.Load());
-            localPool = new InProcessWindowPool(replicas.Select(r => r.Denoiser).ToList(), config.Window.MaxBatch, TimeSpan.FromMilliseconds(config.Window.MaxWaitMs));
-            state.Ready("window");
-        }
+        // Window role: the replicas are loaded before the silo joins, so a joined window silo can serve.
+        await using var replicaHost = config.Has("window")
+            ? new ReplicaHost(replicas!, config.Window.Replicas, config.Window.MaxBatch, TimeSpan.FromMilliseconds(config.Window.MaxWaitMs), config.Device)
+            : null;
+        // Canvas role: the pool of each job calls the cluster's replica grains, resolved once the host is built.
+        IServiceProvider? services = null;
+        var poolOptions = new WindowPoolOptions { Timeout = TimeSpan.FromSeconds(config.Canvas.RequestTimeoutSeconds), Retries = config.Canvas.Retries };
+        using var canvas = config.Has("canvas")
+            ? new CanvasRuntime(prior!, config.Canvas, config.Models.VqGan, device, config.StateDirectory,
+                model => new OrleansWindowPool(services!.GetRequiredService<IGrainFactory>(), services!.GetRequiredService<ReplicaDirectory>(), prior!, model, poolOptions))
+            : null;
 
         IHostApplicationBuilder builder;
         if (config.Has("gateway"))
@@ -64,57 +66,67 @@ public static class SiloHost
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        // A failed role is reported once, as the one error line below, not as the host's stack dump.
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
+        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        // Seen at every start on these machines and harmless (shared/reference/orleans-notes.md §12).
+        builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
+        // "Silo not running with ServerGC": workstation GC is chosen, for a box shared by several processes.
+        builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
+        // A failed start is reported once, as the one error line below, not as the host's stack dump.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        builder.Services.Configure<HostOptions>(o =>
-        {
-            o.ShutdownTimeout = TimeSpan.FromSeconds(30);
-            o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
-        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        builder.UseOrleans(silo => OrleansSetup.Configure(silo, config));
         builder.Services.AddSingleton(config);
-        builder.Services.AddSingleton(state);
-        if (prior is not null) builder.Services.AddSingleton(prior);
-        if (store is not null) builder.Services.AddSingleton(store);
-        if (localPool is not null) builder.Services.AddSingleton<IWindowPool>(localPool);
-        if (config.Has("window") && config.Broker.Configured) builder.Services.AddHostedService<WindowRole>();
-        if (config.Has("canvas")) builder.Services.AddHostedService<CanvasRole>();
-        if (config.Has("trainer")) builder.Services.AddHostedService<TrainerRole>();
+        builder.Services.AddSingleton(config.Canvas);
+        builder.Services.AddSingleton<ReplicaDirectory>();
+        if (replicaHost is not null) builder.Services.AddSingleton(replicaHost);
+        if (canvas is not null)
+        {
+            builder.Services.AddSingleton(canvas);
+            builder.Services.AddHostedService<JobKicker>();
+        }
+        if (config.Has("trainer"))
+        {
+            builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<TrainerRun>(sp, config.Trainer, config.Device));
+            builder.Services.AddHostedService<TrainerRole>();
+        }
 
         IHost host;
         if (builder is WebApplicationBuilder webBuilder)
         {
             var app = webBuilder.Build();
-            GatewayApi.Map(app, config, state, store!, prior!);
-            state.Ready("gateway");
+            GatewayApi.Map(app, config);
             host = app;
         }
         else
         {
             host = ((HostApplicationBuilder)builder).Build();
         }
+        services = host.Services;
         var failed = false;
         try
         {
             await host.StartAsync(cancel);
-            Console.WriteLine($"silo: started (roles {string.Join(", ", config.Roles)}{(config.Has("gateway") ? $", gateway http://{config.Gateway.Host}:{config.Gateway.Port}" : "")})");
+            if (replicaHost is not null)
+                for (var i = 0; i < replicaHost.Count; i++)
+                    Console.WriteLine($"silo: window replica {OrleansSetup.SiloName(config)}/{i} serving model {replicaHost.Version(i)} on {config.Device}");
+            Console.WriteLine($"silo: started {OrleansSetup.SiloName(config)} (roles {string.Join(", ", config.Roles)}, cluster {config.Cluster.Provider}" +
+                $"{(config.Has("gateway") ? $", gateway http://{config.Gateway.Host}:{config.Gateway.Port}" : "")})");
             await host.WaitForShutdownAsync(cancel);
-            // A role that failed stopped the host: say why, once, and exit non-zero.
-            if (host.Services.GetServices<IHostedService>().OfType<BackgroundService>().Select(s => s.ExecuteTask?.Exception?.GetBaseException()).FirstOrDefault(e => e is not null) is { } roleError)
-            {
-                Console.Error.WriteLine($"ut: error: {roleError.Message}");
-                failed = true;
-            }
         }
-        catch (Exception e) when (e is IOException or ArgumentException or TorchException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            Console.Error.WriteLine($"ut: error: {e.Message}");
+            Console.Error.WriteLine($"ut: error: silo did not start: {e.GetBaseException().Message}");
             failed = true;
         }
         finally
         {
             if (host is IAsyncDisposable d) await d.DisposeAsync(); else host.Dispose();
-            if (localPool is not null) await localPool.DisposeAsync();
-            foreach (var r in replicas) r.Owner?.Dispose();
+            for (var i = 0; i < (replicaHost?.Count ?? 0); i++)
+            {
+                var (batches, requests) = replicaHost!.Served(i);
+                Console.WriteLine($"silo: window replica {OrleansSetup.SiloName(config)}/{i} served {requests} requests in {batches} batches");
+            }
         }
         Console.WriteLine("silo: stopped");
         return failed ? 1 : 0;

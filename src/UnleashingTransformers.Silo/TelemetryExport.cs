@@ -8,11 +8,16 @@ using UnleashingTransformers.Grid.Telemetry;
 namespace UnleashingTransformers.Silo;
 
 /// <summary>
-/// Sends the project's spans and metrics (<see cref="GridTelemetry"/>) to an OTLP/HTTP endpoint, when
+/// Sends the project's spans and metrics (<see cref="GridTelemetry"/>) and Orleans' grain-call spans and
+/// metrics to an OTLP/HTTP endpoint, when
 /// one is configured; with none, nothing is collected or sent. Disposing flushes what is pending.
 /// </summary>
 public sealed class TelemetryExport : IDisposable
 {
+    /// <summary>Orleans' spans of grain calls (the ones that carry a trace from silo to silo) and its meter.</summary>
+    public const string OrleansApplicationSource = "Microsoft.Orleans.Application";
+    public const string OrleansMeter = "Microsoft.Orleans";
+
     private readonly TracerProvider _traces;
     private readonly MeterProvider _metrics;
 
@@ -25,12 +30,12 @@ public sealed class TelemetryExport : IDisposable
         var resource = ResourceBuilder.CreateDefault().AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}");
         var traces = Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(resource)
-            .AddSource(GridTelemetry.Name)
+            .AddSource(GridTelemetry.Name, OrleansApplicationSource)
             .AddOtlpExporter(o => { o.Endpoint = new Uri($"{root}/v1/traces"); o.Protocol = OtlpExportProtocol.HttpProtobuf; })
             .Build();
         var metrics = Sdk.CreateMeterProviderBuilder()
             .SetResourceBuilder(resource)
-            .AddMeter(GridTelemetry.Name)
+            .AddMeter(GridTelemetry.Name, OrleansMeter)
             .AddOtlpExporter((o, reader) =>
             {
                 o.Endpoint = new Uri($"{root}/v1/metrics");

@@ -55,7 +55,7 @@ public sealed class CanvasJobGrain(
         var now = DateTimeOffset.UtcNow;
         job.State = new CanvasJobState
         {
-            Spec = spec, Model = model, State = JobState.Queued, Steps = CanvasRuntime.TotalSteps(options), Total = options.Cells,
+            Spec = spec, Model = string.IsNullOrEmpty(model) ? runtime.Prior.Version : model, State = JobState.Queued, Steps = CanvasRuntime.TotalSteps(options), Total = options.Cells,
             Created = now, Updated = now,
         };
         await job.WriteStateAsync();
@@ -159,7 +159,7 @@ public sealed class CanvasJobGrain(
         activity?.SetTag("ut.resumed_at", S.Step);
         await using var pool = runtime.Pool(S.Model);
         _canvas = new CanvasCoordinator(pool, options, S.Tokens, S.Step);
-        if (S.Step > 0) Console.WriteLine($"silo: job {Id} resuming at step {S.Step}");
+        Console.WriteLine(S.Step > 0 ? $"silo: job {Id} resuming at step {S.Step}" : $"silo: job {Id} started");
         await SaveAsync(JobState.Running);
         var tags = new TagList { { "ut.job", Id } };
         while (!_canvas.Done)

@@ -33,10 +33,10 @@ public sealed class JobIndexGrain(
 {
     private List<JobEntry> Jobs => index.State.Jobs;
 
-    public async Task<Admission> AdmitAsync(string id, int maxPending)
+    public async Task<Admission> AdmitAsync(string id)
     {
         if (Jobs.Any(j => j.Id == id)) return Admission.Accepted;
-        if (Jobs.Count(j => j.Finished is null) >= maxPending) return Admission.QueueFull;
+        if (Jobs.Count(j => j.Finished is null) >= settings.MaxPending) return Admission.QueueFull;
         Jobs.Add(new JobEntry { Id = id, Created = DateTimeOffset.UtcNow });
         Prune();
         await index.WriteStateAsync();

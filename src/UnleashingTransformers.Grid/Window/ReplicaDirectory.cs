@@ -15,6 +15,7 @@ public sealed class ReplicaDirectory(IClusterMembershipService membership, ISilo
 {
     public const string ReplicasKey = "ut.window.replicas";
     public const string DeviceKey = "ut.device";
+    public const string RolesKey = "ut.roles";
 
     public IReadOnlyList<ReplicaAddress> Current()
     {
@@ -29,6 +30,10 @@ public sealed class ReplicaDirectory(IClusterMembershipService membership, ISilo
         }
         return found;
     }
+
+    /// <summary>Whether a live silo has <paramref name="role"/>.</summary>
+    public bool AnySiloWith(string role) => membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active
+        && metadata.GetSiloMetadata(m.SiloAddress).Metadata.TryGetValue(RolesKey, out var roles) && roles.Split(',').Contains(role));
 
     /// <summary>The device class of a device name: <c>cuda:1</c> and <c>cuda:0</c> are one class, <c>cpu</c> another.</summary>
     public static string DeviceClass(string device) => device.Split(':')[0];

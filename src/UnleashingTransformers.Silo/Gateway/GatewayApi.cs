@@ -1,14 +1,25 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Dashboard;
+using Orleans.Runtime;
+using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Telemetry;
+using UnleashingTransformers.Grid.Window;
 
 namespace UnleashingTransformers.Silo.Gateway;
 
 /// <summary>
-/// The HTTP API. Jobs live in the state directory (<see cref="JobStore"/>), so the gateway answers
-/// from there whether the canvas role runs in this silo or in another one sharing the directory.
+/// The HTTP API, co-hosted in a silo: its calls to job grains are calls from inside the cluster (no
+/// external-client hop, which would wait out a 30 s timeout when a silo dies). The Orleans dashboard is
+/// served beside it at <c>/dashboard</c>. Off loopback, both require <c>Authorization: Bearer TOKEN</c>
+/// (the probes <c>/healthz</c> and <c>/readyz</c> stay open for orchestrators).
 /// </summary>
 internal static class GatewayApi
 {
@@ -20,17 +31,31 @@ internal static class GatewayApi
 
     private static IResult Error(int status, string message) => Results.Json(new { error = message }, Json, statusCode: status);
 
-    public static void Map(WebApplication app, SiloConfig config, SiloState state, JobStore store, PriorInfo prior)
+    private static bool ValidId(string id) => id.Length is > 0 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
+
+    public static void Map(WebApplication app, SiloConfig config)
     {
+        var grains = app.Services.GetRequiredService<IGrainFactory>();
+        var directory = app.Services.GetRequiredService<ReplicaDirectory>();
+        var membership = app.Services.GetRequiredService<IClusterMembershipService>();
+        var index = grains.GetGrain<IJobIndexGrain>(0);
+        ICanvasJobGrain Job(string id) => grains.GetGrain<ICanvasJobGrain>(id);
+
+        if (!string.IsNullOrEmpty(config.Gateway.Token)) app.Use(RequireToken(config.Gateway.Token));
+
         app.MapGet("/healthz", () => Results.Text("ok"));
         app.MapGet("/readyz", () =>
         {
-            var (ready, waiting) = state.Check();
-            return ready ? Results.Text("ready") : Error(503, $"not ready: {string.Join("; ", waiting)}");
+            var waiting = new List<string>();
+            if (membership.CurrentSnapshot.Members.Values.All(m => m.Status != SiloStatus.Active)) waiting.Add("not joined to the cluster");
+            if (!directory.AnySiloWith("canvas")) waiting.Add("no canvas silo in the cluster");
+            if (directory.Current().Count == 0) waiting.Add("no window replica in the cluster");
+            return waiting.Count == 0 ? Results.Text("ready") : Error(503, $"not ready: {string.Join("; ", waiting)}");
         });
 
         app.MapPost("/jobs", async (HttpRequest request, HttpResponse response) =>
         {
+            using var activity = GridTelemetry.Source.StartActivity("gateway.submit", ActivityKind.Server);
             CanvasJobSpec? spec;
             try
             {
@@ -43,38 +68,84 @@ internal static class GatewayApi
             if (spec is null) return Error(400, "request body is empty: send a JSON job, e.g. {\"height\":32,\"width\":64,\"seed\":1}");
             try
             {
-                spec.ToOptions(prior.GridHeight, prior.GridWidth, config.Gateway.MaxTokens);
+                // The canvas job grain checks the spec (JobSpecs, the one check) and stamps its silo's weights version.
+                var status = await JobSubmission.SubmitAsync(grains, spec);
+                activity?.SetTag("ut.job", status.Id);
+                response.Headers.Location = $"/jobs/{status.Id}";
+                return Results.Json(status, Json, statusCode: 202);
+            }
+            catch (JobQueueFullException e)
+            {
+                response.Headers.RetryAfter = "10";
+                return Error(429, e.Message);
+            }
+            catch (Exception e) when (JobSubmission.NoSiloHosts(e))
+            {
+                return Error(503, "no canvas silo in the cluster: start a silo with the canvas role");
             }
             catch (ArgumentException e)
             {
                 return Error(400, e.Message);
             }
-            var job = store.Create(spec, prior.Version);
-            state.JobsChanged.Release();
-            response.Headers.Location = $"/jobs/{job.Id}";
-            return Results.Json(store.Status(job.Id), Json, statusCode: 202);
         });
 
-        app.MapGet("/jobs/{id}", (string id) => store.Status(id) is { } s ? Results.Json(s, Json) : Error(404, $"no job {id}"));
-
-        app.MapGet("/jobs/{id}/image", (string id) =>
+        app.MapGet("/jobs", async (int? offset, int? limit) =>
         {
-            if (store.Status(id) is not { } s) return Error(404, $"no job {id}");
+            var page = await index.ListAsync(offset ?? 0, Math.Clamp(limit ?? 20, 1, 100));
+            var jobs = await Task.WhenAll(page.Ids.Select(id => StatusOrErrorAsync(id)));
+            return Results.Json(new { total = page.Total, offset = offset ?? 0, jobs = jobs.OfType<JobStatus>() }, Json);
+        });
+
+        async Task<JobStatus?> StatusOrErrorAsync(string id)
+        {
+            try
+            {
+                return await Job(id).StatusAsync();
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A job whose state cannot be read is failed, naming why; the gateway goes on.
+                var error = await index.ErrorAsync(id) ?? $"job {id}: its saved state is unreadable ({e.GetBaseException().Message})";
+                return new JobStatus(id, JobState.Failed, 0, 0, 0, 0, error, DateTimeOffset.UtcNow);
+            }
+        }
+
+        app.MapGet("/jobs/{id}", async (string id) =>
+            ValidId(id) && await StatusOrErrorAsync(id) is { } s ? Results.Json(s, Json) : Error(404, $"no job {id}"));
+
+        app.MapGet("/jobs/{id}/image", async (string id) =>
+        {
+            if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
             if (s.State != JobState.Done) return Error(409, $"job {id} is {s.State.ToString().ToLowerInvariant()} (step {s.Step}/{s.Steps}): the image exists once it is done");
-            return Results.File(store.ImagePath(id), "image/png");
+            return await Job(id).ImageAsync() is { } png ? Results.File(png, "image/png") : Error(404, $"job {id}: its image is gone");
         });
 
-        app.MapDelete("/jobs/{id}", (string id) =>
+        app.MapDelete("/jobs/{id}", async (string id) =>
         {
-            if (store.Status(id) is not { } s) return Error(404, $"no job {id}");
+            if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
             if (s.Finished) return Error(409, $"job {id} is already {s.State.ToString().ToLowerInvariant()}");
-            store.RequestCancel(id);
-            // Nobody running it (queued, or its silo is gone): cancel it here; else its runner stops at the next step.
-            if (store.TryClaim(id) is { } claim)
-                using (claim)
-                    store.WriteStatus(s = s with { State = JobState.Cancelled, Updated = DateTimeOffset.UtcNow });
-            state.JobsChanged.Release();
-            return Results.Json(s, Json, statusCode: 202);
+            return Results.Json(await Job(id).CancelAsync(), Json, statusCode: 202);
         });
+
+        app.MapOrleansDashboard("/dashboard");
+    }
+
+    /// <summary>Every request but the probes must carry the token (compared in constant time).</summary>
+    private static Func<HttpContext, RequestDelegate, Task> RequireToken(string token)
+    {
+        var expected = Encoding.UTF8.GetBytes($"Bearer {token}");
+        return async (context, next) =>
+        {
+            var path = context.Request.Path;
+            if (path == "/healthz" || path == "/readyz" ||
+                CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), expected))
+            {
+                await next(context);
+                return;
+            }
+            context.Response.StatusCode = 401;
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await context.Response.WriteAsJsonAsync(new { error = "this gateway requires Authorization: Bearer <Gateway:Token>" }, Json);
+        };
     }
 }

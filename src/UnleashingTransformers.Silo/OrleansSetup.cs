@@ -1,0 +1,89 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using Orleans.Dashboard;
+using Orleans.Runtime.Hosting;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.Serialization;
+using Orleans.Storage;
+using StackExchange.Redis;
+using UnleashingTransformers.Grid.Grains;
+using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Placement;
+using UnleashingTransformers.Grid.Storage;
+using UnleashingTransformers.Grid.Window;
+
+namespace UnleashingTransformers.Silo;
+
+/// <summary>
+/// The Orleans side of a silo, from its configuration: clustering, grain state and reminders of the
+/// chosen provider; membership tuned to declare a killed silo dead in about a second; the grain classes
+/// of its roles only (a silo without the window role never hosts a replica); the metadata that tells
+/// canvases how many replicas it serves; silo-pinned placement; trace propagation; the dashboard on
+/// gateway silos.
+/// </summary>
+public static class OrleansSetup
+{
+    /// <summary>Which grain classes each role brings.</summary>
+    private static readonly (string role, Type grain)[] RoleGrains =
+    [
+        ("window", typeof(WindowReplicaGrain)),
+        ("canvas", typeof(CanvasJobGrain)),
+        ("canvas", typeof(JobIndexGrain)),
+        ("gateway", typeof(JobIndexGrain)),
+        ("trainer", typeof(TrainerGrain)),
+    ];
+
+    public static string SiloName(SiloConfig config) =>
+        string.IsNullOrEmpty(config.Cluster.SiloName) ? $"ut-{Environment.MachineName}-{Environment.ProcessId}" : config.Cluster.SiloName;
+
+    /// <summary>True inside a Kubernetes pod, where Orleans' Kubernetes hosting sets the silo's name and address.</summary>
+    public static bool InKubernetes => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST"));
+
+    public static void Configure(ISiloBuilder silo, SiloConfig config)
+    {
+        var cluster = config.Cluster;
+        silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
+        silo.Configure<SiloOptions>(o => o.SiloName = SiloName(config));
+        if (cluster.Provider == "redis")
+        {
+            var redis = ConfigurationOptions.Parse(cluster.Redis);
+            silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
+            silo.AddRedisGrainStorage(CanvasRuntime.Storage, o => o.ConfigurationOptions = redis);
+            silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
+            if (InKubernetes) silo.UseKubernetesHosting();
+            else silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort);
+        }
+        else
+        {
+            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
+            var directory = Path.Combine(config.StateDirectory, "grains");
+            silo.Services.AddGrainStorage(CanvasRuntime.Storage, (sp, _) => new FileGrainStorage(directory, sp.GetRequiredService<Serializer>()));
+            silo.UseInMemoryReminderService();
+        }
+        // Job state is tokens: Orleans' binary serializer, not the default JSON.
+        silo.Services.AddKeyedSingleton<IGrainStorageSerializer, OrleansGrainStorageSerializer>(CanvasRuntime.Storage);
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            // Defaults declare a killed silo dead after ~11 s, a hung one after ~60 s; the grid wants seconds.
+            o.ProbeTimeout = TimeSpan.FromSeconds(1);
+            o.NumMissedProbesLimit = 2;
+            o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
+        });
+        silo.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
+        silo.UseSiloMetadata(new Dictionary<string, string>
+        {
+            [ReplicaDirectory.ReplicasKey] = config.Has("window") ? config.Window.Replicas.ToString() : "0",
+            [ReplicaDirectory.DeviceKey] = config.Device,
+            [ReplicaDirectory.RolesKey] = string.Join(",", config.Roles),
+        });
+        silo.AddActivityPropagation();
+        silo.Configure<GrainTypeOptions>(o =>
+        {
+            foreach (var grain in RoleGrains.Select(r => r.grain).Distinct())
+                if (!RoleGrains.Any(r => r.grain == grain && config.Has(r.role))) o.Classes.Remove(grain);
+        });
+        if (config.Has("gateway")) silo.AddDashboard();
+    }
+}
