@@ -1,7 +1,9 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using UnleashingTransformers.Cli.Tests;
 using Xunit;
 
 namespace UnleashingTransformers.Silo.Tests;
@@ -9,18 +11,24 @@ namespace UnleashingTransformers.Silo.Tests;
 /// <summary>The HTTP API of an embedded silo (every role in one process, as the repository's silo.json).</summary>
 public sealed class GatewayTests : GridTest
 {
+    private string Embedded(int port, object? canvas = null, object? gateway = null) => Config("silo.json", new
+    {
+        Roles = new[] { "window", "canvas", "gateway" },
+        Gateway = gateway ?? new { Port = port },
+        Canvas = canvas ?? new { MaxTokens = 4096 },
+    });
+
     [Fact]
-    public async Task Jobs_are_submitted_followed_fetched_and_cancelled()
+    public async Task Jobs_are_submitted_followed_listed_fetched_and_cancelled()
     {
         var expected = Embedded("16x32", 21, "--temp", "0.6");
-        var port = RabbitMqBroker.FreePort();
-        using var silo = UtProcess.Silo(Config("silo.json", new { Roles = new[] { "window", "canvas", "gateway" }, Gateway = new { Port = port, MaxTokens = 4096 } }));
+        var port = Ports.Free();
+        using var silo = UtProcess.Silo(Embedded(port));
         silo.WaitFor("silo: started");
-        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var http = await ReadyGateway(port);
         Assert.Equal("ok", await http.GetStringAsync("healthz"));
-        Assert.Equal("ready", await http.GetStringAsync("readyz"));
 
-        // Bad input: 400 with a message that names the field.
+        // Bad input: 400 with a message that names the field; the silo is not disturbed by any of it.
         async Task<string> BadRequest(string body)
         {
             var r = await http.PostAsync("jobs", new StringContent(body, Encoding.UTF8, "application/json"));
@@ -31,9 +39,12 @@ public sealed class GatewayTests : GridTest
         Assert.Contains("aggregate 'median'", await BadRequest("""{"height":16,"width":16,"aggregate":"median"}"""));
         Assert.Contains("smaller than the 8x8 window", await BadRequest("""{"height":4,"width":16}"""));
         Assert.Contains("temperature", await BadRequest("""{"height":16,"width":16,"temperature":0}"""));
+        Assert.Contains("window -8x-8", await BadRequest("""{"windowHeight":-8,"windowWidth":-8}"""));
+        Assert.Contains("limit of 1024", await BadRequest("""{"height":16,"width":16,"steps":100000}"""));
         Assert.Contains("colour", await BadRequest("""{"height":16,"width":16,"colour":"red"}"""));
         Assert.Contains("not a job", await BadRequest("""{"height":"""));
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("jobs/0123456789abcdef")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("jobs/..%2F..%2Fetc")).StatusCode);
 
         // A job: accepted, followed to the end, its image the embedded run's.
         var created = await http.PostAsJsonAsync("jobs", new { height = 16, width = 32, seed = 21, temperature = 0.6 });
@@ -42,30 +53,34 @@ public sealed class GatewayTests : GridTest
         Assert.Equal($"/jobs/{id}", created.Headers.Location?.ToString());
         var seen = new HashSet<int>();
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await DistributedGridTests.State(http, id) != "done" && DateTime.UtcNow < deadline)
+        while (await State(http, id) != "done" && DateTime.UtcNow < deadline)
         {
-            seen.Add((await DistributedGridTests.Status(http, id)).GetProperty("step").GetInt32());
+            seen.Add(await Step(http, id));
             await Task.Delay(20);
         }
-        Assert.Equal(256, (await DistributedGridTests.Status(http, id)).GetProperty("step").GetInt32());
+        Assert.Equal(256, await Step(http, id));
         Assert.Contains(seen, s => s is > 0 and < 256); // progress was visible on the way
         Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
         Assert.Equal(HttpStatusCode.Conflict, (await http.DeleteAsync($"jobs/{id}")).StatusCode);
 
         // A long job: no image while it runs; cancelled, it stops and never gets one.
-        var big = await http.PostAsJsonAsync("jobs", new { height = 64, width = 64, seed = 1 });
-        var bigId = JsonDocument.Parse(await big.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
-        while (await DistributedGridTests.State(http, bigId) != "running") await Task.Delay(20);
+        var bigId = await Submit(http, new { height = 64, width = 64, seed = 1 });
+        await WaitForState(http, bigId, "running", 30);
         var early = await http.GetAsync($"jobs/{bigId}/image");
         Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
         Assert.Contains("is running", await early.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.Accepted, (await http.DeleteAsync($"jobs/{bigId}")).StatusCode);
-        var end = DateTime.UtcNow.AddSeconds(30);
-        while (await DistributedGridTests.State(http, bigId) != "cancelled" && DateTime.UtcNow < end) await Task.Delay(50);
-        var cancelled = await DistributedGridTests.Status(http, bigId);
-        Assert.Equal("cancelled", cancelled.GetProperty("state").GetString());
-        Assert.True(cancelled.GetProperty("step").GetInt32() < 256);
-        Assert.False(File.Exists(P($"state/jobs/{bigId}/image.png")));
+        await WaitForState(http, bigId, "cancelled", 30);
+        Assert.True(await Step(http, bigId) < 256);
+        Assert.False(File.Exists(P($"state/images/{bigId}.png")));
+
+        // The list, newest first, paged.
+        var list = JsonDocument.Parse(await http.GetStringAsync("jobs?limit=1")).RootElement;
+        Assert.Equal(2, list.GetProperty("total").GetInt32());
+        Assert.Equal(bigId, list.GetProperty("jobs")[0].GetProperty("id").GetString());
+        var second = JsonDocument.Parse(await http.GetStringAsync("jobs?offset=1&limit=5")).RootElement.GetProperty("jobs");
+        Assert.Equal(id, Assert.Single(second.EnumerateArray()).GetProperty("id").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("dashboard/")).StatusCode);
 
         silo.Terminate();
         Assert.Equal(0, silo.WaitForExit(30));
@@ -73,73 +88,120 @@ public sealed class GatewayTests : GridTest
     }
 
     [Fact]
-    public async Task A_gateway_silo_and_a_canvas_silo_share_jobs_through_the_state_directory()
+    public async Task Off_loopback_the_API_and_dashboard_require_the_token()
     {
-        var expected = Embedded("16x16", 4);
-        var port = RabbitMqBroker.FreePort();
-        using var gateway = UtProcess.Silo(Config("gateway.json", new { Roles = new[] { "gateway" }, Gateway = new { Port = port } }));
-        gateway.WaitFor("silo: started");
-        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-        var created = await http.PostAsJsonAsync("jobs", new { height = 16, width = 16, seed = 4 });
-        var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
-        await Task.Delay(500);
-        Assert.Equal("queued", await DistributedGridTests.State(http, id)); // nobody runs jobs yet
+        var port = Ports.Free();
+        Assert.Contains("set Gateway:Token", Ut.Fails("silo", "--config", Embedded(port, gateway: new { Host = "0.0.0.0", Port = port })));
+        using var silo = UtProcess.Silo(Embedded(port, gateway: new { Host = "0.0.0.0", Port = port }), "Gateway:Token=s3cret");
+        silo.WaitFor("silo: started");
+        var http = await ReadyGateway(port); // the probes stay open
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("jobs")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("dashboard/")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsJsonAsync("jobs", new { height = 16, width = 16 })).StatusCode);
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "wrong");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("jobs")).StatusCode);
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "s3cret");
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("jobs")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("dashboard/")).StatusCode);
 
-        using var canvas = UtProcess.Silo(Config("canvas.json", new { Roles = new[] { "window", "canvas" } }));
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await DistributedGridTests.State(http, id) != "done" && DateTime.UtcNow < deadline) await Task.Delay(100);
-        Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
+        // ut submit takes the token from the environment, as silo settings are given.
+        using var submit = new UtProcess(new Dictionary<string, string> { ["UT__Gateway__Token"] = "s3cret" },
+            "submit", "--gateway", $"http://127.0.0.1:{port}", "--shape", "8x8", "--steps", "8", "--out", P("x.png"));
+        Assert.Equal(0, submit.WaitForExit(60));
+        Assert.True(File.Exists(P("x.png")));
+        Assert.Contains("requires Authorization: Bearer", Ut.Fails("submit", "--gateway", $"http://127.0.0.1:{port}", "--shape", "8x8", "--out", P("y.png")));
+        Assert.False(File.Exists(P("y.png")));
+    }
+
+    [Fact]
+    public async Task A_full_queue_answers_429_and_finished_jobs_are_kept_only_as_configured()
+    {
+        var port = Ports.Free();
+        using var silo = UtProcess.Silo(Embedded(port, canvas: new { MaxPending = 1, KeepFinished = 1 }));
+        silo.WaitFor("silo: started");
+        var http = await ReadyGateway(port);
+        var first = await Submit(http, new { height = 8, width = 8, steps = 16, seed = 1 });
+        var full = await http.PostAsJsonAsync("jobs", new { height = 8, width = 8, steps = 16, seed = 2 });
+        Assert.Equal((HttpStatusCode)429, full.StatusCode);
+        Assert.NotNull(full.Headers.RetryAfter);
+        await WaitForState(http, first, "done", 60);
+        Assert.True(File.Exists(P($"state/images/{first}.png")));
+
+        var second = await Submit(http, new { height = 8, width = 8, steps = 16, seed = 2 });
+        await WaitForState(http, second, "done", 60);
+        // Only the newest finished job is kept: the first is gone, image and state.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (File.Exists(P($"state/images/{first}.png")) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.False(File.Exists(P($"state/images/{first}.png")));
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"jobs/{first}")).StatusCode);
+        Assert.Equal(1, JsonDocument.Parse(await http.GetStringAsync("jobs")).RootElement.GetProperty("total").GetInt32());
     }
 
     [Fact]
     public async Task SIGTERM_saves_a_running_job_where_it_is_and_a_restart_finishes_it()
     {
         var expected = Embedded("32x64", 13);
-        var port = RabbitMqBroker.FreePort();
+        var port = Ports.Free();
         // PersistEvery far beyond the job: only the drain itself can have saved the canvas.
-        var config = Config("silo.json", new { Roles = new[] { "window", "canvas", "gateway" }, Gateway = new { Port = port }, Canvas = new { PersistEvery = 100000 } });
-        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var config = Embedded(port, canvas: new { PersistEvery = 100000 });
         string id;
         using (var silo = UtProcess.Silo(config))
         {
-            silo.WaitFor("silo: started");
-            var created = await http.PostAsJsonAsync("jobs", new { height = 32, width = 64, seed = 13 });
-            id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+            var http = await ReadyGateway(port);
+            id = await Submit(http, new { height = 32, width = 64, seed = 13 });
             var deadline = DateTime.UtcNow.AddSeconds(60);
-            while ((await DistributedGridTests.Status(http, id)).GetProperty("step").GetInt32() < 40 && DateTime.UtcNow < deadline) await Task.Delay(50);
+            while (await Step(http, id) < 40 && DateTime.UtcNow < deadline) await Task.Delay(20);
             silo.Terminate();
             Assert.Equal(0, silo.WaitForExit(30));
         }
-        var status = JsonDocument.Parse(File.ReadAllText(P($"state/jobs/{id}/status.json"))).RootElement;
-        var saved = JsonDocument.Parse(File.ReadAllText(P($"state/jobs/{id}/canvas.json"))).RootElement.GetProperty("step").GetInt32();
-        Assert.Equal("queued", status.GetProperty("state").GetString());
-        Assert.Equal(status.GetProperty("step").GetInt32(), saved);
-        Assert.InRange(saved, 40, 255);
+        using var restarted = UtProcess.Silo(config);
+        var resumed = restarted.WaitFor($"job {id} resuming at step");
+        Assert.InRange(int.Parse(resumed.Split("resuming at step ")[1]), 40, 255);
+        var again = await ReadyGateway(port);
+        await WaitForState(again, id, "done", 60);
+        Assert.Equal(expected, await again.GetByteArrayAsync($"jobs/{id}/image"));
+    }
+
+    [Fact]
+    public async Task Unreadable_job_state_fails_that_job_and_the_silo_carries_on()
+    {
+        var port = Ports.Free();
+        var config = Embedded(port, canvas: new { PersistEvery = 4 });
+        string id;
+        using (var silo = UtProcess.Silo(config))
+        {
+            var http = await ReadyGateway(port);
+            id = await Submit(http, new { height = 32, width = 64, seed = 3 });
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (await Step(http, id) < 10 && DateTime.UtcNow < deadline) await Task.Delay(20);
+            silo.Kill();
+        }
+        var state = Directory.GetFiles(P("state/grains/job")).Single(f => f.Contains(id));
+        File.WriteAllText(state, "{ not a job"); // garbage where the job's saved canvas was
 
         using var restarted = UtProcess.Silo(config);
-        Assert.EndsWith($"resuming at step {saved}", restarted.WaitFor($"job {id} resuming at step"));
-        var end = DateTime.UtcNow.AddSeconds(60);
-        while (await DistributedGridTests.State(http, id) != "done" && DateTime.UtcNow < end) await Task.Delay(100);
-        Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
+        var again = await ReadyGateway(port);
+        await WaitForState(again, id, "failed", 30);
+        Assert.Contains($"job {id}", (await Status(again, id)).GetProperty("error").GetString());
+        // The silo is still serving: another job runs to the end.
+        var next = await Submit(again, new { height = 8, width = 8, steps = 8 });
+        await WaitForState(again, next, "done", 60);
+        Assert.False(restarted.Exited);
     }
 
     [Fact]
     public async Task Ctrl_C_on_ut_submit_cancels_its_job()
     {
-        var port = RabbitMqBroker.FreePort();
-        using var silo = UtProcess.Silo(Config("silo.json", new { Roles = new[] { "window", "canvas", "gateway" }, Gateway = new { Port = port } }));
-        silo.WaitFor("silo: started");
+        var port = Ports.Free();
+        using var silo = UtProcess.Silo(Embedded(port));
+        var http = await ReadyGateway(port);
         using var submit = new UtProcess(null, "submit", "--gateway", $"http://127.0.0.1:{port}", "--shape", "64x64", "--out", P("x.png"));
         var id = submit.WaitFor("accepted by").Split(' ')[2];
-        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await DistributedGridTests.State(http, id) != "running" && DateTime.UtcNow < deadline) await Task.Delay(50);
+        await WaitForState(http, id, "running", 30);
         submit.Interrupt();
         Assert.Equal(130, submit.WaitForExit(30));
         Assert.Contains($"job {id} cancelled", submit.Output);
-        var end = DateTime.UtcNow.AddSeconds(30);
-        while (await DistributedGridTests.State(http, id) != "cancelled" && DateTime.UtcNow < end) await Task.Delay(50);
-        Assert.Equal("cancelled", await DistributedGridTests.State(http, id));
+        await WaitForState(http, id, "cancelled", 30);
         Assert.False(File.Exists(P("x.png")));
     }
 }

@@ -1,14 +1,17 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 using UnleashingTransformers.Cli.Tests;
 
 namespace UnleashingTransformers.Silo.Tests;
 
-/// <summary>Silo configurations and reference images for the grid tests.</summary>
+/// <summary>Silo configurations, clusters and reference images for the grid tests.</summary>
 public abstract class GridTest : TempDirTest
 {
     protected static readonly string Models = Path.Combine(AppContext.BaseDirectory, "models", "terrain");
     protected static readonly string Prior = Path.Combine(Models, "absorbing_ema.th");
     protected static readonly string VqGan = Path.Combine(Models, "vqgan_ema.th");
+    /// <summary>The repository's example silo configurations (the contract's command lines use them).</summary>
+    protected static readonly string Deploy = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "deploy", "silo"));
 
     /// <summary>Writes a silo.json; <paramref name="settings"/> are merged over the model paths.</summary>
     protected string Config(string name, object settings)
@@ -17,10 +20,24 @@ public abstract class GridTest : TempDirTest
         doc["Models"] ??= new System.Text.Json.Nodes.JsonObject { ["Prior"] = Prior, ["VqGan"] = VqGan };
         doc["StateDirectory"] ??= P("state");
         doc["Threads"] ??= 1;
+        // Each embedded silo its own Orleans ports, so tests can run side by side.
+        doc["Cluster"] ??= new System.Text.Json.Nodes.JsonObject { ["SiloPort"] = Ports.Free(), ["GatewayPort"] = Ports.Free() };
         var path = P(name);
         File.WriteAllText(path, doc.ToJsonString());
         return path;
     }
+
+    /// <summary>The overrides that put a silo into the redis cluster, on ports of its own (as the README's contract).</summary>
+    protected string[] Cluster(RedisServer redis) =>
+        ["Cluster:Provider=redis", $"Cluster:Redis={redis.Endpoint}", $"Cluster:SiloPort={Ports.Free()}", $"Cluster:GatewayPort={Ports.Free()}", $"StateDirectory={P("state")}"];
+
+    /// <summary>deploy/silo/window.json in the cluster.</summary>
+    protected UtProcess WindowSilo(RedisServer redis, params string[] overrides) =>
+        UtProcess.Silo(Path.Combine(Deploy, "window.json"), [.. Cluster(redis), .. overrides]).Also(s => s.WaitFor("silo: started"));
+
+    /// <summary>deploy/silo/canvas.json (canvas + gateway) in the cluster, its gateway on <paramref name="port"/>.</summary>
+    protected UtProcess CanvasSilo(RedisServer redis, int port, params string[] overrides) =>
+        UtProcess.Silo(Path.Combine(Deploy, "canvas.json"), [.. Cluster(redis), $"Gateway:Port={port}", .. overrides]).Also(s => s.WaitFor("silo: started"));
 
     /// <summary>The embedded run's image for a job: what every distributed run must reproduce byte for byte.</summary>
     protected byte[] Embedded(string shape, ulong seed, params string[] extra)
@@ -30,7 +47,54 @@ public abstract class GridTest : TempDirTest
         return File.ReadAllBytes(file);
     }
 
-    protected static UtProcess WindowSilo(string config) => UtProcess.Silo(config).Also(s => s.WaitFor("window replica 0 serving"));
+    /// <summary>Waits until the gateway says it can serve jobs (a window replica and a canvas silo in view).</summary>
+    protected static async Task<HttpClient> ReadyGateway(int port, double seconds = 60)
+    {
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        var last = "not listening";
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                var r = await http.GetAsync("readyz");
+                if (r.StatusCode == System.Net.HttpStatusCode.OK) return http;
+                last = await r.Content.ReadAsStringAsync();
+            }
+            catch (HttpRequestException e)
+            {
+                last = e.Message; // the silo is still starting
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"gateway {port} not ready after {seconds} s: {last}");
+    }
+
+    protected static async Task<string> Submit(HttpClient http, object job)
+    {
+        var created = await http.PostAsJsonAsync("jobs", job);
+        if (created.StatusCode != System.Net.HttpStatusCode.Accepted) throw new InvalidOperationException($"{created.StatusCode}: {await created.Content.ReadAsStringAsync()}");
+        return JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+    }
+
+    internal static async Task<JsonElement> Status(HttpClient http, string id) => JsonDocument.Parse(await http.GetStringAsync($"jobs/{id}")).RootElement;
+    internal static async Task<int> Step(HttpClient http, string id) => (await Status(http, id)).GetProperty("step").GetInt32();
+    internal static async Task<string> State(HttpClient http, string id) => (await Status(http, id)).GetProperty("state").GetString()!;
+
+    protected static async Task WaitForState(HttpClient http, string id, string state, double seconds = 90)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (await State(http, id) != state && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Xunit.Assert.Equal(state, await State(http, id));
+    }
+
+    /// <summary>A window silo's count of requests served, from the line it prints when stopped.</summary>
+    protected static int Served(UtProcess silo)
+    {
+        silo.Terminate();
+        Xunit.Assert.Equal(0, silo.WaitForExit(30));
+        return silo.Output.Split('\n').Where(l => l.Contains(" served ")).Sum(l => int.Parse(l.Split(" served ")[1].Split(' ')[0]));
+    }
 }
 
 internal static class Fluent

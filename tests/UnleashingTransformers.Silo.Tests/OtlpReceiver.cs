@@ -11,7 +11,7 @@ namespace UnleashingTransformers.Silo.Tests;
 /// </summary>
 public sealed class OtlpReceiver : IDisposable
 {
-    public sealed record Span(string TraceId, string SpanId, string ParentSpanId, string Name);
+    public sealed record Span(string TraceId, string SpanId, string ParentSpanId, string Name, string Service);
 
     private readonly HttpListener _listener = new();
     private readonly Task _loop;
@@ -21,7 +21,7 @@ public sealed class OtlpReceiver : IDisposable
 
     public OtlpReceiver()
     {
-        var port = RabbitMqBroker.FreePort();
+        var port = Ports.Free();
         Endpoint = $"http://127.0.0.1:{port}";
         _listener.Prefixes.Add(Endpoint + "/");
         _listener.Start();
@@ -50,10 +50,13 @@ public sealed class OtlpReceiver : IDisposable
     private void ReadTraces(byte[] request)
     {
         foreach (var resourceSpans in Field(request, 1))
+        {
+            var service = ServiceName(Field(resourceSpans, 1).FirstOrDefault() ?? []);
             foreach (var scopeSpans in Field(resourceSpans, 2))
                 foreach (var span in Field(scopeSpans, 2))
                     Spans.Add(new Span(Hex(Field(span, 1)), Hex(Field(span, 2)), Hex(Field(span, 4)),
-                        System.Text.Encoding.UTF8.GetString(Field(span, 5).FirstOrDefault() ?? [])));
+                        System.Text.Encoding.UTF8.GetString(Field(span, 5).FirstOrDefault() ?? []), service));
+        }
     }
 
     private void ReadMetrics(byte[] request)
@@ -62,6 +65,15 @@ public sealed class OtlpReceiver : IDisposable
             foreach (var scopeMetrics in Field(resourceMetrics, 2))
                 foreach (var metric in Field(scopeMetrics, 2))
                     Metrics.AddOrUpdate(System.Text.Encoding.UTF8.GetString(Field(metric, 1).First()), 1, (_, n) => n + 1);
+    }
+
+    /// <summary>The resource's service.name attribute (KeyValue key 1, AnyValue 2, string_value 1).</summary>
+    private static string ServiceName(byte[] resource)
+    {
+        foreach (var attribute in Field(resource, 1))
+            if (Field(attribute, 1).FirstOrDefault() is { } key && System.Text.Encoding.UTF8.GetString(key) == "service.name")
+                return System.Text.Encoding.UTF8.GetString(Field(Field(attribute, 2).First(), 1).FirstOrDefault() ?? []);
+        return "";
     }
 
     private static string Hex(IEnumerable<byte[]> values) => Convert.ToHexStringLower(values.FirstOrDefault() ?? []);

@@ -4,16 +4,17 @@ using Xunit;
 
 namespace UnleashingTransformers.Silo.Tests;
 
-/// <summary>Bad configuration and an unreachable broker: one line naming the problem, exit 1, no hang.</summary>
+/// <summary>Bad configuration and an unreachable cluster store: one line naming the problem, exit 1, no hang.</summary>
 public sealed class SiloConfigTests : GridTest
 {
+    private static string Repo(string file) => Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", file);
+
     [Fact]
     public void The_repository_silo_json_is_valid_and_embedded()
     {
-        var repoConfig = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "silo.json");
-        var config = SiloConfig.Load(repoConfig);
+        var config = SiloConfig.Load(Repo("silo.json"));
         Assert.Equal(new[] { "window", "canvas", "gateway" }, config.Roles);
-        Assert.False(config.Broker.Configured);
+        Assert.Equal("localhost", config.Cluster.Provider);
         Assert.True(File.Exists(config.Models.Prior), config.Models.Prior);
     }
 
@@ -22,9 +23,9 @@ public sealed class SiloConfigTests : GridTest
     [InlineData("deploy/silo/canvas.json", "canvas,gateway")]
     public void The_example_configurations_are_valid(string file, string roles)
     {
-        var config = SiloConfig.Load(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", file));
+        var config = SiloConfig.Load(Repo(file));
         Assert.Equal(roles.Split(','), config.Roles);
-        Assert.True(config.Broker.Configured);
+        Assert.Equal("redis", config.Cluster.Provider);
         Assert.True(File.Exists(config.Models.Prior), config.Models.Prior);
     }
 
@@ -36,9 +37,10 @@ public sealed class SiloConfigTests : GridTest
         Environment.SetEnvironmentVariable("UTTEST__Window__Replicas", "2");
         try
         {
-            var config = SiloConfig.Load(path, ["Window:MaxBatch=12"], environmentPrefix: "UTTEST__");
+            var config = SiloConfig.Load(path, ["Window:MaxBatch=12", "Cluster:Provider=redis", "Cluster:Redis=127.0.0.1:7000"], environmentPrefix: "UTTEST__");
             Assert.Equal(12, config.Window.MaxBatch); // argument over environment over file
             Assert.Equal(2, config.Window.Replicas);
+            Assert.Equal("127.0.0.1:7000", config.Cluster.Redis);
         }
         finally
         {
@@ -48,27 +50,31 @@ public sealed class SiloConfigTests : GridTest
     }
 
     [Fact]
-    public void Bad_configurations_are_one_line_each()
+    public void Bad_configurations_are_one_line_each_within_seconds()
     {
+        var sw = Stopwatch.StartNew();
         Assert.Contains("unknown role 'painter'", Ut.Fails("silo", "--config", Config("a.json", new { Roles = new[] { "window", "painter" } })));
         Assert.Contains("Models:Prior: file", Ut.Fails("silo", "--config", Config("b.json", new { Roles = new[] { "window", "canvas" }, Models = new { Prior = P("nope.th"), VqGan = VqGan } })));
-        Assert.Contains("is not a broker address", Ut.Fails("silo", "--config", Config("c.json", new { Roles = new[] { "window" }, Broker = new { Uri = "http://x" } })));
-        Assert.Contains("guest login only works on loopback", Ut.Fails("silo", "--config", Config("d.json", new { Roles = new[] { "window" }, Broker = new { Uri = "amqp://rabbit.example:5672" } })));
+        Assert.Contains("Cluster:Provider 'zookeeper': expected localhost or redis",
+            Ut.Fails("silo", "--config", Config("c.json", new { Roles = new[] { "window", "canvas" } }), "Cluster:Provider=zookeeper"));
+        Assert.Contains("Cluster:Redis '': expected host:port", Ut.Fails("silo", "--config", Config("d.json", new { Roles = new[] { "window" } }), "Cluster:Provider=redis"));
         Assert.Contains("unknown setting 'Windoww'", Ut.Fails("silo", "--config", Config("e.json", new { Roles = new[] { "window", "canvas" }, Windoww = new { MaxBatch = 2 } })));
+        Assert.Contains("unknown setting 'Broker'", Ut.Fails("silo", "--config", Config("e2.json", new { Roles = new[] { "window", "canvas" }, Broker = new { Uri = "amqp://x" } })));
         Assert.Contains("canvas role needs window replicas", Ut.Fails("silo", "--config", Config("f.json", new { Roles = new[] { "canvas" } })));
         Assert.Contains("file not found", Ut.Fails("silo", "--config", P("missing.json")));
         File.WriteAllText(P("g.json"), "{ \"Roles\": [ ");
         Assert.Contains("not valid JSON", Ut.Fails("silo", "--config", P("g.json")));
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), $"took {sw.Elapsed}");
     }
 
     [Fact]
-    public void An_unreachable_broker_fails_at_start_without_hanging()
+    public void An_unreachable_redis_fails_at_start_within_ten_seconds()
     {
-        var closed = $"amqp://127.0.0.1:{RabbitMqBroker.FreePort()}";
+        var closed = $"127.0.0.1:{Ports.Free()}";
         var sw = Stopwatch.StartNew();
-        Assert.Contains("is unreachable", Ut.Fails("silo", "--config", Config("w.json", new { Roles = new[] { "window" }, Broker = new { Uri = closed } })));
-        Assert.Contains("is unreachable", Ut.Fails("generate", "--shape", "16x32", "--out", P("x.png"), "--grid", closed));
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), $"took {sw.Elapsed}");
+        Assert.Contains("redis-server is unreachable", Ut.Fails("silo", "--config", Config("w.json", new { Roles = new[] { "window" } }), "Cluster:Provider=redis", $"Cluster:Redis={closed}"));
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
+        Assert.Contains("redis-server is unreachable", Ut.Fails("submit", "--cluster", $"redis://{closed}", "--shape", "16x16", "--out", P("x.png")));
         Assert.False(File.Exists(P("x.png")));
     }
 }

@@ -4,10 +4,9 @@ using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Silo.Tests;
 
-/// <summary>The trainer role: killed, it resumes from its last checkpoint as if never interrupted; each
-/// checkpoint is announced, window replicas reload it, and then refuse requests meant for the old weights.</summary>
-[Collection(BrokerCollection.Name)]
-public sealed class TrainerRoleTests(RabbitMqBroker broker) : GridTest
+/// <summary>The trainer grain: killed, its run resumes from the last checkpoint as if never interrupted;
+/// each prior checkpoint reaches the cluster's window replicas, which then refuse jobs meant for the old weights.</summary>
+public sealed class TrainerRoleTests : GridTest
 {
     private string Latents()
     {
@@ -18,10 +17,9 @@ public sealed class TrainerRoleTests(RabbitMqBroker broker) : GridTest
         return path;
     }
 
-    private string TrainerConfig(string name, string outDir, string latents, object? brokerSettings = null) => Config(name, new
+    private string TrainerConfig(string name, string outDir, string latents) => Config(name, new
     {
         Roles = new[] { "trainer" },
-        Broker = brokerSettings ?? new { Uri = "" },
         Trainer = new
         {
             Kind = "prior",
@@ -39,26 +37,33 @@ public sealed class TrainerRoleTests(RabbitMqBroker broker) : GridTest
             Assert.Contains("silo: trainer finished", uninterrupted.Output);
         }
 
-        using var window = WindowSilo(Config("window.json", new { Roles = new[] { "window" }, Broker = new { Uri = broker.Uri } }));
-        var config = TrainerConfig("b.json", P("b"), latents, new { Uri = broker.Uri });
-        using (var first = UtProcess.Silo(config))
+        using var redis = new RedisServer();
+        using var window = WindowSilo(redis);
+        var config = TrainerConfig("b.json", P("b"), latents);
+        using (var first = UtProcess.Silo(config, Cluster(redis)))
         {
             first.WaitFor("silo: trainer checkpoint step 30");
             first.Kill();
             Assert.DoesNotContain("trainer finished", first.Output);
         }
-        // The announcement reached the replica, which swaps the weights in before its next batch.
-        Assert.Contains(Path.Combine(P("b"), "absorbing_ema_30.th"), window.WaitFor("window replicas reloading"));
-        using (var second = UtProcess.Silo(config))
+        // The trainer grain told the replica, which swapped the weights in between batches.
+        Assert.Contains(Path.Combine(P("b"), "absorbing_ema_30.th"), window.WaitFor("reloaded"));
+        using (var second = UtProcess.Silo(config, Cluster(redis)))
         {
             Assert.Equal(0, second.WaitForExit(240));
             Assert.Contains("resuming from step", second.Output);
         }
         Assert.Equal(File.ReadAllText(P("a/train_log.jsonl")), File.ReadAllText(P("b/train_log.jsonl")));
         Assert.Equal(File.ReadAllBytes(P("a/absorbing_ema_600.th")), File.ReadAllBytes(P("b/absorbing_ema_600.th")));
+        window.WaitFor("absorbing_ema_600.th");
 
-        // The replica now holds the trained weights: a canvas still on the bundled prior is refused, clearly.
-        Assert.Contains("window replica holds model", Ut.Fails("generate", "--shape", "16x16", "--out", P("x.png"), "--grid", broker.Uri));
+        // The replica now holds the trained weights: a job on the bundled prior is refused, naming both versions.
+        var port = Ports.Free();
+        using var canvas = CanvasSilo(redis, port);
+        var error = Ut.Fails("submit", "--gateway", $"http://127.0.0.1:{port}", "--shape", "16x16", "--out", P("x.png"));
+        Assert.Contains("window replica holds model", error);
+        Assert.Contains(UnleashingTransformers.Grid.Contracts.ModelVersion.OfFile(Prior), error);
+        Assert.Contains(UnleashingTransformers.Grid.Contracts.ModelVersion.OfFile(P("b/absorbing_ema_600.th")), error);
         Assert.False(File.Exists(P("x.png")));
     }
 }
