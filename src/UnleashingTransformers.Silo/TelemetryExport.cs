@@ -17,6 +17,8 @@ public sealed class TelemetryExport : IDisposable
     /// <summary>Orleans' spans of grain calls (the ones that carry a trace from silo to silo) and its meter.</summary>
     public const string OrleansApplicationSource = "Microsoft.Orleans.Application";
     public const string OrleansMeter = "Microsoft.Orleans";
+    /// <summary>The gateway's HTTP server spans (the root of a job's trace: POST /jobs).</summary>
+    public const string AspNetCoreSource = "Microsoft.AspNetCore";
 
     private readonly TracerProvider _traces;
     private readonly MeterProvider _metrics;
@@ -30,7 +32,7 @@ public sealed class TelemetryExport : IDisposable
         var resource = ResourceBuilder.CreateDefault().AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}");
         var traces = Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(resource)
-            .AddSource(GridTelemetry.Name, OrleansApplicationSource)
+            .AddSource(GridTelemetry.Name, OrleansApplicationSource, AspNetCoreSource)
             .AddOtlpExporter(o => { o.Endpoint = new Uri($"{root}/v1/traces"); o.Protocol = OtlpExportProtocol.HttpProtobuf; })
             .Build();
         var metrics = Sdk.CreateMeterProviderBuilder()

@@ -42,7 +42,7 @@ public sealed class TrainerRoleTests : GridTest
         var config = TrainerConfig("b.json", P("b"), latents);
         using (var first = UtProcess.Silo(config, Cluster(redis)))
         {
-            first.WaitFor("silo: trainer checkpoint step 30");
+            Assert.Contains("to 1 of 1 window replicas", first.WaitFor($"silo: trainer published {Path.Combine(P("b"), "absorbing_ema_30.th")}"));
             first.Kill();
             Assert.DoesNotContain("trainer finished", first.Output);
         }

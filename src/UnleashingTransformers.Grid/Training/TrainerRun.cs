@@ -80,16 +80,20 @@ public sealed class TrainerRun(TrainerSettings settings, string device, ReplicaD
 
     private async Task PublishAsync(string path)
     {
-        foreach (var replica in replicas.Current())
+        var loaded = 0;
+        var all = replicas.Current();
+        foreach (var replica in all)
         {
             try
             {
                 await grains.GetGrain<IWindowReplicaGrain>(replica.Key).ReloadAsync(path);
+                loaded++;
             }
             catch (Exception e)
             {
                 log.LogWarning("replica {Replica} did not load {Path}: {Error}", replica.Key, path, e.Message);
             }
         }
+        Console.WriteLine($"silo: trainer published {path} to {loaded} of {all.Count} window replicas");
     }
 }

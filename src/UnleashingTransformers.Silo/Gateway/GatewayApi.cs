@@ -55,7 +55,9 @@ internal static class GatewayApi
 
         app.MapPost("/jobs", async (HttpRequest request, HttpResponse response) =>
         {
-            using var activity = GridTelemetry.Source.StartActivity("gateway.submit", ActivityKind.Server);
+            // The HTTP server span (ASP.NET Core's, unnamed without its instrumentation package) roots the job's trace.
+            if (Activity.Current is { } http) http.DisplayName = "POST /jobs";
+            using var activity = GridTelemetry.Source.StartActivity("gateway.submit");
             CanvasJobSpec? spec;
             try
             {
