@@ -26,7 +26,7 @@ internal static class CanvasBench
 
         public Task<IReadOnlyList<WindowResult>> EvaluateAsync(IReadOnlyList<WindowRequest> requests, CancellationToken cancel = default) =>
             Task.FromResult<IReadOnlyList<WindowResult>>(requests.Select(r =>
-                new WindowResult(r.RequestId, r.WindowId, Enumerable.Repeat(1f / codebook, r.Positions.Length * codebook).ToArray())).ToList());
+                new WindowResult(r.RequestId, r.WindowId, System.Runtime.InteropServices.MemoryMarshal.AsBytes(Enumerable.Repeat(1f / codebook, r.Positions.Length * codebook).ToArray().AsSpan()).ToArray())).ToList());
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

@@ -1,12 +1,15 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
-using UnleashingTransformers.Grid.Transports.InProcess;
-using UnleashingTransformers.Grid.Transports.RabbitMq;
+using UnleashingTransformers.Grid.Window;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
+using UnleashingTransformers.Silo;
 using UnleashingTransformers.Silo.Tests;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
@@ -14,162 +17,253 @@ using static UnleashingTransformers.Torch.torch;
 namespace UnleashingTransformers.Bench;
 
 /// <summary>
-/// The grid over RabbitMQ against the in-process pool: (1) what the broker adds per window batch, with
-/// replicas that compute nothing, so only transport is timed; (2) tokens/s of canvas jobs whose window
-/// passes run on 1 or 2 window silos (separate `ut silo` processes, one thread each) against in-process
-/// replicas. Starts its own rabbitmq-server on a free loopback port.
+/// The grid on Orleans against the in-process pool. This process is a silo of the cluster (no roles: it
+/// only calls), like a canvas silo; window silos are separate `ut silo` processes on a throwaway
+/// redis-server. (a) what Orleans adds per window batch between two silos, with replicas that compute
+/// nothing, beside the bundled model's compute for the same batch; (b) canvas tokens/s with real replicas
+/// on 1 and 2 window silos; (c) scaling: replicas that sleep a fixed time per batch (as a GPU would) on up
+/// to 4 window silos, 1 to 16 replicas.
 /// </summary>
 internal static class GridBench
 {
-    /// <summary>A replica that answers at once (uniform rows): the transport is all that is timed.</summary>
-    private sealed class InstantDenoiser(int length, int codebook) : ITokenDenoiser
-    {
-        public int Length => length;
-        public int CodebookSize => codebook;
-        public int MaskId => codebook;
-        public float[] Probabilities(ReadOnlySpan<long> tokens, int rows, IReadOnlyList<WantedPosition> wanted) =>
-            Enumerable.Repeat(1f / codebook, wanted.Count * codebook).ToArray();
-    }
-
     private static string Ut => Path.Combine(AppContext.BaseDirectory, "ut.dll");
+    private static readonly string Bundled = Path.Combine(AppContext.BaseDirectory, "models", "terrain", "absorbing_ema.th");
 
     public static int Run()
     {
         set_num_threads(1);
         set_blas_threads(1);
-        using var broker = new RabbitMqBroker();
         var dir = Directory.CreateTempSubdirectory("ut-gridbench-").FullName;
+        using var redis = new RedisServer();
+        var prior = new PriorReplicas(Bundled, 8, Device.CPU, InferencePrecision.Float32);
+        var info = prior.Describe();
+        using var caller = CallerSilo(redis, dir);
         try
         {
-            Overhead(broker);
-            Canvases(broker, dir);
+            Overhead(redis, dir, caller, prior, info);
+            Canvases(redis, dir, caller, info);
+            Scaling(redis, dir, caller, info);
         }
         finally
         {
+            caller.StopAsync().GetAwaiter().GetResult();
             Directory.Delete(dir, true);
         }
         return 0;
     }
 
-    private static void Overhead(RabbitMqBroker broker)
+    /// <summary>An Orleans silo in this process, with no roles: the canvas side of the measurements.</summary>
+    private static IHost CallerSilo(RedisServer redis, string dir)
     {
-        Console.WriteLine("broker overhead per window batch (8 windows, 4 wanted positions each; replicas compute nothing)");
-        Console.WriteLine();
-        Console.WriteLine("| window, codebook | reply payload | in-process pool | RabbitMQ pool (1 replica) | broker adds |");
-        Console.WriteLine("|---|---|---|---|---|");
-        foreach (var (length, codebook) in new[] { (64, 256), (256, 1024) })
+        var config = new SiloConfig
         {
-            var requests = Enumerable.Range(0, 8).Select(i => new WindowRequest(i, i, new long[length], [0, 1, 2, 3])).ToList();
-            double Time(IWindowPool pool)
-            {
-                var reps = 300;
-                for (var i = 0; i < 30; i++) pool.EvaluateAsync(requests).GetAwaiter().GetResult();
-                var sw = Stopwatch.StartNew();
-                for (var i = 0; i < reps; i++) pool.EvaluateAsync(requests).GetAwaiter().GetResult();
-                return sw.Elapsed.TotalMilliseconds / reps;
-            }
-            double local;
-            var inProcess = new InProcessWindowPool([new InstantDenoiser(length, codebook)], 8);
-            try { local = Time(inProcess); } finally { inProcess.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+            StateDirectory = dir,
+            Cluster = new SiloConfig.ClusterSettings { Provider = "redis", Redis = redis.Endpoint, SiloPort = Ports.Free(), GatewayPort = Ports.Free(), SiloName = "bench" },
+        };
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = dir });
+        builder.Logging.ClearProviders();
+        builder.UseOrleans(silo => OrleansSetup.Configure(silo, config));
+        builder.Services.AddSingleton<ReplicaDirectory>();
+        var host = builder.Build();
+        host.StartAsync().GetAwaiter().GetResult();
+        return host;
+    }
 
-            var settings = new BrokerSettings { Uri = broker.Uri, Queue = $"bench.{length}" };
-            var worker = RabbitMqWindowWorker.ConnectAsync(settings, new ReplicaModel(new InstantDenoiser(length, codebook), "bench"),
-                new WindowWorkerOptions { MaxBatch = 8, Prefetch = 16 }).GetAwaiter().GetResult();
-            using var stop = new CancellationTokenSource();
-            var serving = Task.Run(() => worker.RunAsync(stop.Token));
-            double remote;
-            var pool = RabbitMqWindowPool.ConnectAsync(settings, "bench", length, codebook, codebook).GetAwaiter().GetResult();
-            try { remote = Time(pool); }
-            finally
-            {
-                pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                stop.Cancel();
-                serving.GetAwaiter().GetResult();
-                worker.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            }
-            Console.WriteLine($"| {length} tokens, {codebook} | {8 * 4 * codebook * 4 / 1024} KiB | {local:F3} ms | {remote:F2} ms | {remote - local:F2} ms |");
+    private static OrleansWindowPool Pool(IHost caller, PriorInfo info, int replicas)
+    {
+        var directory = caller.Services.GetRequiredService<ReplicaDirectory>();
+        var sw = Stopwatch.StartNew();
+        while (directory.Current().Count != replicas)
+        {
+            if (sw.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"{directory.Current().Count} of {replicas} replicas visible");
+            Thread.Sleep(100);
         }
+        return new OrleansWindowPool(caller.Services.GetRequiredService<IGrainFactory>(), directory, info, info.Version, new WindowPoolOptions());
+    }
+
+    /// <summary>Window silos (`ut silo`, window role, Threads 1) in the cluster, started side by side.</summary>
+    private static List<Process> WindowSilos(RedisServer redis, string dir, int silos, int replicasEach, double? simulatedMs)
+    {
+        var started = Enumerable.Range(0, silos).Select(i =>
+        {
+            var config = Path.Combine(dir, $"window-{i}.json");
+            File.WriteAllText(config, JsonSerializer.Serialize(new
+            {
+                Roles = new[] { "window" }, Threads = 1, StateDirectory = dir, Models = new { Prior = Bundled, Heads = 8 },
+                Cluster = new { Provider = "redis", Redis = redis.Endpoint, SiloPort = Ports.Free(), GatewayPort = Ports.Free() },
+                Window = new { Replicas = replicasEach, MaxBatch = 8, MaxWaitMs = 2, SimulatedBatchMs = simulatedMs },
+            }));
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[] { Ut, "silo", "--config", config }) psi.ArgumentList.Add(a);
+            var p = Process.Start(psi)!;
+            var ready = new TaskCompletionSource();
+            p.OutputDataReceived += (_, e) => { if (e.Data?.Contains("silo: started") == true) ready.TrySetResult(); };
+            p.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"silo {i}: {e.Data}"); };
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
+            return (p, ready.Task);
+        }).ToList();
+        foreach (var (p, ready) in started)
+            if (!ready.Wait(TimeSpan.FromSeconds(90))) throw new InvalidOperationException("a window silo did not start");
+        return started.Select(s => s.p).ToList();
+    }
+
+    private static void Stop(List<Process> silos)
+    {
+        foreach (var s in silos) { s.Kill(true); s.WaitForExit(); s.Dispose(); }
+    }
+
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    private static void Overhead(RedisServer redis, string dir, IHost caller, PriorReplicas prior, PriorInfo info)
+    {
+        Console.WriteLine("(a) one window batch (8 windows of the bundled prior, 4 wanted positions each): in-process vs through Orleans to a replica on another silo");
+        Console.WriteLine();
+        var requests = Enumerable.Range(0, 8).Select(i => new WindowRequest(i, i, Enumerable.Repeat((long)info.MaskId, info.WindowLength).ToArray(), [0, 1, 2, 3])).ToList();
+        List<double> Times(IWindowPool pool, int reps)
+        {
+            for (var i = 0; i < 20; i++) pool.EvaluateAsync(requests).GetAwaiter().GetResult();
+            var times = new List<double>();
+            for (var i = 0; i < reps; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                pool.EvaluateAsync(requests).GetAwaiter().GetResult();
+                times.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            return times;
+        }
+        var instant = new InProcessWindowPool([new SimulatedDenoiser(info.WindowLength, info.CodebookSize, TimeSpan.Zero)], 8);
+        var local = Times(instant, 300);
+        instant.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        var model = prior.Load();
+        var real = new InProcessWindowPool([model.Denoiser], 8);
+        var compute = Times(real, 50);
+        real.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        model.Owner?.Dispose();
+
+        var silos = WindowSilos(redis, dir, 1, 1, simulatedMs: 0);
+        List<double> remote;
+        try
+        {
+            remote = Times(Pool(caller, info, 1), 300);
+        }
+        finally
+        {
+            Stop(silos);
+        }
+        var overhead = Median(remote) - Median(local);
+        Console.WriteLine("| payload back | in-process, replica computes nothing (p50) | Orleans, 2 silos, replica computes nothing (p50 / p90) | Orleans adds (p50) | bundled model's compute for the batch (p50) | overhead / compute |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        Console.WriteLine($"| {8 * 4 * info.CodebookSize * 4 / 1024} KiB | {Median(local):F3} ms | {Median(remote):F2} / {remote.Order().ElementAt(remote.Count * 9 / 10):F2} ms | " +
+            $"{overhead:F2} ms | {Median(compute):F2} ms | {100 * overhead / Median(compute):F0} % |");
         Console.WriteLine();
     }
 
-    private static void Canvases(RabbitMqBroker broker, string dir)
+    private static void Canvases(RedisServer redis, string dir, IHost caller, PriorInfo info)
     {
-        // The canvas benchmark's mid-size prior (256 wide, 8 layers, 16x16 window, 1024 codes), random
-        // weights saved as a checkpoint the silos load; and the bundled terrain prior.
-        var mid = Path.Combine(dir, "mid.th");
-        using (NewDisposeScope())
-        {
-            manual_seed(0);
-            using var m = new AbsorbingDiffusion(new TransformerConfig(1024, 256, 8, 8, 256));
-            save(m.state_dict(), mid);
-        }
-        var bundled = Path.Combine(AppContext.BaseDirectory, "models", "terrain", "absorbing_ema.th");
-        Console.WriteLine("canvas tokens/s: window passes in this process (1 replica, 1 thread) or on window silos (`ut silo`, Threads 1, MaxBatch 8)");
+        Console.WriteLine("(b) canvas tokens/s, bundled prior, 32x64 tokens, S = 256: window passes in this process (1 replica, 1 thread) or on window silos (`ut silo`, Threads 1, MaxBatch 8)");
         Console.WriteLine();
-        Console.WriteLine("| job | window passes | in-process, 1 replica | 1 window silo | 2 window silos | 2 silos vs 1 | same tokens |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
-        foreach (var (name, prior, options) in new[]
+        var options = new CanvasOptions(32, 64, 8, 8, 4, 4, 256, 0.8, 0);
+        (double seconds, long[] tokens) Run(IWindowPool pool)
         {
-            ("bundled prior, 32x64, S = 256", bundled, new CanvasOptions(32, 64, 8, 8, 4, 4, 256, 0.8, 0)),
-            ("mid-size prior, 32x16, S = 64", mid, new CanvasOptions(32, 16, 16, 16, 8, 8, 64, 0.8, 0)),
-        })
+            var canvas = new CanvasCoordinator(pool, options);
+            var sw = Stopwatch.StartNew();
+            canvas.RunAsync().GetAwaiter().GetResult();
+            return (sw.Elapsed.TotalSeconds, canvas.Tokens);
+        }
+        using var model = PriorCheckpoint.Load(Bundled, 8);
+        using var inference = new TransformerInference(model._denoise_fn);
+        var local = new InProcessWindowPool([new TransformerDenoiser(inference, Device.CPU)], 8);
+        var inProcess = Run(local);
+        local.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        var results = new List<(double seconds, long[] tokens)>();
+        foreach (var count in new[] { 1, 2 })
         {
-            var version = ModelVersion.OfFile(prior);
-            using var model = PriorCheckpoint.Load(prior, 8);
-            var c = model.Config;
-            (double seconds, long passes, long[] tokens) Run(IWindowPool pool)
-            {
-                var canvas = new CanvasCoordinator(pool, options);
-                var sw = Stopwatch.StartNew();
-                canvas.RunAsync().GetAwaiter().GetResult();
-                return (sw.Elapsed.TotalSeconds, canvas.WindowPasses, canvas.Tokens);
-            }
-            using var inference = new TransformerInference(model._denoise_fn);
-            var local = new InProcessWindowPool([new TransformerDenoiser(inference, Device.CPU)], 8);
-            var inProcess = Run(local);
-            local.DisposeAsync().AsTask().GetAwaiter().GetResult();
-
-            var results = new List<(double seconds, long passes, long[] tokens)>();
-            var silos = new List<Process>();
+            var silos = WindowSilos(redis, dir, count, 1, simulatedMs: null);
             try
             {
-                foreach (var count in new[] { 1, 2 })
-                {
-                    while (silos.Count < count) silos.Add(StartWindowSilo(dir, prior, broker.Uri, silos.Count));
-                    var pool = RabbitMqWindowPool.ConnectAsync(new BrokerSettings { Uri = broker.Uri }, version, c.BlockSize, c.CodebookSize, c.MaskId).GetAwaiter().GetResult();
-                    results.Add(Run(pool));
-                    pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                }
+                results.Add(Run(Pool(caller, info, count)));
             }
             finally
             {
-                foreach (var s in silos) { s.Kill(true); s.WaitForExit(); }
+                Stop(silos);
             }
-            var cells = options.Cells;
-            var same = results.All(r => r.tokens.SequenceEqual(inProcess.tokens)) ? "yes" : "NO";
-            Console.WriteLine($"| {name} | {inProcess.passes:N0} | {cells / inProcess.seconds:F1} tok/s ({inProcess.seconds:F1} s) | " +
-                $"{cells / results[0].seconds:F1} tok/s ({results[0].seconds:F1} s) | {cells / results[1].seconds:F1} tok/s ({results[1].seconds:F1} s) | " +
-                $"{results[0].seconds / results[1].seconds:F2}x | {same} |");
         }
+        var same = results.All(r => r.tokens.SequenceEqual(inProcess.tokens)) ? "yes" : "NO";
+        Console.WriteLine("| in-process, 1 replica | 1 window silo | 2 window silos | 2 silos vs 1 | same tokens |");
+        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine($"| {options.Cells / inProcess.seconds:F1} tok/s ({inProcess.seconds:F1} s) | {options.Cells / results[0].seconds:F1} tok/s ({results[0].seconds:F1} s) | " +
+            $"{options.Cells / results[1].seconds:F1} tok/s ({results[1].seconds:F1} s) | {results[0].seconds / results[1].seconds:F2}x | {same} |");
+        Console.WriteLine();
     }
 
-    private static Process StartWindowSilo(string dir, string prior, string uri, int index)
+    private static void Scaling(RedisServer redis, string dir, IHost caller, PriorInfo info)
     {
-        var config = Path.Combine(dir, $"window-{index}.json");
-        File.WriteAllText(config, JsonSerializer.Serialize(new
+        const double batchMs = 25;
+        Console.WriteLine($"(c) scaling by simulation: replicas that sleep {batchMs} ms per batch (MaxBatch 8), on up to 4 window silo processes; " +
+            "callers in this silo send one window per call, 16 calls in flight per replica, for 5 s");
+        Console.WriteLine();
+        Console.WriteLine("| replicas | silos x replicas | windows/s | vs 1 replica | ideal (N x 8 / 25 ms) | mean batch |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        double? one = null;
+        foreach (var n in new[] { 1, 2, 4, 8, 16 })
         {
-            Roles = new[] { "window" }, Threads = 1, Models = new { Prior = prior, Heads = 8 },
-            Broker = new { Uri = uri }, Window = new { MaxBatch = 8, Prefetch = 16 },
-        }));
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Ut, "silo", "--config", config }) psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        var ready = new TaskCompletionSource();
-        p.OutputDataReceived += (_, e) => { if (e.Data?.Contains("window replica 0 serving") == true) ready.TrySetResult(); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"silo {index}: {e.Data}"); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        if (!ready.Task.Wait(TimeSpan.FromSeconds(60))) throw new InvalidOperationException($"window silo {index} did not start");
-        return p;
+            var silos = Math.Min(4, n);
+            var processes = WindowSilos(redis, dir, silos, n / silos, batchMs);
+            try
+            {
+                var pool = Pool(caller, info, n);
+                var request = new WindowRequest(0, 0, Enumerable.Repeat((long)info.MaskId, info.WindowLength).ToArray(), [0]);
+                long done = 0;
+                var warm = Stopwatch.StartNew();
+                var measuring = false;
+                var sw = new Stopwatch();
+                async Task Caller()
+                {
+                    while (warm.Elapsed < TimeSpan.FromSeconds(7))
+                    {
+                        await pool.EvaluateAsync([request]);
+                        if (measuring) Interlocked.Increment(ref done);
+                    }
+                }
+                var callers = Enumerable.Range(0, 16 * n).Select(_ => Task.Run(Caller)).ToList();
+                Thread.Sleep(2000); // warm-up: activations, connections, JIT
+                measuring = true;
+                sw.Start();
+                Task.WaitAll(callers);
+                sw.Stop();
+                var rate = done / sw.Elapsed.TotalSeconds;
+                one ??= rate;
+                var ideal = n * 8 * 1000 / batchMs;
+                var mean = MeanBatch(processes);
+                Console.WriteLine($"| {n} | {silos} x {n / silos} | {rate:F0} | {rate / one:F2}x | {ideal:F0} | {mean} |");
+            }
+            finally
+            {
+                Stop(processes);
+            }
+        }
+        Console.WriteLine();
+    }
+
+    /// <summary>Stops the silos gracefully and reads "served R requests in B batches" from each.</summary>
+    private static string MeanBatch(List<Process> silos)
+    {
+        long requests = 0, batches = 0;
+        foreach (var p in silos)
+        {
+            var lines = new List<string>();
+            p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (lines) lines.Add(e.Data); };
+            Process.Start("kill", ["-TERM", p.Id.ToString()])!.WaitForExit();
+            p.WaitForExit(30_000);
+            p.WaitForExit();
+            foreach (var line in lines.Where(l => l.Contains(" served ")))
+            {
+                var parts = line.Split(" served ")[1].Split(' ');
+                requests += long.Parse(parts[0]);
+                batches += long.Parse(parts[3]);
+            }
+        }
+        return batches == 0 ? "?" : $"{(double)requests / batches:F1}";
     }
 }

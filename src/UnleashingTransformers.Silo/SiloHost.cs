@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Training;
 using UnleashingTransformers.Grid.Window;
@@ -41,8 +42,11 @@ public static class SiloHost
         using var telemetry = TelemetryExport.Start(config.Telemetry.OtlpEndpoint, config.Telemetry.ServiceName, config.Telemetry.ExportIntervalMs);
 
         // Window role: the replicas are loaded before the silo joins, so a joined window silo can serve.
+        Func<string?, ReplicaModel> load = config.Window.SimulatedBatchMs is { } ms
+            ? path => new ReplicaModel(new SimulatedDenoiser(prior!.WindowLength, prior.CodebookSize, TimeSpan.FromMilliseconds(ms)), ModelVersion.OfFile(path ?? config.Models.Prior))
+            : path => replicas!.Load(path);
         await using var replicaHost = config.Has("window")
-            ? new ReplicaHost(replicas!, config.Window.Replicas, config.Window.MaxBatch, TimeSpan.FromMilliseconds(config.Window.MaxWaitMs), config.Device)
+            ? new ReplicaHost(load, config.Window.Replicas, config.Window.MaxBatch, TimeSpan.FromMilliseconds(config.Window.MaxWaitMs), config.Device)
             : null;
         // Canvas role: the pool of each job calls the cluster's replica grains, resolved once the host is built.
         IServiceProvider? services = null;

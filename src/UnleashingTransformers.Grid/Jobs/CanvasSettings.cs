@@ -41,9 +41,12 @@ public sealed record WindowSettings
     public int MaxBatch { get; init; } = 8;
     /// <summary>How long a replica waits for a batch to fill.</summary>
     public int MaxWaitMs { get; init; } = 2;
+    /// <summary>For benchmarks of the grid itself: replicas that compute nothing and take this long per
+    /// batch (as a GPU forward pass would), answering uniform distributions. Unset: the real model.</summary>
+    public double? SimulatedBatchMs { get; init; }
 
     public IEnumerable<string> Problems()
     {
-        if (Replicas < 1 || MaxBatch < 1 || MaxWaitMs < 0) yield return "Window: Replicas and MaxBatch must be >= 1, MaxWaitMs >= 0";
+        if (Replicas < 1 || MaxBatch < 1 || MaxWaitMs < 0 || SimulatedBatchMs < 0) yield return "Window: Replicas and MaxBatch must be >= 1, MaxWaitMs and SimulatedBatchMs >= 0";
     }
 }

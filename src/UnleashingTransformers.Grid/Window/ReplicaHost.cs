@@ -13,7 +13,7 @@ public sealed class ReplicaHost : IAsyncDisposable
     private sealed record Slot(InProcessWindowPool Pool, ReplicaModel Model);
 
     private readonly Slot[] _slots;
-    private readonly PriorReplicas _replicas;
+    private readonly Func<string?, ReplicaModel> _load;
     private readonly int _maxBatch;
     private readonly TimeSpan _maxWait;
     private long _retiredBatches, _retiredRequests;
@@ -21,11 +21,12 @@ public sealed class ReplicaHost : IAsyncDisposable
     public string Device { get; }
     public int Count => _slots.Length;
 
-    public ReplicaHost(PriorReplicas replicas, int count, int maxBatch, TimeSpan maxWait, string device)
+    /// <param name="load">A replica of the given prior file (null: the configured one).</param>
+    public ReplicaHost(Func<string?, ReplicaModel> load, int count, int maxBatch, TimeSpan maxWait, string device)
     {
-        (_replicas, _maxBatch, _maxWait, Device) = (replicas, maxBatch, maxWait, device);
+        (_load, _maxBatch, _maxWait, Device) = (load, maxBatch, maxWait, device);
         _slots = new Slot[count];
-        for (var i = 0; i < count; i++) _slots[i] = Open(replicas.Load());
+        for (var i = 0; i < count; i++) _slots[i] = Open(load(null));
     }
 
     private Slot Open(ReplicaModel model) => new(new InProcessWindowPool([model.Denoiser], _maxBatch, _maxWait), model);
@@ -61,7 +62,7 @@ public sealed class ReplicaHost : IAsyncDisposable
     /// returns the new weights' version.</summary>
     public string Reload(int slot, string path)
     {
-        var fresh = Open(_replicas.Load(path));
+        var fresh = Open(_load(path));
         var old = Interlocked.Exchange(ref _slots[slot], fresh);
         _ = RetireAsync(old);
         return fresh.Model.Version;
