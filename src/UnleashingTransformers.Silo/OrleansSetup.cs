@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using Orleans.Metadata;
 using Orleans.Runtime.Hosting;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Serialization;
@@ -34,6 +35,14 @@ public static class OrleansSetup
         ("gateway", typeof(JobIndexGrain)),
         ("trainer", typeof(TrainerGrain)),
     ];
+
+    /// <summary>The role a grain class stands for, as the cluster manifest tells other silos.</summary>
+    private static readonly Dictionary<Type, string> GrainRoles = new()
+    {
+        [typeof(WindowReplicaGrain)] = "window",
+        [typeof(CanvasJobGrain)] = "canvas",
+        [typeof(TrainerGrain)] = "trainer",
+    };
 
     public static string SiloName(SiloConfig config) =>
         string.IsNullOrEmpty(config.Cluster.SiloName) ? $"ut-{Environment.MachineName}-{Environment.ProcessId}" : config.Cluster.SiloName;
@@ -72,11 +81,15 @@ public static class OrleansSetup
             o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
         });
         silo.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
+        // What canvases need to know of this silo's replicas travels in the cluster manifest (see
+        // ReplicaDirectory); the same as silo metadata, for the dashboard and operators.
+        var replicas = config.Has("window") ? config.Window.Replicas : 0;
+        silo.Services.AddSingleton<IGrainPropertiesProvider>(new GridGrainProperties(GrainRoles, replicas, config.Device));
         silo.UseSiloMetadata(new Dictionary<string, string>
         {
-            [ReplicaDirectory.ReplicasKey] = config.Has("window") ? config.Window.Replicas.ToString() : "0",
+            [ReplicaDirectory.ReplicasKey] = replicas.ToString(),
             [ReplicaDirectory.DeviceKey] = config.Device,
-            [ReplicaDirectory.RolesKey] = string.Join(",", config.Roles),
+            ["ut.roles"] = string.Join(",", config.Roles),
         });
         silo.AddActivityPropagation();
         silo.Configure<GrainTypeOptions>(o =>

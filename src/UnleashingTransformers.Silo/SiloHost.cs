@@ -50,7 +50,8 @@ public static class SiloHost
             : null;
         // Canvas role: the pool of each job calls the cluster's replica grains, resolved once the host is built.
         IServiceProvider? services = null;
-        var poolOptions = new WindowPoolOptions { Timeout = TimeSpan.FromSeconds(config.Canvas.RequestTimeoutSeconds), Retries = config.Canvas.Retries };
+        var timeout = TimeSpan.FromSeconds(config.Canvas.RequestTimeoutSeconds);
+        var poolOptions = new WindowPoolOptions { Timeout = timeout, Retries = config.Canvas.Retries, WaitForReplicas = timeout };
         using var canvas = config.Has("canvas")
             ? new CanvasRuntime(prior!, config.Canvas, config.Models.VqGan, device, config.StateDirectory,
                 model => new OrleansWindowPool(services!.GetRequiredService<IGrainFactory>(), services!.GetRequiredService<ReplicaDirectory>(), prior!, model, poolOptions))

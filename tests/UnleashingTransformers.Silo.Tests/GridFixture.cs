@@ -85,7 +85,8 @@ public abstract class GridTest : TempDirTest
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (await State(http, id) != state && DateTime.UtcNow < deadline) await Task.Delay(100);
-        Xunit.Assert.Equal(state, await State(http, id));
+        var status = await Status(http, id);
+        Xunit.Assert.True(status.GetProperty("state").GetString() == state, $"job {id} is not {state}: {status}");
     }
 
     /// <summary>A window silo's count of requests served, from the line it prints when stopped.</summary>

@@ -16,9 +16,10 @@ namespace UnleashingTransformers.Grid.Grains;
 /// an unfinished job is activated: by the keep-alive reminder, by <see cref="JobKicker"/> after a silo
 /// died, or by anyone asking for its status. Every draw is keyed by (seed, step, position), so a resumed
 /// job draws exactly what the uninterrupted one would have. Random placement spreads jobs over the canvas
-/// silos rather than onto the caller's.
+/// silos rather than onto the caller's. An idle job (finished, or asked about) leaves memory after two
+/// minutes; a running one keeps itself active.
 /// </summary>
-[RandomPlacement]
+[RandomPlacement, CollectionAgeLimit(Minutes = 2)]
 public sealed class CanvasJobGrain(
     [PersistentState("job", CanvasRuntime.Storage)] IPersistentState<CanvasJobState> job,
     CanvasRuntime runtime, ILogger<CanvasJobGrain> log) : Grain, ICanvasJobGrain, IRemindable
