@@ -47,8 +47,7 @@ public sealed class DistributedGridTests : GridTest
         using var canvas = CanvasSilo(redis, port);
         var http = await ReadyGateway(port);
         var id = await Submit(http, new { height = 32, width = 64, seed = 11 });
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await Step(http, id) < 40 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        await WaitForStep(http, id, 40);
         Assert.Equal("running", await State(http, id));
         w2.Kill();
         await WaitForState(http, id, "done", 120);
@@ -71,8 +70,7 @@ public sealed class DistributedGridTests : GridTest
         // Jobs are placed at random over the canvas silos: find the one running it, and kill it.
         var runner = await RunnerOf(id, a, b);
         var (survivor, http) = runner == a ? (b, httpB) : (a, httpA);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await Step(http, id) < 60 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        await WaitForStep(http, id, 60);
         runner.Kill();
         var killed = Stopwatch.StartNew();
 

@@ -144,16 +144,11 @@ public sealed class GatewayTests : GridTest
         var port = Ports.Free();
         // PersistEvery far beyond the job: only the drain itself can have saved the canvas.
         var config = Embedded(port, canvas: new { PersistEvery = 100000 });
-        string id;
-        using (var silo = UtProcess.Silo(config))
+        var id = await StopMidJob(config, port, new { height = 32, width = 64, seed = 13 }, 40, silo =>
         {
-            var http = await ReadyGateway(port);
-            id = await Submit(http, new { height = 32, width = 64, seed = 13 });
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (await Step(http, id) < 40 && DateTime.UtcNow < deadline) await Task.Delay(20);
             silo.Terminate();
             Assert.Equal(0, silo.WaitForExit(30));
-        }
+        });
         using var restarted = UtProcess.Silo(config);
         var resumed = restarted.WaitFor($"job {id} resuming at step");
         Assert.InRange(int.Parse(resumed.Split("resuming at step ")[1]), 40, 255);
@@ -167,15 +162,7 @@ public sealed class GatewayTests : GridTest
     {
         var port = Ports.Free();
         var config = Embedded(port, canvas: new { PersistEvery = 4 });
-        string id;
-        using (var silo = UtProcess.Silo(config))
-        {
-            var http = await ReadyGateway(port);
-            id = await Submit(http, new { height = 32, width = 64, seed = 3 });
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (await Step(http, id) < 10 && DateTime.UtcNow < deadline) await Task.Delay(20);
-            silo.Kill();
-        }
+        var id = await StopMidJob(config, port, new { height = 32, width = 64, seed = 3 }, 10, silo => silo.Kill());
         var state = Directory.GetFiles(P("state/grains/job")).Single(f => f.Contains(id));
         File.WriteAllText(state, "{ not a job"); // garbage where the job's saved canvas was
 

@@ -81,6 +81,24 @@ public abstract class GridTest : TempDirTest
     internal static async Task<int> Step(HttpClient http, string id) => (await Status(http, id)).GetProperty("step").GetInt32();
     internal static async Task<string> State(HttpClient http, string id) => (await Status(http, id)).GetProperty("state").GetString()!;
 
+    protected static async Task WaitForStep(HttpClient http, string id, int step, double seconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (await Step(http, id) < step && DateTime.UtcNow < deadline) await Task.Delay(20);
+    }
+
+    /// <summary>Starts an embedded silo, submits <paramref name="job"/>, and once it passed <paramref name="step"/>
+    /// stops the silo with <paramref name="stop"/> (SIGTERM or SIGKILL); returns the job's id.</summary>
+    protected static async Task<string> StopMidJob(string config, int port, object job, int step, Action<UtProcess> stop)
+    {
+        using var silo = UtProcess.Silo(config);
+        var http = await ReadyGateway(port);
+        var id = await Submit(http, job);
+        await WaitForStep(http, id, step);
+        stop(silo);
+        return id;
+    }
+
     protected static async Task WaitForState(HttpClient http, string id, string state, double seconds = 90)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
