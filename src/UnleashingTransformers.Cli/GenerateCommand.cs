@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Telemetry;
-using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Window;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Diffusion;

@@ -79,6 +79,7 @@ public static class SiloHost
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
         // A peer that died shows as refused connections, with stack traces, until membership declares it dead.
         builder.Logging.AddFilter("Orleans.Runtime.Messaging", LogLevel.Error);
+        builder.Logging.AddFilter("Orleans.Runtime.MembershipService.SiloHealthMonitor", LogLevel.Error);
         // A failed start is reported once, as the one error line below, not as the host's stack dump.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));

@@ -66,7 +66,12 @@ public sealed class CanvasJobGrain(
         return Status();
     }
 
-    public Task<JobStatus?> StatusAsync() => Task.FromResult(Exists ? Status() : null);
+    public Task<JobStatus?> StatusAsync()
+    {
+        // Asked about a job that does not exist: nothing to keep in memory.
+        if (!Exists) DeactivateOnIdle();
+        return Task.FromResult(Exists ? Status() : null);
+    }
 
     public async Task<JobStatus?> CancelAsync()
     {

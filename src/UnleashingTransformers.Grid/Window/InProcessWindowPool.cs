@@ -1,6 +1,6 @@
-using UnleashingTransformers.Grid.Canvas;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;

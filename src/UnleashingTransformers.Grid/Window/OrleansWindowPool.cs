@@ -1,7 +1,7 @@
-using UnleashingTransformers.Grid.Canvas;
 using System.Diagnostics;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
+using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
 
