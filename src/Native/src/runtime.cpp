@@ -1,5 +1,6 @@
 // Library-wide state: errors, threads, seeds, generators, CUDA presence.
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
@@ -50,9 +51,9 @@ int ut_manual_seed(uint64_t seed) {
       std::lock_guard<std::mutex> lock(gen.mutex());
       gen.set_current_seed(seed);
     }
-    auto& hooks = at::detail::getCUDAHooks();
-    for (int i = 0; i < (at::hasCUDA() ? hooks.getNumGPUs() : 0); i++) {
-      auto gen = hooks.getDefaultCUDAGenerator(i);
+    // Through the context, not the CUDA hooks: their accessor was renamed in libtorch 2.x.
+    for (int i = 0; i < (at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0); i++) {
+      auto gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, i));
       std::lock_guard<std::mutex> lock(gen.mutex());
       gen.set_current_seed(seed);
     }
@@ -88,7 +89,7 @@ int ut_generator_default(int32_t device_type, int32_t device_index, ut_generator
     if (device_type == 0) {
       *out = new ut_generator{at::detail::getDefaultCPUGenerator()};
     } else {
-      *out = new ut_generator{at::detail::getCUDAHooks().getDefaultCUDAGenerator(device_index)};
+      *out = new ut_generator{at::globalContext().defaultGenerator(at::Device(at::kCUDA, device_index))};
     }
   })
 }
