@@ -20,9 +20,9 @@ namespace UnleashingTransformers.Silo;
 /// <summary>
 /// The Orleans side of a silo, from its configuration: clustering, grain state and reminders of the
 /// chosen provider; membership tuned to declare a killed silo dead in about a second; the grain classes
-/// of its roles only (a silo without the window role never hosts a replica); the metadata that tells
-/// canvases how many replicas it serves; silo-pinned placement; trace propagation; the dashboard on
-/// gateway silos.
+/// of its roles only (a silo without the window role never hosts a replica); the grain class properties
+/// in the cluster manifest that tell canvases how many replicas it serves (and the same as silo metadata);
+/// silo-pinned placement; trace propagation; the dashboard on gateway silos.
 /// </summary>
 public static class OrleansSetup
 {
