@@ -61,7 +61,13 @@ public static class OrleansSetup
             silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
             silo.AddRedisGrainStorage(CanvasRuntime.Storage, o => o.ConfigurationOptions = redis);
             silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
-            if (InKubernetes) silo.UseKubernetesHosting();
+            if (InKubernetes)
+            {
+                // The pod's name, IP and orleans/* labels name the silo, its address and the cluster; the
+                // ports stay those of the configuration (the manifests' containerPorts match them).
+                silo.UseKubernetesHosting();
+                silo.Configure<EndpointOptions>(o => (o.SiloPort, o.GatewayPort) = (cluster.SiloPort, cluster.GatewayPort));
+            }
             else silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort);
         }
         else

@@ -26,6 +26,7 @@ public sealed record SiloConfig
     public WindowSettings Window { get; init; } = new();
     public CanvasSettings Canvas { get; init; } = new();
     public GatewaySettings Gateway { get; init; } = new();
+    public OpsSettings Ops { get; init; } = new();
     public TelemetrySettings Telemetry { get; init; } = new();
     public TrainerSettings Trainer { get; init; } = new();
 
@@ -82,8 +83,22 @@ public sealed record SiloConfig
         /// Better given as UT__Gateway__Token than written in a file.</summary>
         public string Token { get; init; } = "";
 
-        public bool OnLoopback => Host is "localhost" || (IPAddress.TryParse(Host, out var ip) && IPAddress.IsLoopback(ip));
+        public bool OnLoopback => IsLoopback(Host);
     }
+
+    /// <summary>Every silo's own HTTP port for orchestrators and scrapers: <c>/healthz</c>, <c>/readyz</c> and
+    /// <c>/metrics</c> (Prometheus text). Port 0: none (a gateway silo still answers the probes on its port).</summary>
+    public sealed record OpsSettings
+    {
+        public string Host { get; init; } = "127.0.0.1";
+        public int Port { get; init; }
+        /// <summary>Bearer token <c>/metrics</c> requires; required when Host is not loopback (the probes stay open).</summary>
+        public string Token { get; init; } = "";
+
+        public bool OnLoopback => IsLoopback(Host);
+    }
+
+    private static bool IsLoopback(string host) => host is "localhost" || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
 
     public sealed record TelemetrySettings
     {
@@ -161,6 +176,11 @@ public sealed record SiloConfig
         if (Has("gateway") && !Gateway.OnLoopback && string.IsNullOrEmpty(Gateway.Token))
             throw new ArgumentException($"{path}: Gateway:Host {Gateway.Host} is off loopback: set Gateway:Token (e.g. UT__Gateway__Token) so the API and dashboard require it");
         if (Gateway.Port is < 0 or > 65535) throw new ArgumentException($"{path}: Gateway:Port {Gateway.Port} is not a port");
+        if (Ops.Port is < 0 or > 65535) throw new ArgumentException($"{path}: Ops:Port {Ops.Port} is not a port (0: no ops port)");
+        if (Ops.Port > 0 && Has("gateway") && Ops.Port == Gateway.Port)
+            throw new ArgumentException($"{path}: Ops:Port and Gateway:Port are both {Ops.Port}: give the ops port another one");
+        if (Ops.Port > 0 && !Ops.OnLoopback && string.IsNullOrEmpty(Ops.Token))
+            throw new ArgumentException($"{path}: Ops:Host {Ops.Host} is off loopback: set Ops:Token (e.g. UT__Ops__Token) so /metrics requires it");
         if (!string.IsNullOrEmpty(Telemetry.OtlpEndpoint) && !(Uri.TryCreate(Telemetry.OtlpEndpoint, UriKind.Absolute, out var otlp) && otlp.Scheme is "http" or "https"))
             throw new ArgumentException($"{path}: Telemetry:OtlpEndpoint '{Telemetry.OtlpEndpoint}' is not an http(s) URI");
         if (!Enum.TryParse<Models.Transformer.InferencePrecision>(Models.Precision, ignoreCase: true, out _))

@@ -9,7 +9,7 @@ using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Training;
 using UnleashingTransformers.Grid.Window;
 using UnleashingTransformers.Models.Transformer;
-using UnleashingTransformers.Silo.Gateway;
+using UnleashingTransformers.Silo.Http;
 using UnleashingTransformers.Silo.Roles;
 using UnleashingTransformers.Torch;
 
@@ -24,6 +24,10 @@ namespace UnleashingTransformers.Silo;
 /// </summary>
 public static class SiloHost
 {
+    /// <summary>How long a stopping silo has to persist its canvas jobs and leave the cluster (Kubernetes'
+    /// grace period must be longer).</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
+
     public static async Task<int> RunAsync(SiloConfig config, CancellationToken cancel = default)
     {
         if (config.Threads > 0)
@@ -57,11 +61,16 @@ public static class SiloHost
                 model => new OrleansWindowPool(services!.GetRequiredService<IGrainFactory>(), services!.GetRequiredService<ReplicaDirectory>(), prior!, model, poolOptions))
             : null;
 
+        // Gateway silos and silos with an ops port are web hosts; the rest a plain host.
+        var urls = new List<string>();
+        if (config.Has("gateway")) urls.Add($"http://{config.Gateway.Host}:{config.Gateway.Port}");
+        if (config.Ops.Port > 0) urls.Add($"http://{config.Ops.Host}:{config.Ops.Port}");
         IHostApplicationBuilder builder;
-        if (config.Has("gateway"))
+        if (urls.Count > 0)
         {
             var web = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "ut-silo", ContentRootPath = AppContext.BaseDirectory });
-            web.WebHost.UseUrls($"http://{config.Gateway.Host}:{config.Gateway.Port}");
+            web.WebHost.UseUrls([.. urls]);
+            if (config.Ops.Port > 0) MetricsEndpoint.AddServices(web.Services);
             builder = web;
         }
         else
@@ -82,7 +91,7 @@ public static class SiloHost
         builder.Logging.AddFilter("Orleans.Runtime.MembershipService.SiloHealthMonitor", LogLevel.Error);
         // A failed start is reported once, as the one error line below, not as the host's stack dump.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         builder.UseOrleans(silo => OrleansSetup.Configure(silo, config));
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(config.Canvas);
@@ -103,7 +112,10 @@ public static class SiloHost
         if (builder is WebApplicationBuilder webBuilder)
         {
             var app = webBuilder.Build();
-            GatewayApi.Map(app, config);
+            PortAccess.Use(app, config);
+            ProbeEndpoints.Map(app, config);
+            if (config.Ops.Port > 0) MetricsEndpoint.Map(app);
+            if (config.Has("gateway")) GatewayApi.Map(app);
             host = app;
         }
         else
@@ -119,7 +131,8 @@ public static class SiloHost
                 for (var i = 0; i < replicaHost.Count; i++)
                     Console.WriteLine($"silo: window replica {OrleansSetup.SiloName(config)}/{i} serving model {replicaHost.Version(i)} on {config.Device}");
             Console.WriteLine($"silo: started {OrleansSetup.SiloName(config)} (roles {string.Join(", ", config.Roles)}, cluster {config.Cluster.Provider}" +
-                $"{(config.Has("gateway") ? $", gateway http://{config.Gateway.Host}:{config.Gateway.Port}" : "")})");
+                $"{(config.Has("gateway") ? $", gateway http://{config.Gateway.Host}:{config.Gateway.Port}" : "")}" +
+                $"{(config.Ops.Port > 0 ? $", ops http://{config.Ops.Host}:{config.Ops.Port}" : "")})");
             await host.WaitForShutdownAsync(cancel);
         }
         catch (Exception e) when (e is not OperationCanceledException)

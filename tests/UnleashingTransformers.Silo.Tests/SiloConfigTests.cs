@@ -61,6 +61,8 @@ public sealed class SiloConfigTests : GridTest
         Assert.Contains("unknown setting 'Windoww'", Ut.Fails("silo", "--config", Config("e.json", new { Roles = new[] { "window", "canvas" }, Windoww = new { MaxBatch = 2 } })));
         Assert.Contains("unknown setting 'Broker'", Ut.Fails("silo", "--config", Config("e2.json", new { Roles = new[] { "window", "canvas" }, Broker = new { Uri = "amqp://x" } })));
         Assert.Contains("canvas role needs window replicas", Ut.Fails("silo", "--config", Config("f.json", new { Roles = new[] { "canvas" } })));
+        Assert.Contains("Ops:Port and Gateway:Port are both 8090", Ut.Fails("silo", "--config", Config("h.json", new { Roles = new[] { "window", "canvas", "gateway" }, Gateway = new { Port = 8090 }, Ops = new { Port = 8090 } })));
+        Assert.Contains("Ops:Port 70000 is not a port", Ut.Fails("silo", "--config", Config("i.json", new { Roles = new[] { "window", "canvas" }, Ops = new { Port = 70000 } })));
         Assert.Contains("file not found", Ut.Fails("silo", "--config", P("missing.json")));
         File.WriteAllText(P("g.json"), "{ \"Roles\": [ ");
         Assert.Contains("not valid JSON", Ut.Fails("silo", "--config", P("g.json")));

@@ -1,25 +1,20 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Dashboard;
-using Orleans.Runtime;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Telemetry;
-using UnleashingTransformers.Grid.Window;
 
-namespace UnleashingTransformers.Silo.Gateway;
+namespace UnleashingTransformers.Silo.Http;
 
 /// <summary>
 /// The HTTP API, co-hosted in a silo: its calls to job grains are calls from inside the cluster (no
 /// external-client hop, which would wait out a 30 s timeout when a silo dies). The Orleans dashboard is
-/// served beside it at <c>/dashboard</c>. Off loopback, both require <c>Authorization: Bearer TOKEN</c>
-/// (the probes <c>/healthz</c> and <c>/readyz</c> stay open for orchestrators).
+/// served beside it at <c>/dashboard</c>. Off loopback, both require the gateway's token (<see cref="PortAccess"/>).
 /// </summary>
 internal static class GatewayApi
 {
@@ -33,25 +28,11 @@ internal static class GatewayApi
 
     private static bool ValidId(string id) => id.Length is > 0 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
 
-    public static void Map(WebApplication app, SiloConfig config)
+    public static void Map(WebApplication app)
     {
         var grains = app.Services.GetRequiredService<IGrainFactory>();
-        var directory = app.Services.GetRequiredService<ReplicaDirectory>();
-        var membership = app.Services.GetRequiredService<IClusterMembershipService>();
         var index = grains.GetGrain<IJobIndexGrain>(0);
         ICanvasJobGrain Job(string id) => grains.GetGrain<ICanvasJobGrain>(id);
-
-        if (!string.IsNullOrEmpty(config.Gateway.Token)) app.Use(RequireToken(config.Gateway.Token));
-
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/readyz", () =>
-        {
-            var waiting = new List<string>();
-            if (membership.CurrentSnapshot.Members.Values.All(m => m.Status != SiloStatus.Active)) waiting.Add("not joined to the cluster");
-            if (!directory.AnySiloWith("canvas")) waiting.Add("no canvas silo in the cluster");
-            if (directory.Current().Count == 0) waiting.Add("no window replica in the cluster");
-            return waiting.Count == 0 ? Results.Text("ready") : Error(503, $"not ready: {string.Join("; ", waiting)}");
-        });
 
         app.MapPost("/jobs", async (HttpRequest request, HttpResponse response) =>
         {
@@ -130,24 +111,5 @@ internal static class GatewayApi
         });
 
         app.MapOrleansDashboard("/dashboard");
-    }
-
-    /// <summary>Every request but the probes must carry the token (compared in constant time).</summary>
-    private static Func<HttpContext, RequestDelegate, Task> RequireToken(string token)
-    {
-        var expected = Encoding.UTF8.GetBytes($"Bearer {token}");
-        return async (context, next) =>
-        {
-            var path = context.Request.Path;
-            if (path == "/healthz" || path == "/readyz" ||
-                CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), expected))
-            {
-                await next(context);
-                return;
-            }
-            context.Response.StatusCode = 401;
-            context.Response.Headers.WWWAuthenticate = "Bearer";
-            await context.Response.WriteAsJsonAsync(new { error = "this gateway requires Authorization: Bearer <Gateway:Token>" }, Json);
-        };
     }
 }
