@@ -45,6 +45,7 @@ public sealed class CanvasJobGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         // The silo stops (or the grain is moved): the loop keeps the whole step it reached.
+        if (_loop is { IsCompleted: false }) Console.WriteLine($"silo: job {Id} stops ({reason.ReasonCode}: {reason.Description})");
         _stop.Cancel();
         if (_loop is not null) await _loop;
     }
@@ -133,9 +134,11 @@ public sealed class CanvasJobGrain(
         {
             await StepsAsync();
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (Exception) when (_stop.IsCancellationRequested)
         {
-            // A step cut short changed nothing: the canvas is at a whole step. Another silo goes on from it.
+            // The activation is going away. Whatever cut the step short (the cancellation, or a window call
+            // failing as the cluster changed) changed nothing: the canvas is at a whole step, and the next
+            // activation goes on from it.
             await SaveAsync(JobState.Queued);
         }
         catch (InconsistentStateException e)
