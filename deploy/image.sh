@@ -17,6 +17,9 @@ if [ "${1:-}" = "--base" ]; then
   base=$2; shift 2
 fi
 tag=${1:-localhost/ut:dev}
+case "$tag" in
+  -*) echo "image.sh: unknown option '$tag' (usage: deploy/image.sh [--base IMAGE] [TAG])" >&2; exit 2 ;;
+esac
 # runc and the ulimits this sandbox allows (deploy/containers.conf says why).
 export CONTAINERS_CONF="$PWD/deploy/containers.conf"
 
@@ -59,5 +62,7 @@ rm -rf "$app"
 dotnet publish src/UnleashingTransformers.Cli -c Release -r linux-x64 --self-contained \
   --artifacts-path artifacts/image/build -o "$app" -nologo -v quiet
 podman build "${pull[@]}" --quiet --build-arg BASE="$base" -f deploy/Containerfile -t "$tag" "$app" >/dev/null
+# The image this tag named before, now untagged: gone, so rebuilds do not fill the disk.
+podman image prune -f >/dev/null
 size=$(podman image inspect --format '{{.Size}}' "$tag")
 echo "image.sh: built $tag on $base ($((size / 1000000)) MB)"
