@@ -35,19 +35,20 @@ internal static class GenerateCommand
         var decodeTile = new Option<int>("--decode-tile") { DefaultValueFactory = _ => 0, Description = "decode in tiles of N tokens (0: whole up to 64x64, tiled above)" };
         var output = new Option<string>("--out") { Description = "image file (.png, .jpg, .webp)", DefaultValueFactory = _ => "generated.png" };
         var tokensOut = new Option<string?>("--tokens-out") { Description = "also write the token canvas (JSON)" };
+        var force = new Option<bool>("--force") { Description = "start even when the canvas's image needs more memory than the machine has available" };
         var cmd = new Command("generate", "Generate an image larger than the training window from overlapping windows")
         {
-            prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut,
+            prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut, force,
         };
         common.AddTo(cmd);
-        cmd.SetAction(r => Run(r, common, prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut));
+        cmd.SetAction(r => Run(r, common, prior, heads, vqgan, shape, window, stride, steps, temp, seed, aggregate, order, replicas, batch, precision, decodeTile, output, tokensOut, force));
         return cmd;
     }
 
     private static int Run(ParseResult r, CommonOptions common, Option<string> prior, Option<int> heads, Option<string> vqgan, Option<string> shape,
         Option<string?> window, Option<int?> stride, Option<int> steps, Option<double> temp, Option<ulong> seed, Option<string> aggregate,
         Option<string> order, Option<int> replicas, Option<int> batch, Option<InferencePrecision> precision, Option<int> decodeTile,
-        Option<string> output, Option<string?> tokensOut)
+        Option<string> output, Option<string?> tokensOut, Option<bool> force)
     {
         var device = common.Apply(r);
         // Everything a user can get wrong is checked before minutes of work start.
@@ -62,12 +63,14 @@ internal static class GenerateCommand
                 throw new ArgumentException($"{file}: directory {dir} does not exist");
         var n = r.GetValue(replicas);
         if (n < 1) throw new ArgumentException("--replicas must be >= 1");
+        if (r.GetValue(decodeTile) < 0) throw new ArgumentException($"--decode-tile {r.GetValue(decodeTile)}: expected 0 (automatic) or a tile size in tokens");
         // Replicas share the cores: unless told, each gets its share (BLAS pools included).
         if (n > 1 && r.GetValue(common.Threads) == 0)
         {
             Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / n));
             Torch.torch.set_blas_threads(Math.Max(1, Environment.ProcessorCount / n));
         }
+        if (Bf16Support.Warning(r.GetValue(precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
         using var telemetry = GridOptions.TelemetryFromEnvironment("ut-generate");
 
         var replicaModels = new PriorReplicas(r.GetValue(prior)!, r.GetValue(heads), device, r.GetValue(precision));
@@ -78,6 +81,16 @@ internal static class GenerateCommand
         try
         {
             using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, info.CodebookSize)!;
+            var f = decoder.Model.Downscale;
+            var need = CanvasDecoder.PeakBytes(h, w, f);
+            var available = MachineMemory.AvailableBytes();
+            if (need > available && !r.GetValue(force))
+                throw new ArgumentException($"--shape {h}x{w}: its {(long)w * f}x{(long)h * f}-pixel image needs about {MachineMemory.Describe(need)} to decode, " +
+                    $"{MachineMemory.Describe(available)} is available: use a smaller --shape (or --force)");
+            // Said at once: a large canvas's first step alone can take minutes.
+            var windows = (long)WindowCount(h, options.WindowHeight, options.StrideH) * WindowCount(w, options.WindowWidth, options.StrideW);
+            Console.WriteLine($"generate: {h}x{w} tokens ({(long)w * f}x{(long)h * f} px, ~{MachineMemory.Describe(need)} to decode), {windows:N0} windows of " +
+                $"{options.WindowHeight}x{options.WindowWidth}, up to {windows * options.Steps:N0} window passes over {options.Steps} steps");
             for (var i = 0; i < n; i++) local.Add(replicaModels.Load());
             IWindowPool pool = new InProcessWindowPool(local.Select(m => m.Denoiser).ToList(), r.GetValue(batch));
 
@@ -98,7 +111,6 @@ internal static class GenerateCommand
             if (r.GetValue(tokensOut) is { } tokenFile) new TokenGrid(h, w, canvas.Tokens).Save(tokenFile);
             using (var image = CanvasDecoder.Decode(decoder.Model, canvas.Tokens, h, w, r.GetValue(decodeTile), device: device))
                 Images.Save(image, outPath);
-            var f = decoder.Model.Downscale;
             Console.WriteLine($"generate: {h}x{w} tokens ({w * f}x{h * f} px) in {sw.Elapsed.TotalSeconds:F1} s " +
                 $"(sampling {sampling.TotalSeconds:F1} s): {canvas.WindowPasses:N0} window passes over {canvas.Step} steps, " +
                 $"{h * w / sampling.TotalSeconds:F1} tokens/s, {n} replica(s) -> {outPath}");
@@ -109,6 +121,8 @@ internal static class GenerateCommand
             foreach (var m in local) m.Owner?.Dispose();
         }
     }
+
+    private static int WindowCount(int size, int window, int stride) => (size - window + stride - 1) / stride + 1;
 
     /// <summary>The job the canvas flags describe (shared with <c>ut submit</c>).</summary>
     internal static CanvasJobSpec Spec(ParseResult r, Option<string> shape, Option<string?> window, Option<int?> stride, Option<int> steps,

@@ -22,7 +22,11 @@ internal static class ImageCommands
         var output = new Option<string>("--out") { Description = "tokens.json for --in, latents.th for --data", Required = true };
         var hflip = new Option<bool>("--hflip") { Description = "with --data: append a horizontally flipped copy (2N rows), as the reference" };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 16 };
-        var cmd = new Command("encode", "Images to tokens: one image to a token file, or a folder to a latent cache") { vqgan, size, input, data, output, hflip, batch };
+        var maxPixels = new Option<long>("--max-pixels")
+        {
+            DefaultValueFactory = _ => ImageCodec.DefaultMaxPixels, Description = "refuse images of more pixels, read from their header before decoding (0: no limit)",
+        };
+        var cmd = new Command("encode", "Images to tokens: one image to a token file, or a folder to a latent cache") { vqgan, size, input, data, output, hflip, batch, maxPixels };
         common.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -35,18 +39,18 @@ internal static class ImageCommands
             if (one is not null)
             {
                 CommonOptions.RequireFile(one, "--in");
-                using var image = Images.LoadPrepared(one, s);
+                using var image = Images.LoadPrepared(one, s, r.GetValue(maxPixels));
                 coder.Encode(image).Save(outPath);
                 Console.WriteLine($"encode: {one} -> {outPath}");
                 return 0;
             }
-            EncodeFolder(coder, folder!, s, r.GetValue(batch), r.GetValue(hflip), outPath, device);
+            EncodeFolder(coder, folder!, s, r.GetValue(batch), r.GetValue(hflip), r.GetValue(maxPixels), outPath, device);
             return 0;
         });
         return cmd;
     }
 
-    private static void EncodeFolder(TokenDecoder coder, string folder, int size, int batch, bool hflip, string outPath, Device device)
+    private static void EncodeFolder(TokenDecoder coder, string folder, int size, int batch, bool hflip, long maxPixels, string outPath, Device device)
     {
         var files = ImageFolder.Open(folder).Files;
         var rows = new List<long[]>();
@@ -60,7 +64,7 @@ internal static class ImageCommands
                 var images = new List<Tensor>();
                 foreach (var f in files.Skip(i).Take(batch))
                 {
-                    try { images.Add(Images.LoadPrepared(f, size)); }
+                    try { images.Add(Images.LoadPrepared(f, size, maxPixels)); }
                     catch (Exception e) when (e is TorchException or ArgumentException) { skipped.Add(e.Message); Console.Error.WriteLine($"encode: skipped {e.Message}"); }
                 }
                 if (images.Count > 0)

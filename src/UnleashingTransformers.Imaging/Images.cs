@@ -13,10 +13,11 @@ public static class Images
 {
     public static readonly string[] Extensions = { ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif" };
 
-    /// <summary>Decodes a file to uint8 (3, H, W).</summary>
-    public static Tensor LoadRgb(string path)
+    /// <summary>Decodes a file to uint8 (3, H, W); one of more than <paramref name="maxPixels"/> pixels is refused
+    /// before it is decoded.</summary>
+    public static Tensor LoadRgb(string path, long maxPixels = ImageCodec.DefaultMaxPixels)
     {
-        using var hwc = ImageCodec.Decode(path);
+        using var hwc = ImageCodec.Decode(path, maxPixels);
         return hwc.permute(2, 0, 1).contiguous();
     }
 
@@ -51,9 +52,9 @@ public static class Images
     }
 
     /// <summary>Loads and prepares a file (see <see cref="Prepare"/>).</summary>
-    public static Tensor LoadPrepared(string path, int size)
+    public static Tensor LoadPrepared(string path, int size, long maxPixels = ImageCodec.DefaultMaxPixels)
     {
-        using var raw = LoadRgb(path);
+        using var raw = LoadRgb(path, maxPixels);
         return Prepare(raw, size, path);
     }
 

@@ -39,8 +39,11 @@ public static class SiloHost
         if (device.Type == DeviceType.CUDA && !torch.cuda.is_available())
             throw new ArgumentException($"Device {device}: this libtorch has no CUDA device; build against a CUDA libtorch (README) or use cpu");
         if (config.Cluster.Provider == "redis") await RedisCheck.ReachableAsync(config.Cluster.Redis, "Cluster:Redis");
+        var precision = Enum.Parse<InferencePrecision>(config.Models.Precision, ignoreCase: true);
+        if ((config.Has("window") || config.Has("canvas")) && Bf16Support.Warning(precision, device) is { } slow)
+            Console.Error.WriteLine($"silo: {slow.Replace("--precision", "Models:Precision", StringComparison.Ordinal)}");
         var replicas = config.Has("window") || config.Has("canvas")
-            ? new PriorReplicas(config.Models.Prior, config.Models.Heads, device, Enum.Parse<InferencePrecision>(config.Models.Precision, ignoreCase: true))
+            ? new PriorReplicas(config.Models.Prior, config.Models.Heads, device, precision)
             : null;
         var prior = replicas?.Describe();
         using var telemetry = TelemetryExport.Start(config.Telemetry.OtlpEndpoint, config.Telemetry.ServiceName, config.Telemetry.ExportIntervalMs);

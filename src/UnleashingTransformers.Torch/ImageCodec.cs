@@ -7,12 +7,17 @@ public static class ImageCodec
 {
     public static string VipsVersion => Native.Str(Native.ut_vips_version());
 
+    /// <summary>The most pixels an image may have to be decoded (10^8, a 10000x10000 image: 300 MB of
+    /// pixels, several GB once a float tensor): a small file can hold a huge image.</summary>
+    public const long DefaultMaxPixels = 100_000_000;
+
     /// <summary>Decodes any image libvips reads (PNG, JPEG, WebP, ...) to an 8-bit sRGB tensor
-    /// (H, W, 3): grey expanded, alpha dropped, 16-bit reduced.</summary>
-    public static Tensor Decode(string path)
+    /// (H, W, 3): grey expanded, alpha dropped, 16-bit reduced. A truncated or corrupt file is an error,
+    /// as is one over <paramref name="maxPixels"/> (checked from its header, before decoding; 0: no limit).</summary>
+    public static Tensor Decode(string path, long maxPixels = DefaultMaxPixels)
     {
         if (!File.Exists(path)) throw new TorchException($"{path}: file not found");
-        Native.Check(Native.ut_image_load(path, out var w, out var h, out var pixels));
+        Native.Check(Native.ut_image_load(path, maxPixels, out var w, out var h, out var pixels));
         try
         {
             unsafe

@@ -10,9 +10,25 @@
 
 namespace {
 
+// libvips reports damaged pixel data as warnings, one per row: with fail_on=error such a file is an
+// error instead, so the warnings carry nothing the caller does not get once, as the error.
+void drop_warning(const gchar*, GLogLevelFlags, const gchar*, gpointer) {}
+
 bool started() {
-  static const bool ok = VIPS_INIT("ut_native") == 0;
+  static const bool ok = [] {
+    if (VIPS_INIT("ut_native") != 0) return false;
+    g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING), drop_warning, nullptr);
+    return true;
+  }();
   return ok;
+}
+
+// libvips' error text is its error buffer: several lines, one per layer that failed. Callers get one.
+std::string one_line(const char* text) {
+  std::string msg;
+  for (const char* c = text; *c; ++c) msg += *c == '\n' ? std::string("; ") : std::string(1, *c);
+  while (!msg.empty() && (msg.back() == ';' || msg.back() == ' ')) msg.pop_back();
+  return msg;
 }
 
 std::string lower_extension(const std::string& path) {
@@ -31,12 +47,20 @@ const char* ut_vips_version(void) {
   return vips_version_string();
 }
 
-int ut_image_load(const char* path, int32_t* width, int32_t* height, uint8_t** pixels) {
+int ut_image_load(const char* path, int64_t max_pixels, int32_t* width, int32_t* height, uint8_t** pixels) {
   UT_GUARD({
     TORCH_CHECK(started(), "libvips failed to start");
     vips::VImage img;
     try {
-      img = vips::VImage::new_from_file(path, vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
+      // Opening reads the header only: the size is checked before any pixel is decoded.
+      img = vips::VImage::new_from_file(path, vips::VImage::option()
+          ->set("access", VIPS_ACCESS_SEQUENTIAL)
+          ->set("fail_on", VIPS_FAIL_ON_ERROR));
+      const int64_t area = static_cast<int64_t>(img.width()) * img.height();
+      if (max_pixels > 0 && area > max_pixels)
+        throw std::invalid_argument(std::string(path) + ": " + std::to_string(img.width()) + "x" +
+            std::to_string(img.height()) + " pixels is over the limit of " + std::to_string(max_pixels) +
+            " (resize it first, or raise --max-pixels)");
       // Alpha is dropped, not composited (as PIL's convert("RGB") does for the reference's loader).
       if (img.has_alpha()) img = img.extract_band(0, vips::VImage::option()->set("n", img.bands() - 1));
       img = img.colourspace(VIPS_INTERPRETATION_sRGB);
@@ -50,9 +74,7 @@ int ut_image_load(const char* path, int32_t* width, int32_t* height, uint8_t** p
       *height = img.height();
       *pixels = static_cast<uint8_t*>(mem);  // g_malloc'd; glib's default allocator is malloc
     } catch (vips::VError& e) {
-      std::string msg = e.what();
-      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-      throw std::runtime_error(std::string(path) + ": cannot read image (" + msg + ")");
+      throw std::runtime_error(std::string(path) + ": cannot read image (" + one_line(e.what()) + ")");
     }
   })
 }
@@ -79,7 +101,7 @@ int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_
         throw std::invalid_argument(std::string(path) + ": unknown image format '" + ext + "' (use .png, .jpg or .webp)");
       }
     } catch (vips::VError& e) {
-      throw std::runtime_error(std::string(path) + ": cannot write image (" + e.what() + ")");
+      throw std::runtime_error(std::string(path) + ": cannot write image (" + one_line(e.what()) + ")");
     }
   })
 }

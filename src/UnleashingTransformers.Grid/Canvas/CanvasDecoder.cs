@@ -16,6 +16,10 @@ public static class CanvasDecoder
     /// <summary>Tokens above which <see cref="Decode"/> tiles when not told (64 x 64).</summary>
     public const int WholeDecodeLimit = 64 * 64;
 
+    /// <summary>Bytes a decode of an H x W canvas holds at its peak: the float image, the tiles' weights and
+    /// the normalised result (3 + 1 + 3 floats a pixel, f² pixels a token); the tiles themselves are small.</summary>
+    public static long PeakBytes(long height, long width, int downscale) => 7L * sizeof(float) * downscale * downscale * height * width;
+
     /// <summary>(3, H·f, W·f) float image, unclamped. <paramref name="tile"/> 0 picks whole or tiled.
     /// The same pixels whatever the thread settings (it runs single-threaded: parallel reductions differ
     /// in the last bits with the thread count).</summary>

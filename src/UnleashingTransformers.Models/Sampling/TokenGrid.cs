@@ -32,7 +32,8 @@ public sealed record TokenGrid(int H, int W, long[] Tokens)
         {
             throw new ArgumentException($"{path}: not a token file ({e.Message})");
         }
-        if (root?["shape"] is not JsonArray shape || shape.Count != 2 || root["tokens"] is not JsonArray tokens)
+        // Indexing a node by name throws unless it is an object: a top-level array or string is checked first.
+        if (root is not JsonObject doc || doc["shape"] is not JsonArray shape || shape.Count != 2 || doc["tokens"] is not JsonArray tokens)
             throw new ArgumentException($"{path}: expected {{\"shape\":[H,W],\"tokens\":[...]}}");
         int h, w;
         long[] ids;
