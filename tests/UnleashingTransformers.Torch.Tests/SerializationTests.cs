@@ -144,6 +144,24 @@ public class SerializationTests : IDisposable
             File.WriteAllBytes(cut, bad);
             try { load(cut); } catch (TorchException) { }
         }
+        // A storage shorter than its tensors need (a zip that is whole, its data not): libtorch refuses the
+        // view, and the error still names the file.
+        var shortStorage = Path.Combine(_dir, "short.pt");
+        using (var source = System.IO.Compression.ZipFile.OpenRead(Fixtures.PathOf("state_dict.pt")))
+        using (var target = System.IO.Compression.ZipFile.Open(shortStorage, System.IO.Compression.ZipArchiveMode.Create))
+        {
+            var storages = source.Entries.Where(e => e.FullName.Contains("/data/")).ToList();
+            var largest = storages.MaxBy(e => e.Length)!;
+            foreach (var entry in source.Entries)
+            {
+                using var from = entry.Open();
+                var bytes = new byte[entry.Length];
+                from.ReadExactly(bytes);
+                using var to = target.CreateEntry(entry.FullName, System.IO.Compression.CompressionLevel.NoCompression).Open();
+                to.Write(entry == largest ? bytes[..(bytes.Length / 2)] : bytes);
+            }
+        }
+        Assert.StartsWith(shortStorage, Assert.Throws<TorchException>(() => load(shortStorage)).Message);
         // A file that is not a state dict.
         Assert.Contains("not a state dict", Assert.Throws<TorchException>(() => load_state_dict(Fixtures.PathOf("latents_int64.pt"))).Message);
     }

@@ -56,6 +56,11 @@ public static class TorchFile
         {
             throw new TorchException($"{path}: corrupt or truncated PyTorch file ({e.Message})");
         }
+        catch (TorchException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        {
+            // libtorch's own refusals (a tensor reaching past its storage, ...) do not know the file.
+            throw new TorchException($"{path}: corrupt PyTorch file ({e.Message})");
+        }
         finally
         {
             foreach (var s in storages.Values) s.Data.Dispose();
