@@ -10,7 +10,6 @@ internal static class BundledModels
     public static string Dir => Path.Combine(AppContext.BaseDirectory, "models", "terrain");
     public static string Prior => Path.Combine(Dir, "absorbing_ema.th");
     public static string VqGan => Path.Combine(Dir, "vqgan_ema.th");
-    public const int Heads = 8;
 
     public static string DescribePrior => File.Exists(Prior) ? $"default: the bundled terrain prior" : "required";
     public static string DescribeVqGan => File.Exists(VqGan) ? $"default: the bundled terrain VQ-GAN" : "required";

@@ -31,6 +31,12 @@ internal sealed class CommonOptions
         return device;
     }
 
+    /// <summary>A prior's head count, for the files that do not record it (the paper's: 8).</summary>
+    public static Option<int?> PriorHeads() => new("--heads")
+    {
+        Description = "attention heads of the prior (default: what the file records; the paper's files record none and have 8)",
+    };
+
     public static void RequireFile(string? path, string flag)
     {
         if (string.IsNullOrEmpty(path)) throw new ArgumentException($"{flag} is required");

@@ -19,7 +19,7 @@ internal static class GenerateCommand
     {
         var common = new CommonOptions();
         var prior = new Option<string>("--prior") { Description = $"prior checkpoint (absorbing_*.th; {BundledModels.DescribePrior})", DefaultValueFactory = _ => BundledModels.Prior };
-        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => BundledModels.Heads, Description = "attention heads of the prior (8 for the bundled one and the paper's)" };
+        var heads = CommonOptions.PriorHeads();
         var vqgan = new Option<string>("--vqgan") { Description = $"VQ-GAN checkpoint (vqgan_*.th; {BundledModels.DescribeVqGan})", DefaultValueFactory = _ => BundledModels.VqGan };
         var shape = new Option<string>("--shape") { Description = "canvas in tokens, HxW", DefaultValueFactory = _ => "32x64" };
         var window = new Option<string?>("--window") { Description = "window in tokens, N or HxW (default: the prior's grid)" };
@@ -45,7 +45,7 @@ internal static class GenerateCommand
         return cmd;
     }
 
-    private static int Run(ParseResult r, CommonOptions common, Option<string> prior, Option<int> heads, Option<string> vqgan, Option<string> shape,
+    private static int Run(ParseResult r, CommonOptions common, Option<string> prior, Option<int?> heads, Option<string> vqgan, Option<string> shape,
         Option<string?> window, Option<int?> stride, Option<int> steps, Option<double> temp, Option<ulong> seed, Option<string> aggregate,
         Option<string> order, Option<int> replicas, Option<int> batch, Option<InferencePrecision> precision, Option<int> decodeTile,
         Option<string> output, Option<string?> tokensOut, Option<bool> force)

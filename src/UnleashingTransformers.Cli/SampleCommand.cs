@@ -13,7 +13,7 @@ internal static class SampleCommand
     {
         var common = new CommonOptions();
         var prior = new Option<string>("--prior") { Description = $"prior checkpoint (absorbing_*.th, reference format; {BundledModels.DescribePrior})", DefaultValueFactory = _ => BundledModels.Prior };
-        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 8, Description = "attention heads (not readable from the file)" };
+        var heads = CommonOptions.PriorHeads();
         var grid = new Option<string?>("--grid") { Description = "token grid HxW (default: square)" };
         var count = new Option<int>("--count") { DefaultValueFactory = _ => 1 };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 256, Description = "sampling steps S" };

@@ -1,4 +1,5 @@
 using UnleashingTransformers.Torch;
+using UnleashingTransformers.Torch.Serialization;
 
 namespace UnleashingTransformers.Models;
 
@@ -6,12 +7,15 @@ namespace UnleashingTransformers.Models;
 internal static class Checkpoints
 {
     /// <summary>Reads a file's state dict, builds from it, and releases the file's tensors.</summary>
-    public static T FromFile<T>(string path, Func<IReadOnlyDictionary<string, Tensor>, T> build)
+    public static T FromFile<T>(string path, Func<IReadOnlyDictionary<string, Tensor>, T> build) => FromFile(path, (sd, _) => build(sd));
+
+    /// <summary>The same, giving <paramref name="build"/> the state dict's <c>_metadata</c> too (null if none).</summary>
+    public static T FromFile<T>(string path, Func<IReadOnlyDictionary<string, Tensor>, PyDict?, T> build)
     {
-        var sd = torch.load_state_dict(path);
+        var sd = torch.load_state_dict(path, out var metadata);
         try
         {
-            return build(sd);
+            return build(sd, metadata);
         }
         finally
         {

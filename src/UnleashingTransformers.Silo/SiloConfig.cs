@@ -35,7 +35,8 @@ public sealed record SiloConfig
     public sealed record ModelSettings
     {
         public string Prior { get; init; } = "";
-        public int Heads { get; init; } = 8;
+        /// <summary>The prior's attention heads, for files that do not record them (the paper's have 8); ours do.</summary>
+        public int? Heads { get; init; }
         public string VqGan { get; init; } = "";
         public string Precision { get; init; } = "Float32";
     }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;
@@ -83,6 +85,35 @@ public class PriorCliTests : TempDirTest
     }
 
     [Fact]
+    public void A_prior_records_its_head_count_and_commands_read_it()
+    {
+        Ut.Ok(new[] { "train-prior", "--latents", PatternLatents(), "--out", P("run"), "--batch", "4", "--steps", "2", "--checkpoint-every", "2" }.Concat(TinyModel).ToArray());
+        foreach (var file in new[] { "absorbing_2.th", "absorbing_ema_2.th" })
+        {
+            // PyTorch reads it as any state dict, the head count in the denoiser's _metadata entry.
+            var python = Process.Start(new ProcessStartInfo("/usr/bin/python3", ["-c", $"import torch; sd = torch.load('{P("run/" + file)}'); print(sd._metadata['_denoise_fn']['n_head'], sd._metadata['_denoise_fn']['version'])"])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true,
+            })!;
+            var printed = python.StandardOutput.ReadToEnd();
+            python.WaitForExit();
+            Assert.True(python.ExitCode == 0, python.StandardError.ReadToEnd());
+            Assert.Equal("4 1", printed.Trim());
+        }
+        // Without --heads, the 4 trained (the default for files that record none would be 8, which divides
+        // the width too and would run with the wrong attention).
+        Ut.Ok("sample", "--prior", P("run/absorbing_ema_2.th"), "--count", "2", "--steps", "8", "--out", P("read"), "--seed", "3");
+        Ut.Ok("sample", "--prior", P("run/absorbing_ema_2.th"), "--heads", "4", "--count", "2", "--steps", "8", "--out", P("given"), "--seed", "3");
+        Assert.Equal(File.ReadAllText(P("given/sample_001.json")), File.ReadAllText(P("read/sample_001.json")));
+        Assert.Contains("records 4 attention heads, not the 8 given", Ut.Fails("sample", "--prior", P("run/absorbing_ema_2.th"), "--heads", "8", "--out", P("wrong")));
+        Assert.False(Directory.Exists(P("wrong")));
+        // The grid's replicas (ut generate, window silos) read it the same way.
+        var ema = P("run/absorbing_ema_2.th");
+        Assert.Equal(16, new PriorReplicas(ema, null, Device.CPU, InferencePrecision.Float32).Describe().WindowLength);
+        Assert.Contains("records 4 attention heads", Assert.Throws<ArgumentException>(() => new PriorReplicas(ema, 2, Device.CPU, InferencePrecision.Float32).Describe()).Message);
+    }
+
+    [Fact]
     public void BadInputGetsOneLineANonZeroExitAndNoOutput()
     {
         var latents = PatternLatents();
@@ -93,7 +124,9 @@ public class PriorCliTests : TempDirTest
         Assert.Contains("not an absorbing-diffusion prior", Ut.Fails("sample", "--prior", P("notprior.th"), "--out", P("o3")));
 
         Ut.Ok(new[] { "train-prior", "--latents", latents, "--out", P("run"), "--batch", "4", "--steps", "2", "--checkpoint-every", "2" }.Concat(TinyModel).ToArray());
-        Assert.Contains("does not divide the width 32", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "5", "--out", P("o4")));
+        Assert.Contains("records 4 attention heads, not the 5 given", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "5", "--out", P("o4")));
+        save(load_state_dict(P("run/absorbing_2.th")), P("unrecorded.th")); // as the paper's files: no head count
+        Assert.Contains("does not divide the width 32", Ut.Fails("sample", "--prior", P("unrecorded.th"), "--heads", "5", "--out", P("o4")));
         Assert.Contains("--grid 3x3 holds 9 tokens", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--grid", "3x3", "--out", P("o5")));
         Assert.Contains("--temp must be > 0", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--temp", "0", "--out", P("o6")));
         Assert.Contains("latent ids out of range", Ut.Fails(new[] { "train-prior", "--latents", latents, "--out", P("o7"), "--codebook-size", "4" }.Concat(TinyModel).ToArray()));

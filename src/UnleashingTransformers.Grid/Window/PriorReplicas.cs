@@ -10,7 +10,7 @@ namespace UnleashingTransformers.Grid.Window;
 public sealed record PriorInfo(string Version, int GridHeight, int GridWidth, int WindowLength, int CodebookSize, int MaskId);
 
 /// <summary>Loads model replicas of one prior file: each its own weights on the device.</summary>
-public sealed class PriorReplicas(string path, int heads, Device device, InferencePrecision precision)
+public sealed class PriorReplicas(string path, int? heads, Device device, InferencePrecision precision)
 {
     /// <summary>Reads the file once to learn its grid and codebook; the version is the file's hash.</summary>
     public PriorInfo Describe()

@@ -1,5 +1,6 @@
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
+using UnleashingTransformers.Torch.Serialization;
 
 namespace UnleashingTransformers.Models.Diffusion;
 
@@ -8,12 +9,39 @@ public static class PriorCheckpoint
 {
     public const string Prefix = "_denoise_fn.";
 
+    /// <summary>The head count of the paper's priors, which do not record it.</summary>
+    public const int ReferenceHeads = 8;
+
+    /// <summary>Where our files record the head count: the denoiser's entry of the state dict's
+    /// <c>_metadata</c>, beside PyTorch's own "version" (torch.load and load_state_dict ignore it).</summary>
+    private const string HeadsKey = "n_head";
+
     /// <summary>
-    /// Loads a prior, reading its architecture from the tensors' shapes; only the head count is given
-    /// (the reference's is 8). A file that is not a prior, or does not fit, is one clear error.
+    /// Loads a prior, reading its architecture from the tensors' shapes and the head count from the file
+    /// when it records it (ours do), else <paramref name="heads"/>, else the reference's 8. Heads given that
+    /// contradict the file, or a file that is not a prior or does not fit, is one clear error.
     /// </summary>
-    public static AbsorbingDiffusion Load(string path, int heads = 8, Device? device = null) =>
-        Checkpoints.FromFile(path, sd => FromStateDict(sd, heads, device, path));
+    public static AbsorbingDiffusion Load(string path, int? heads = null, Device? device = null) =>
+        Checkpoints.FromFile(path, (sd, metadata) => FromStateDict(sd, Heads(path, heads, metadata), device, path));
+
+    /// <summary>A state dict to save with its head count recorded (see <see cref="Load"/>).</summary>
+    public static PyDict Recorded(OrderedDictionary<string, Tensor> sd, TransformerConfig config)
+    {
+        var file = new PyDict { IsOrderedDict = true };
+        foreach (var (k, v) in sd) file[k] = v;
+        var denoiser = new PyDict { ["version"] = 1L, [HeadsKey] = (long)config.Heads };
+        file.Attributes["_metadata"] = new PyDict { IsOrderedDict = true, [""] = new PyDict { ["version"] = 1L }, [Prefix.TrimEnd('.')] = denoiser };
+        return file;
+    }
+
+    private static int Heads(string path, int? asked, PyDict? metadata)
+    {
+        if (asked < 1) throw new ArgumentException($"{path}: a head count of {asked}: it must be >= 1");
+        var recorded = (metadata?.GetValueOrDefault(Prefix.TrimEnd('.')) as PyDict)?.GetValueOrDefault(HeadsKey) as long?;
+        if (recorded is { } r && asked is { } a && a != r)
+            throw new ArgumentException($"{path} records {r} attention heads, not the {a} given: leave the head count out (it is read from the file)");
+        return (int?)recorded ?? asked ?? ReferenceHeads;
+    }
 
     public static AbsorbingDiffusion FromStateDict(IReadOnlyDictionary<string, Tensor> sd, int heads, Device? device = null, string source = "state dict")
     {

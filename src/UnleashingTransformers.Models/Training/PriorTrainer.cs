@@ -174,7 +174,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
                         ["loss"] = o.Loss.ToString(), ["batch"] = (long)o.Batch, ["lr"] = o.Lr, ["warmup"] = (long)o.Warmup,
                     },
                 };
-                checkpoints.Save(done, model.state_dict(), ema.state_dict(), opt.state_dict(), state);
+                checkpoints.Save(done, PriorCheckpoint.Recorded(model.state_dict(), config), PriorCheckpoint.Recorded(ema.state_dict(), config), opt.state_dict(), state);
                 Checkpointed?.Invoke(done, checkpoints.EmaPath(done));
             }
             Progress?.Invoke(done, o.Steps, entry);

@@ -9,7 +9,11 @@ public static partial class torch
     public static object? load(string path) => TorchFile.Load(path);
 
     /// <summary>Reads a state dict (name -> tensor). Non-tensor entries are left out.</summary>
-    public static OrderedDictionary<string, Tensor> load_state_dict(string path)
+    public static OrderedDictionary<string, Tensor> load_state_dict(string path) => load_state_dict(path, out _);
+
+    /// <summary>Reads a state dict and its <c>_metadata</c> (module prefix -> {"version": ..., ...}, as
+    /// PyTorch's <c>state_dict()</c> attaches it; null when the file has none).</summary>
+    public static OrderedDictionary<string, Tensor> load_state_dict(string path, out PyDict? metadata)
     {
         var obj = TorchFile.Load(path);
         if (obj is not PyDict dict)
@@ -19,6 +23,7 @@ public static partial class torch
             if (k is string name && v is Tensor t) result[name] = t;
         if (result.Count == 0 && dict.Count > 0)
             throw new TorchException($"{path}: holds a dict without tensors, not a state dict");
+        metadata = dict.Attributes.GetValueOrDefault("_metadata") as PyDict;
         return result;
     }
 
