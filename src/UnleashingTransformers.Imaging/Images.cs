@@ -14,10 +14,10 @@ public static class Images
     public static readonly string[] Extensions = { ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif" };
 
     /// <summary>Decodes a file to uint8 (3, H, W); one of more than <paramref name="maxPixels"/> pixels is refused
-    /// before it is decoded.</summary>
-    public static Tensor LoadRgb(string path, long maxPixels = ImageCodec.DefaultMaxPixels)
+    /// before it is decoded; <paramref name="shrinkTo"/> as <see cref="ImageCodec.Decode"/>.</summary>
+    public static Tensor LoadRgb(string path, long maxPixels = ImageCodec.DefaultMaxPixels, int shrinkTo = 0)
     {
-        using var hwc = ImageCodec.Decode(path, maxPixels);
+        using var hwc = ImageCodec.Decode(path, maxPixels, shrinkTo);
         return hwc.permute(2, 0, 1).contiguous();
     }
 
@@ -51,10 +51,12 @@ public static class Images
         return x.narrow(-2, top, size).narrow(-1, left, size).contiguous().MoveToOuterDisposeScope();
     }
 
-    /// <summary>Loads and prepares a file (see <see cref="Prepare"/>).</summary>
+    /// <summary>Loads and prepares a file (see <see cref="Prepare"/>). An image more than four times the crop
+    /// is decoded already reduced to twice it (shrink-on-load), then prepared from there: memory follows the
+    /// crop, not the file (pixels differ from a full decode's by the last bits of the resampling).</summary>
     public static Tensor LoadPrepared(string path, int size, long maxPixels = ImageCodec.DefaultMaxPixels)
     {
-        using var raw = LoadRgb(path, maxPixels);
+        using var raw = LoadRgb(path, maxPixels, shrinkTo: 2 * size);
         return Prepare(raw, size, path);
     }
 

@@ -13,11 +13,13 @@ public static class ImageCodec
 
     /// <summary>Decodes any image libvips reads (PNG, JPEG, WebP, ...) to an 8-bit sRGB tensor
     /// (H, W, 3): grey expanded, alpha dropped, 16-bit reduced. A truncated or corrupt file is an error,
-    /// as is one over <paramref name="maxPixels"/> (checked from its header, before decoding; 0: no limit).</summary>
-    public static Tensor Decode(string path, long maxPixels = DefaultMaxPixels)
+    /// as is one over <paramref name="maxPixels"/> (checked from its header, before decoding; 0: no limit).
+    /// With <paramref name="shrinkTo"/> > 0, an image whose shorter side is more than twice that is decoded
+    /// already reduced to that shorter side (libvips' shrink-on-load), never whole.</summary>
+    public static Tensor Decode(string path, long maxPixels = DefaultMaxPixels, int shrinkTo = 0)
     {
         if (!File.Exists(path)) throw new TorchException($"{path}: file not found");
-        Native.Check(Native.ut_image_load(path, maxPixels, out var w, out var h, out var pixels));
+        Native.Check(Native.ut_image_load(path, maxPixels, shrinkTo, out var w, out var h, out var pixels));
         try
         {
             unsafe

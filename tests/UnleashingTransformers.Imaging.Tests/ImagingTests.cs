@@ -81,6 +81,29 @@ public class ImagingTests : IDisposable
     }
 
     [Fact]
+    public void An_image_far_larger_than_the_crop_is_decoded_reduced_and_prepares_the_same()
+    {
+        using var scope = NewDisposeScope();
+        // A smooth 2400 x 1800 image: shorter side 28x the 64 crop.
+        var y = linspace(0, 1, 1800).view(1, 1800, 1);
+        var x = linspace(0, 1, 2400).view(1, 1, 2400);
+        var image = cat([x.expand(1, 1800, 2400), y.expand(1, 1800, 2400), (x * y).expand(1, 1800, 2400)], 0);
+        Images.Save(image, P("large.png"));
+
+        // Decoded whole: 2400 x 1800; with shrink-on-load to 128: already 171 x 128.
+        Assert.Equal(new long[] { 1800, 2400, 3 }, ImageCodec.Decode(P("large.png")).shape);
+        Assert.Equal(new long[] { 128, 171, 3 }, ImageCodec.Decode(P("large.png"), shrinkTo: 128).shape);
+        // Not shrunk when under twice the size asked: the reference pipeline's pixels exactly.
+        Assert.Equal(new long[] { 1800, 2400, 3 }, ImageCodec.Decode(P("large.png"), shrinkTo: 1000).shape);
+
+        var reduced = Images.LoadPrepared(P("large.png"), 64);
+        var whole = Images.Prepare(Images.LoadRgb(P("large.png")), 64);
+        Assert.Equal(whole.shape, reduced.shape);
+        var diff = (reduced - whole).abs().max().item<float>();
+        Assert.True(diff < 0.02f, $"max difference {diff}");
+    }
+
+    [Fact]
     public void FolderSplitIsDeterministicAndUnreadableFilesAreSkippedAndReported()
     {
         using var scope = NewDisposeScope();

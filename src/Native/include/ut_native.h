@@ -125,8 +125,10 @@ UT_API const char* ut_vips_version(void);
 /* Decodes an image file (PNG, JPEG, WebP, ... whatever libvips reads) to 8-bit sRGB: grey is
  * expanded, alpha dropped, 16-bit reduced. *pixels is an interleaved HxWx3 buffer to release with
  * ut_free. Truncated or corrupt data is an error, as is an image of more than max_pixels pixels
- * (when > 0; read from the header, before decoding). */
-UT_API int ut_image_load(const char* path, int64_t max_pixels, int32_t* width, int32_t* height, uint8_t** pixels);
+ * (when > 0; read from the header, before decoding). With shrink_to > 0, an image whose shorter side is
+ * more than twice that is decoded reduced to a shorter side of shrink_to (libvips' shrink-on-load). */
+UT_API int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32_t* width, int32_t* height,
+                         uint8_t** pixels);
 /* Encodes an interleaved HxWxbands uint8 buffer (bands 1 or 3); the format follows the path's
  * extension (.png, .jpg/.jpeg, .webp). quality applies to JPEG/WebP. */
 UT_API int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height,

@@ -2,6 +2,8 @@
 // Everything else about images (geometry, resampling, tensors) lives in C#.
 #include <vips/vips8>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -47,7 +49,8 @@ const char* ut_vips_version(void) {
   return vips_version_string();
 }
 
-int ut_image_load(const char* path, int64_t max_pixels, int32_t* width, int32_t* height, uint8_t** pixels) {
+int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32_t* width, int32_t* height,
+                  uint8_t** pixels) {
   UT_GUARD({
     TORCH_CHECK(started(), "libvips failed to start");
     vips::VImage img;
@@ -61,6 +64,19 @@ int ut_image_load(const char* path, int64_t max_pixels, int32_t* width, int32_t*
         throw std::invalid_argument(std::string(path) + ": " + std::to_string(img.width()) + "x" +
             std::to_string(img.height()) + " pixels is over the limit of " + std::to_string(max_pixels) +
             " (resize it first, or raise --max-pixels)");
+      // Far larger than needed: decoded already reduced (JPEG and WebP decode at a fraction of their size,
+      // the rest streams through the reduction), never whole.
+      const int shorter = std::min(img.width(), img.height());
+      if (shrink_to > 0 && shorter > 2 * shrink_to) {
+        const double factor = static_cast<double>(shorter) / shrink_to;
+        const int w = std::max(1, static_cast<int>(std::lround(img.width() / factor)));
+        const int h = std::max(1, static_cast<int>(std::lround(img.height() / factor)));
+        img = vips::VImage::thumbnail(path, w, vips::VImage::option()
+            ->set("height", h)
+            ->set("size", VIPS_SIZE_FORCE)
+            ->set("no_rotate", true)
+            ->set("fail_on", VIPS_FAIL_ON_ERROR));
+      }
       // Alpha is dropped, not composited (as PIL's convert("RGB") does for the reference's loader).
       if (img.has_alpha()) img = img.extract_band(0, vips::VImage::option()->set("n", img.bands() - 1));
       img = img.colourspace(VIPS_INTERPRETATION_sRGB);

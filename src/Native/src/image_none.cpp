@@ -13,7 +13,7 @@ extern "C" {
 
 const char* ut_vips_version(void) { return "none"; }
 
-int ut_image_load(const char* path, int64_t max_pixels, int32_t* width, int32_t* height, uint8_t** pixels) { UT_GUARD({ no_vips(); }) }
+int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32_t* width, int32_t* height, uint8_t** pixels) { UT_GUARD({ no_vips(); }) }
 
 int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands, int32_t quality) {
   UT_GUARD({ no_vips(); })

@@ -28,7 +28,7 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial IntPtr ut_torch_version();
     [LibraryImport(Lib)] internal static partial IntPtr ut_vips_version();
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int ut_image_load(string path, long maxPixels, out int width, out int height, out IntPtr pixels);
+    internal static partial int ut_image_load(string path, long maxPixels, int shrinkTo, out int width, out int height, out IntPtr pixels);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int ut_image_save(string path, byte* pixels, int width, int height, int bands, int quality);
     [LibraryImport(Lib)] internal static partial void ut_free(IntPtr p);
