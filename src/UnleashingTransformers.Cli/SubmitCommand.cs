@@ -13,23 +13,15 @@ internal static class SubmitCommand
     {
         var gateway = new Option<string?>("--gateway") { Description = "gateway address, e.g. http://127.0.0.1:8080 (token, if it needs one: UT__Gateway__Token)" };
         var cluster = new Option<string?>("--cluster") { Description = "the cluster's redis, e.g. redis://127.0.0.1:6379: submit as an Orleans client" };
-        var shape = new Option<string>("--shape") { Description = "canvas in tokens, HxW", DefaultValueFactory = _ => "32x64" };
-        var window = new Option<string?>("--window") { Description = "window in tokens, N or HxW (default: the prior's grid)" };
-        var stride = new Option<int?>("--stride") { Description = "window stride in tokens" };
-        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 256 };
-        var temp = new Option<double>("--temp") { DefaultValueFactory = _ => 0.8 };
-        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL };
-        var aggregate = new Option<string>("--aggregate") { DefaultValueFactory = _ => "mean", Description = "mean, gaussian or poe" };
-        var order = new Option<string>("--order") { DefaultValueFactory = _ => "parallel", Description = "parallel or raster" };
+        var canvas = new CanvasFlags();
         var output = new Option<string>("--out") { Description = "image file (.png)", DefaultValueFactory = _ => "generated.png" };
-        var cmd = new Command("submit", "Submit a generation job to a gateway or a cluster, follow its progress and fetch the image")
-        {
-            gateway, cluster, shape, window, stride, steps, temp, seed, aggregate, order, output,
-        };
+        var cmd = new Command("submit", "Submit a generation job to a gateway or a cluster, follow its progress and fetch the image") { gateway, cluster };
+        canvas.AddTo(cmd);
+        cmd.Options.Add(output);
         cmd.SetAction(r =>
         {
             if ((r.GetValue(gateway) is null) == (r.GetValue(cluster) is null)) throw new ArgumentException("give one of --gateway URL or --cluster redis://host:port");
-            var spec = GenerateCommand.Spec(r, shape, window, stride, steps, temp, seed, aggregate, order);
+            var spec = canvas.Spec(r);
             var outPath = r.GetValue(output)!;
             if (Path.GetExtension(outPath).ToLowerInvariant() != ".png") throw new ArgumentException($"--out {outPath}: jobs give PNG images, use .png");
             if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir && !Directory.Exists(dir)) throw new ArgumentException($"{outPath}: directory {dir} does not exist");

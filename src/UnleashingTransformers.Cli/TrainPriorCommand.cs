@@ -7,6 +7,9 @@ namespace UnleashingTransformers.Cli;
 /// <summary><c>ut train-prior</c>: trains the absorbing-diffusion prior on a latent cache.</summary>
 internal static class TrainPriorCommand
 {
+    /// <summary>The flags' defaults: the options record's own (the silo's trainer role binds the same record).</summary>
+    private static readonly PriorTrainingOptions Defaults = new() { Latents = "", OutDir = "" };
+
     public static Command Create()
     {
         var common = new CommonOptions();
@@ -14,26 +17,26 @@ internal static class TrainPriorCommand
         var outDir = new Option<string>("--out") { Description = "checkpoint directory", Required = true };
         var grid = new Option<string?>("--grid") { Description = "token grid HxW (default: L as given by the latents)" };
         var codebook = new Option<int?>("--codebook-size") { Description = "codebook size K (default: largest id + 1)" };
-        var emb = new Option<int>("--emb") { DefaultValueFactory = _ => 512, Description = "width" };
-        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 8, Description = "attention heads" };
-        var layers = new Option<int>("--layers") { DefaultValueFactory = _ => 24, Description = "transformer blocks" };
-        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 20 };
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 2e-4 };
-        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 10000, Description = "linear warm-up steps" };
-        var steps = new Option<long>("--steps") { DefaultValueFactory = _ => 2_000_000 };
-        var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 25000 };
-        var keep = new Option<int>("--keep") { DefaultValueFactory = _ => 2, Description = "complete checkpoints kept" };
+        var emb = new Option<int>("--emb") { DefaultValueFactory = _ => Defaults.Emb, Description = "width" };
+        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => Defaults.Heads, Description = "attention heads" };
+        var layers = new Option<int>("--layers") { DefaultValueFactory = _ => Defaults.Layers, Description = "transformer blocks" };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => Defaults.Batch };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => Defaults.Lr };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => Defaults.Warmup, Description = "linear warm-up steps" };
+        var steps = new Option<long>("--steps") { DefaultValueFactory = _ => Defaults.Steps };
+        var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => Defaults.CheckpointEvery };
+        var keep = new Option<int>("--keep") { DefaultValueFactory = _ => Defaults.KeepLast, Description = "complete checkpoints kept" };
         var resume = new Option<bool>("--resume") { Description = "continue from the newest complete checkpoint in --out" };
-        var loss = new Option<LossType>("--loss") { DefaultValueFactory = _ => LossType.ReweightedElbo, Description = "Elbo, ReweightedElbo or Mlm" };
-        var schedule = new Option<MaskSchedule>("--mask-schedule") { DefaultValueFactory = _ => MaskSchedule.Random };
-        var time = new Option<TimeSampling>("--time-sampling") { DefaultValueFactory = _ => TimeSampling.Uniform };
-        var timesteps = new Option<int>("--timesteps") { DefaultValueFactory = _ => 256, Description = "diffusion steps T" };
-        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL };
-        var valFraction = new Option<double>("--val-fraction") { DefaultValueFactory = _ => 0.05 };
-        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 0, Description = "validation ELBO every N steps (0: never)" };
-        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10 };
-        var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => 0.995, Description = "EMA: ema = d*ema + (1-d)*model" };
-        var emaEvery = new Option<int>("--ema-every") { DefaultValueFactory = _ => 10, Description = "EMA update every N steps" };
+        var loss = new Option<LossType>("--loss") { DefaultValueFactory = _ => Defaults.Loss, Description = "Elbo, ReweightedElbo or Mlm" };
+        var schedule = new Option<MaskSchedule>("--mask-schedule") { DefaultValueFactory = _ => Defaults.MaskSchedule };
+        var time = new Option<TimeSampling>("--time-sampling") { DefaultValueFactory = _ => Defaults.TimeSampling };
+        var timesteps = new Option<int>("--timesteps") { DefaultValueFactory = _ => Defaults.Timesteps, Description = "diffusion steps T" };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => Defaults.Seed };
+        var valFraction = new Option<double>("--val-fraction") { DefaultValueFactory = _ => Defaults.ValFraction };
+        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => Defaults.EvalEvery, Description = "validation ELBO every N steps (0: never)" };
+        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => Defaults.LogEvery };
+        var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => Defaults.EmaDecay, Description = "EMA: ema = d*ema + (1-d)*model" };
+        var emaEvery = new Option<int>("--ema-every") { DefaultValueFactory = _ => Defaults.EmaEvery, Description = "EMA update every N steps" };
         var cmd = new Command("train-prior", "Train the absorbing-diffusion prior on a latent cache")
         {
             latents, outDir, grid, codebook, emb, heads, layers, batch, lr, warmup, steps, every, keep, resume, loss,

@@ -13,37 +13,40 @@ internal static class TrainVqGanCommand
         catch (FormatException) { throw new ArgumentException($"{flag} '{text}': expected comma-separated integers, e.g. 1,1,2,2,4"); }
     }
 
+    /// <summary>The flags' defaults: the options record's own, the reference's (the silo's trainer role binds the same record).</summary>
+    private static readonly VqGanTrainingOptions Defaults = new() { Data = "", OutDir = "" };
+
     public static Command Create()
     {
         var common = new CommonOptions();
         var data = new Option<string>("--data") { Description = "image folder (searched recursively)", Required = true };
         var outDir = new Option<string>("--out") { Description = "checkpoint directory", Required = true };
-        var size = new Option<int>("--size") { DefaultValueFactory = _ => 256, Description = "training resolution" };
-        var nf = new Option<int>("--nf") { DefaultValueFactory = _ => 128 };
-        var chMult = new Option<string>("--ch-mult") { DefaultValueFactory = _ => "1,1,2,2,4" };
-        var resBlocks = new Option<int>("--res-blocks") { DefaultValueFactory = _ => 2 };
-        var attn = new Option<string>("--attn-resolutions") { DefaultValueFactory = _ => "16" };
-        var embDim = new Option<int>("--emb-dim") { DefaultValueFactory = _ => 256 };
-        var codebook = new Option<int>("--codebook-size") { DefaultValueFactory = _ => 1024 };
-        var ndf = new Option<int>("--ndf") { DefaultValueFactory = _ => 64 };
-        var discLayers = new Option<int>("--disc-layers") { DefaultValueFactory = _ => 3 };
-        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 3 };
+        var size = new Option<int>("--size") { DefaultValueFactory = _ => Defaults.Config.Resolution, Description = "training resolution" };
+        var nf = new Option<int>("--nf") { DefaultValueFactory = _ => Defaults.Config.Nf };
+        var chMult = new Option<string>("--ch-mult") { DefaultValueFactory = _ => string.Join(",", Defaults.Config.Mult) };
+        var resBlocks = new Option<int>("--res-blocks") { DefaultValueFactory = _ => Defaults.Config.ResBlocks };
+        var attn = new Option<string>("--attn-resolutions") { DefaultValueFactory = _ => string.Join(",", Defaults.Config.Attn) };
+        var embDim = new Option<int>("--emb-dim") { DefaultValueFactory = _ => Defaults.Config.EmbDim };
+        var codebook = new Option<int>("--codebook-size") { DefaultValueFactory = _ => Defaults.Config.CodebookSize };
+        var ndf = new Option<int>("--ndf") { DefaultValueFactory = _ => Defaults.Config.Ndf };
+        var discLayers = new Option<int>("--disc-layers") { DefaultValueFactory = _ => Defaults.Config.DiscLayers };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => Defaults.Batch };
         var lr = new Option<double?>("--lr") { Description = "learning rate (default 4.5e-6 x batch, as the reference)" };
-        var steps = new Option<long>("--steps") { DefaultValueFactory = _ => 2_200_000 };
-        var discStart = new Option<long>("--disc-start") { DefaultValueFactory = _ => 30001 };
-        var discWeightMax = new Option<double>("--disc-weight-max") { DefaultValueFactory = _ => 1.0 };
+        var steps = new Option<long>("--steps") { DefaultValueFactory = _ => Defaults.Steps };
+        var discStart = new Option<long>("--disc-start") { DefaultValueFactory = _ => Defaults.DiscStart };
+        var discWeightMax = new Option<double>("--disc-weight-max") { DefaultValueFactory = _ => Defaults.DiscWeightMax };
         var lpips = new Option<string?>("--lpips") { Description = "LPIPS-VGG weights (lpips keys, or a reference vqgan_*.th holding perceptual.*)" };
-        var perceptual = new Option<double>("--perceptual-weight") { DefaultValueFactory = _ => 1.0 };
+        var perceptual = new Option<double>("--perceptual-weight") { DefaultValueFactory = _ => Defaults.PerceptualWeight };
         var diffAug = new Option<bool>("--diff-aug") { Description = "DiffAugment (color, translation) for the discriminator; all paper models used it" };
         var hflip = new Option<bool>("--hflip") { Description = "flip each batch horizontally with probability 1/2" };
-        var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 25000 };
-        var keep = new Option<int>("--keep") { DefaultValueFactory = _ => 2 };
+        var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => Defaults.CheckpointEvery };
+        var keep = new Option<int>("--keep") { DefaultValueFactory = _ => Defaults.KeepLast };
         var resume = new Option<bool>("--resume");
-        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL };
-        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10 };
-        var previewEvery = new Option<int>("--preview-every") { DefaultValueFactory = _ => 5000, Description = "reconstruction grid PNG every N steps (0: never)" };
-        var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => 0.995, Description = "EMA: ema = d*ema + (1-d)*model" };
-        var emaEvery = new Option<int>("--ema-every") { DefaultValueFactory = _ => 10, Description = "EMA update every N steps" };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => Defaults.Seed };
+        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => Defaults.LogEvery };
+        var previewEvery = new Option<int>("--preview-every") { DefaultValueFactory = _ => Defaults.PreviewEvery, Description = "reconstruction grid PNG every N steps (0: never)" };
+        var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => Defaults.EmaDecay, Description = "EMA: ema = d*ema + (1-d)*model" };
+        var emaEvery = new Option<int>("--ema-every") { DefaultValueFactory = _ => Defaults.EmaEvery, Description = "EMA update every N steps" };
         var cmd = new Command("train-vqgan", "Train the VQ-GAN on an image folder")
         {
             data, outDir, size, nf, chMult, resBlocks, attn, embDim, codebook, ndf, discLayers, batch, lr, steps, discStart,
@@ -57,7 +60,7 @@ internal static class TrainVqGanCommand
             var device = common.Apply(r);
             if (r.GetValue(lpips) is { } lp) CommonOptions.RequireFile(lp, "--lpips");
             var config = new VqGanConfig(r.GetValue(size), 3, r.GetValue(nf), Ints(r.GetValue(chMult)!, "--ch-mult"), r.GetValue(resBlocks),
-                Ints(r.GetValue(attn)!, "--attn-resolutions"), r.GetValue(embDim), r.GetValue(codebook), 0.25, r.GetValue(discLayers), r.GetValue(ndf));
+                Ints(r.GetValue(attn)!, "--attn-resolutions"), r.GetValue(embDim), r.GetValue(codebook), Defaults.Config.Beta, r.GetValue(discLayers), r.GetValue(ndf));
             config.Validate();
             var options = new VqGanTrainingOptions
             {

@@ -1,0 +1,45 @@
+using System.CommandLine;
+using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Models.Diffusion;
+
+namespace UnleashingTransformers.Cli;
+
+/// <summary>
+/// The flags that describe a canvas job, shared by <c>ut generate</c> and <c>ut submit</c>; their defaults
+/// are <see cref="CanvasJobSpec"/>'s (the one statement of them the gateway and the grains use too).
+/// </summary>
+internal sealed class CanvasFlags
+{
+    private static readonly CanvasJobSpec Defaults = new();
+
+    public readonly Option<string> Shape = new("--shape") { Description = "canvas in tokens, HxW", DefaultValueFactory = _ => $"{Defaults.Height}x{Defaults.Width}" };
+    public readonly Option<string?> Window = new("--window") { Description = "window in tokens, N or HxW (default: the prior's grid)" };
+    public readonly Option<int?> Stride = new("--stride") { Description = "window stride in tokens (default: half a window; 1 in raster order)" };
+    public readonly Option<int> Steps = new("--steps") { DefaultValueFactory = _ => Defaults.Steps, Description = "steps of the parallel order" };
+    public readonly Option<double> Temp = new("--temp") { DefaultValueFactory = _ => Defaults.Temperature, Description = "temperature (the reference's big samples use 0.8)" };
+    public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => Defaults.Seed };
+    public readonly Option<string> Aggregate = new("--aggregate") { DefaultValueFactory = _ => Defaults.Aggregate, Description = "mean (reference), gaussian or poe" };
+    public readonly Option<string> Order = new("--order")
+    {
+        DefaultValueFactory = _ => Defaults.Order, Description = "parallel (1/t law, many tokens a step) or raster (reference: one a step)",
+    };
+
+    public void AddTo(Command c)
+    {
+        foreach (Option o in new Option[] { Shape, Window, Stride, Steps, Temp, Seed, Aggregate, Order }) c.Options.Add(o);
+    }
+
+    /// <summary>The job the flags describe (checked against the prior by <c>JobSpecs.ToOptions</c>).</summary>
+    public CanvasJobSpec Spec(ParseResult r)
+    {
+        var (h, w) = PriorCheckpoint.ParseGrid(r.GetValue(Shape)!, "--shape");
+        int? wh = null, ww = null;
+        if (r.GetValue(Window) is { } win)
+            (wh, ww) = win.Contains('x') ? PriorCheckpoint.ParseGrid(win, "--window") : PriorCheckpoint.ParseGrid($"{win}x{win}", "--window");
+        return new CanvasJobSpec
+        {
+            Height = h, Width = w, WindowHeight = wh, WindowWidth = ww, Stride = r.GetValue(Stride), Steps = r.GetValue(Steps),
+            Temperature = r.GetValue(Temp), Seed = r.GetValue(Seed), Aggregate = r.GetValue(Aggregate)!, Order = r.GetValue(Order)!,
+        };
+    }
+}
