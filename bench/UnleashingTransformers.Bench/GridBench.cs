@@ -5,7 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
-using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;

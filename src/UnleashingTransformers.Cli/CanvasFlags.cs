@@ -1,6 +1,6 @@
 using System.CommandLine;
 using UnleashingTransformers.Grid.Jobs;
-using UnleashingTransformers.Models.Diffusion;
+using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Cli;
 
@@ -32,10 +32,10 @@ internal sealed class CanvasFlags
     /// <summary>The job the flags describe (checked against the prior by <c>JobSpecs.ToOptions</c>).</summary>
     public CanvasJobSpec Spec(ParseResult r)
     {
-        var (h, w) = PriorCheckpoint.ParseGrid(r.GetValue(Shape)!, "--shape");
+        var (h, w) = GridShape.Parse(r.GetValue(Shape)!, "--shape");
         int? wh = null, ww = null;
         if (r.GetValue(Window) is { } win)
-            (wh, ww) = win.Contains('x') ? PriorCheckpoint.ParseGrid(win, "--window") : PriorCheckpoint.ParseGrid($"{win}x{win}", "--window");
+            (wh, ww) = win.Contains('x') ? GridShape.Parse(win, "--window") : GridShape.Parse($"{win}x{win}", "--window");
         return new CanvasJobSpec
         {
             Height = h, Width = w, WindowHeight = wh, WindowWidth = ww, Stride = r.GetValue(Stride), Steps = r.GetValue(Steps),

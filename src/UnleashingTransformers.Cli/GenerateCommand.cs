@@ -4,7 +4,7 @@ using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Telemetry;
-using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;

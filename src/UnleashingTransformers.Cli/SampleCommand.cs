@@ -40,7 +40,7 @@ internal static class SampleCommand
             if (kind is not ("diffusion" or "mlm")) throw new ArgumentException($"--sampler {kind}: expected diffusion or mlm");
             if (Bf16Support.Warning(r.GetValue(precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
             using var model = PriorCheckpoint.Load(r.GetValue(prior)!, r.GetValue(heads), device);
-            var (h, w) = PriorCheckpoint.Grid(model.Config, r.GetValue(grid));
+            var (h, w) = GridShape.Of(model.Config, r.GetValue(grid));
             using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, model.Config.CodebookSize);
             var dir = r.GetValue(outDir)!;
             Directory.CreateDirectory(dir);

@@ -13,7 +13,7 @@ using UnleashingTransformers.Grid.Grains;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Placement;
 using UnleashingTransformers.Grid.Storage;
-using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Grid.Replicas;
 
 namespace UnleashingTransformers.Silo;
 

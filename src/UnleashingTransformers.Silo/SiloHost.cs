@@ -7,7 +7,7 @@ using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Training;
-using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Silo.Http;
 using UnleashingTransformers.Silo.Roles;

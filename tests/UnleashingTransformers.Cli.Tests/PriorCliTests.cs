@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
 using Xunit;

@@ -1,6 +1,6 @@
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
-using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;

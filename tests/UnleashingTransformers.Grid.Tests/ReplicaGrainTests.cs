@@ -4,7 +4,7 @@ using Orleans.Metadata;
 using Orleans.TestingHost;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Placement;
-using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Models.Sampling;
 using Xunit;
 

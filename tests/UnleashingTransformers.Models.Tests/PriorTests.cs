@@ -108,9 +108,9 @@ public class PriorLoadingTests
         e = Assert.Throws<ArgumentException>(() => PriorCheckpoint.FromStateDict(broken, 4));
         Assert.Contains("_denoise_fn.blocks.1.ln2.bias", e.Message);
         Assert.Contains("_denoise_fn.extra", e.Message);
-        Assert.Contains("holds 9 tokens", Assert.Throws<ArgumentException>(() => PriorCheckpoint.Grid(m.Config, "3x3")).Message);
-        Assert.Equal((2, 8), PriorCheckpoint.Grid(m.Config, "2x8"));
-        Assert.Equal((4, 4), PriorCheckpoint.Grid(m.Config, null));
+        Assert.Contains("holds 9 tokens", Assert.Throws<ArgumentException>(() => GridShape.Of(m.Config, "3x3")).Message);
+        Assert.Equal((2, 8), GridShape.Of(m.Config, "2x8"));
+        Assert.Equal((4, 4), GridShape.Of(m.Config, null));
     }
 }
 

@@ -2,7 +2,7 @@ using Orleans.Concurrency;
 using Orleans.Placement;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Placement;
-using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Grid.Replicas;
 
 namespace UnleashingTransformers.Grid.Grains;
 

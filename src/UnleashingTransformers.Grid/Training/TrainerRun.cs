@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using UnleashingTransformers.Grid.Contracts;
-using UnleashingTransformers.Grid.Window;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Models.Training;
 
 namespace UnleashingTransformers.Grid.Training;

@@ -84,7 +84,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         using var scope = NewDisposeScope();
         if (o.Batch < 1 || o.Steps < 1 || o.CheckpointEvery < 1 || o.Lr <= 0 || o.Warmup < 0 || o.ValFraction is < 0 or >= 1)
             throw new ArgumentException("--batch, --steps and --checkpoint-every must be >= 1, --lr > 0, --warmup >= 0, --val-fraction in [0, 1)");
-        var (gh, gw) = o.Grid is null ? (-1, -1) : PriorCheckpoint.ParseGrid(o.Grid, "--grid");
+        var (gh, gw) = o.Grid is null ? (-1, -1) : GridShape.Parse(o.Grid, "--grid");
         var (latents, tokens, codebook) = CheckLatents(load_tensor(o.Latents), o.Latents, gh > 0 ? gh * gw : null, o.CodebookSize);
         var config = new TransformerConfig(codebook, o.Emb, o.Heads, o.Layers, tokens);
         config.Validate();

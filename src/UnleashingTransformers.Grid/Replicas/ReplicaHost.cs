@@ -1,6 +1,6 @@
 using UnleashingTransformers.Grid.Contracts;
 
-namespace UnleashingTransformers.Grid.Window;
+namespace UnleashingTransformers.Grid.Replicas;
 
 /// <summary>
 /// The model replicas of a window silo, one slot each (a CPU slot or one GPU): each slot is a one-replica

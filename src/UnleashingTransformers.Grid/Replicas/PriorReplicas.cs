@@ -4,7 +4,7 @@ using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
 
-namespace UnleashingTransformers.Grid.Window;
+namespace UnleashingTransformers.Grid.Replicas;
 
 /// <summary>What a canvas needs to know of a prior without running it.</summary>
 public sealed record PriorInfo(string Version, int GridHeight, int GridWidth, int WindowLength, int CodebookSize, int MaskId);
@@ -16,7 +16,7 @@ public sealed class PriorReplicas(string path, int? heads, Device device, Infere
     public PriorInfo Describe()
     {
         using var model = PriorCheckpoint.Load(path, heads);
-        var (h, w) = PriorCheckpoint.Grid(model.Config, null);
+        var (h, w) = GridShape.Of(model.Config, null);
         return new PriorInfo(ModelVersion.OfFile(path), h, w, model.Config.BlockSize, model.Config.CodebookSize, model.Config.MaskId);
     }
 

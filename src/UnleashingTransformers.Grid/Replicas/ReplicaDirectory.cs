@@ -1,7 +1,7 @@
 using Orleans.Metadata;
 using Orleans.Runtime;
 
-namespace UnleashingTransformers.Grid.Window;
+namespace UnleashingTransformers.Grid.Replicas;
 
 /// <summary>A window replica of the cluster: its grain key and the device class it runs on.</summary>
 public readonly record struct ReplicaAddress(string Key, string Device);

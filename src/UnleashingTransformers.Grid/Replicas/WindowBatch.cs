@@ -4,7 +4,7 @@ using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;
 
-namespace UnleashingTransformers.Grid.Window;
+namespace UnleashingTransformers.Grid.Replicas;
 
 /// <summary>
 /// Window requests served by one forward pass of a replica, whichever transport brought them: the

@@ -5,7 +5,7 @@ using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
 
-namespace UnleashingTransformers.Grid.Window;
+namespace UnleashingTransformers.Grid.Replicas;
 
 /// <summary>How the canvas side of the grid calls window replicas.</summary>
 public sealed record WindowPoolOptions

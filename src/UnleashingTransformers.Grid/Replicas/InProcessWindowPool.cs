@@ -5,7 +5,7 @@ using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;
 
-namespace UnleashingTransformers.Grid.Window;
+namespace UnleashingTransformers.Grid.Replicas;
 
 /// <summary>
 /// Window passes on model replicas in this process: one thread per replica (each with its own model

@@ -1,6 +1,6 @@
 using UnleashingTransformers.Models.Sampling;
 
-namespace UnleashingTransformers.Grid.Window;
+namespace UnleashingTransformers.Grid.Replicas;
 
 /// <summary>
 /// A replica for measuring the grid, not the model (Window:SimulatedBatchMs): each batch takes a fixed
