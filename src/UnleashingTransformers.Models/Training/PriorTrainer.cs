@@ -104,7 +104,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
             throw new ArgumentException($"{o.OutDir} has checkpoints (newest step {existing[0]}): pass --resume to continue, or choose another --out");
 
         // Initial weights from --seed too: a run is a function of its options and data.
-        manual_seed(CounterRng.Hash(o.Seed, 3, 0, 0, CounterRng.Purpose.Token));
+        manual_seed(TrainingStreams.Seed(o.Seed, TrainingStreams.InitialWeights, 0));
         using var model = new AbsorbingDiffusion(config, o.Timesteps, o.Loss, o.MaskSchedule, o.TimeSampling);
         using var ema = new AbsorbingDiffusion(config, o.Timesteps, o.Loss, o.MaskSchedule, o.TimeSampling);
         ema.load_state_dict(model.state_dict());
@@ -137,7 +137,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
             using var stepScope = NewDisposeScope();
             var lr = o.Warmup > 0 && step <= o.Warmup ? o.Lr * step / o.Warmup : o.Lr;
             opt.lr = lr;
-            using var g = new Generator(CounterRng.Hash(o.Seed, 0, (ulong)step, 0, CounterRng.Purpose.Token));
+            using var g = new Generator(TrainingStreams.Seed(o.Seed, TrainingStreams.PriorStep, (ulong)step));
             var x0 = train.index_select(0, BatchIndices(step, nTrain).to(device));
             using var result = model.train_loss(x0, g);
             var lossValue = result.Loss.item<double>();
@@ -195,7 +195,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
             var epoch = c / nTrain;
             if (epoch != cachedEpoch)
             {
-                using var g = new Generator(CounterRng.Hash(o.Seed, 1, (ulong)epoch, 0, CounterRng.Purpose.Reveal));
+                using var g = new Generator(TrainingStreams.Seed(o.Seed, TrainingStreams.EpochOrder, (ulong)epoch, CounterRng.Purpose.Reveal));
                 using var p = randperm(nTrain, g);
                 perm = p.ToArray<long>();
                 cachedEpoch = epoch;
@@ -215,7 +215,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         var n = val.size(0);
         for (long i = 0; i < n; i += o.Batch)
         {
-            using var g = new Generator(CounterRng.Hash(o.Seed, 2, (ulong)i, 0, CounterRng.Purpose.Token));
+            using var g = new Generator(TrainingStreams.Seed(o.Seed, TrainingStreams.Validation, (ulong)i));
             var x0 = val[(int)i..(int)Math.Min(n, i + o.Batch)];
             // The bookkeeping buffers of the EMA copy are not used for anything, so updating them is harmless.
             using var r = model.train_loss(x0, g);

@@ -80,7 +80,7 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         if (existing.Count > 0 && !o.Resume)
             throw new ArgumentException($"{o.OutDir} has checkpoints (newest step {existing[0]}): pass --resume to continue, or choose another --out");
 
-        manual_seed(CounterRng.Hash(o.Seed, 3, 0, 0, CounterRng.Purpose.Token));
+        manual_seed(TrainingStreams.Seed(o.Seed, TrainingStreams.InitialWeights, 0));
         using var model = new VqGanModel(VqAutoEncoder.FromConfig(o.Config), new Discriminator(o.Config.Channels, o.Config.Ndf, o.Config.DiscLayers));
         using var ema = new VqGanModel(VqAutoEncoder.FromConfig(o.Config), new Discriminator(o.Config.Channels, o.Config.Ndf, o.Config.DiscLayers));
         ema.load_state_dict(model.state_dict());
@@ -116,7 +116,7 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         for (var step = start; step < o.Steps && !stop.IsCancellationRequested; step++)
         {
             using var stepScope = NewDisposeScope();
-            using var g = new Torch.Generator(CounterRng.Hash(o.Seed, 4, (ulong)step, 0, CounterRng.Purpose.Token));
+            using var g = new Torch.Generator(TrainingStreams.Seed(o.Seed, TrainingStreams.VqGanStep, (ulong)step));
             var (_, images) = batches.Next();
             var x = images.to(device);
             images.Dispose();
