@@ -14,16 +14,17 @@ public enum RevealOrder
     Raster,
 }
 
-/// <summary>A canvas job's parameters. Its output depends on these, the weights and the seed only.</summary>
+/// <summary>A canvas job's parameters, checked and resolved from a <c>CanvasJobSpec</c> (whose defaults are the
+/// only ones: <c>JobSpecs.ToOptions</c>). Its output depends on these, the weights and the seed only.</summary>
 public sealed record CanvasOptions(
     int Height, int Width,
     int WindowHeight, int WindowWidth,
     int StrideH, int StrideW,
-    int Steps = 256,
-    double Temperature = 0.8,
-    ulong Seed = 0,
-    AggregationKind Aggregate = AggregationKind.Mean,
-    RevealOrder Order = RevealOrder.Parallel)
+    int Steps,
+    double Temperature,
+    ulong Seed,
+    AggregationKind Aggregate,
+    RevealOrder Order)
 {
     public int Cells => Height * Width;
 }
