@@ -128,7 +128,7 @@ internal static class PriorBench
         long active = 0;
         for (var run = 0; run < runs; run++)
         {
-            var masked = Enumerable.Range(0, length).ToList();
+            var masked = new MaskedPositions(length);
             for (var step = 0; step < steps; step++)
             {
                 schedule.Candidates(step, masked, 1_000_000UL + (ulong)run, 0, into);

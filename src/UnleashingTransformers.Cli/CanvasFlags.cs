@@ -8,7 +8,7 @@ namespace UnleashingTransformers.Cli;
 /// The flags that describe a canvas job, shared by <c>ut generate</c> and <c>ut submit</c>; their defaults
 /// are <see cref="CanvasJobSpec"/>'s (the one statement of them the gateway and the grains use too).
 /// </summary>
-internal sealed class CanvasFlags
+internal sealed class CanvasFlags(bool withShape = true)
 {
     private static readonly CanvasJobSpec Defaults = new();
 
@@ -16,9 +16,10 @@ internal sealed class CanvasFlags
     public readonly Option<string?> Window = new("--window") { Description = "window in tokens, N or HxW (default: the prior's grid)" };
     public readonly Option<int?> Stride = new("--stride") { Description = "window stride in tokens (default: half a window; 1 in raster order)" };
     public readonly Option<int> Steps = new("--steps") { DefaultValueFactory = _ => Defaults.Steps, Description = "steps of the parallel order" };
-    public readonly Option<double> Temp = new("--temp") { DefaultValueFactory = _ => Defaults.Temperature, Description = "temperature (the reference's big samples use 0.8)" };
+    public readonly Option<string> Temp = SamplingFlags.Temperature(Defaults.Temperature, "temperature (the reference's big samples use 0.8)");
     public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => Defaults.Seed };
     public readonly Option<string> Aggregate = new("--aggregate") { DefaultValueFactory = _ => Defaults.Aggregate, Description = "mean (reference), gaussian or poe" };
+    public readonly SamplingFlags Sampling = new();
     public readonly Option<string> Order = new("--order")
     {
         DefaultValueFactory = _ => Defaults.Order, Description = "parallel (1/t law, many tokens a step) or raster (reference: one a step)",
@@ -26,20 +27,24 @@ internal sealed class CanvasFlags
 
     public void AddTo(Command c)
     {
-        foreach (Option o in new Option[] { Shape, Window, Stride, Steps, Temp, Seed, Aggregate, Order }) c.Options.Add(o);
+        if (withShape) c.Options.Add(Shape);
+        foreach (Option o in new Option[] { Window, Stride, Steps, Temp, Seed, Aggregate, Order }) c.Options.Add(o);
+        Sampling.AddTo(c);
     }
 
-    /// <summary>The job the flags describe (checked against the prior by <c>JobSpecs.ToOptions</c>).</summary>
-    public CanvasJobSpec Spec(ParseResult r)
+    /// <summary>The job the flags describe (checked against the prior by <c>JobSpecs.ToOptions</c>); the shape is
+    /// <paramref name="shape"/> when the command takes it from its input instead of <c>--shape</c>.</summary>
+    public CanvasJobSpec Spec(ParseResult r, (int h, int w)? shape = null)
     {
-        var (h, w) = GridShape.Parse(r.GetValue(Shape)!, "--shape");
+        var (h, w) = shape ?? GridShape.Parse(r.GetValue(Shape)!, "--shape");
         int? wh = null, ww = null;
         if (r.GetValue(Window) is { } win)
             (wh, ww) = win.Contains('x') ? GridShape.Parse(win, "--window") : GridShape.Parse($"{win}x{win}", "--window");
-        return new CanvasJobSpec
+        var spec = new CanvasJobSpec
         {
             Height = h, Width = w, WindowHeight = wh, WindowWidth = ww, Stride = r.GetValue(Stride), Steps = r.GetValue(Steps),
-            Temperature = r.GetValue(Temp), Seed = r.GetValue(Seed), Aggregate = r.GetValue(Aggregate)!, Order = r.GetValue(Order)!,
+            Seed = r.GetValue(Seed), Aggregate = r.GetValue(Aggregate)!, Order = r.GetValue(Order)!,
         };
+        return Sampling.Apply(spec, r, Temp);
     }
 }

@@ -17,7 +17,8 @@ internal static class SampleCommand
         var grid = new Option<string?>("--grid") { Description = "token grid HxW (default: square)" };
         var count = new Option<int>("--count") { DefaultValueFactory = _ => 1 };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 256, Description = "sampling steps S" };
-        var temp = new Option<double>("--temp") { DefaultValueFactory = _ => 1.0, Description = "temperature" };
+        var temp = SamplingFlags.Temperature(1.0, "temperature");
+        var samplingFlags = new SamplingFlags();
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL };
         var outDir = new Option<string>("--out") { Description = "output directory", Required = true };
         var vqgan = new Option<string?>("--vqgan") { Description = "VQ-GAN checkpoint: also write PNGs" };
@@ -28,16 +29,20 @@ internal static class SampleCommand
         {
             prior, heads, grid, count, steps, temp, seed, outDir, vqgan, batch, precision, sampler,
         };
+        samplingFlags.AddTo(cmd);
         common.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var device = common.Apply(r);
             CommonOptions.RequireFile(r.GetValue(prior), "--prior");
-            var (n, s, t, b) = (r.GetValue(count), r.GetValue(steps), r.GetValue(temp), r.GetValue(batch));
+            var (n, s, b) = (r.GetValue(count), r.GetValue(steps), r.GetValue(batch));
             if (n < 1 || s < 1 || b < 1) throw new ArgumentException("--count, --steps and --batch must be >= 1");
-            if (!(t > 0)) throw new ArgumentException("--temp must be > 0");
+            var tokenSampling = samplingFlags.Sampling(r, temp);
+            var choice = samplingFlags.Choice(r);
             var kind = r.GetValue(sampler);
             if (kind is not ("diffusion" or "mlm")) throw new ArgumentException($"--sampler {kind}: expected diffusion or mlm");
+            if (kind == "mlm" && (choice.Kind != ScheduleKind.Reciprocal || tokenSampling != TokenSampling.Plain(tokenSampling.Temperature)))
+                throw new ArgumentException("--sampler mlm takes --steps and a fixed --temp only: --schedule, --top-k, --top-p and temperature ramps are for the diffusion sampler");
             if (Bf16Support.Warning(r.GetValue(precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
             using var model = PriorCheckpoint.Load(r.GetValue(prior)!, r.GetValue(heads), device);
             var (h, w) = GridShape.Of(model.Config, r.GetValue(grid));
@@ -56,8 +61,8 @@ internal static class SampleCommand
                     void Progress(SamplingProgress p) =>
                         report(done + (double)p.Step * m, $"step {p.Step}/{p.Steps}, {p.Revealed}/{p.Total} tokens");
                     var seqs = kind == "mlm"
-                        ? new MlmSampler(denoiser, s, model.NumTimesteps, t).Sample(m, r.GetValue(seed), first, Progress)
-                        : new AbsorbingSampler(denoiser, new ReciprocalRevealSchedule(s), t).Sample(m, r.GetValue(seed), first, b, Progress);
+                        ? new MlmSampler(denoiser, s, model.NumTimesteps, tokenSampling.Temperature).Sample(m, r.GetValue(seed), first, Progress)
+                        : new AbsorbingSampler(denoiser, new RevealStep(choice.Create(s, h, w), tokenSampling)).Sample(m, r.GetValue(seed), first, b, Progress);
                     for (var i = 0; i < m; i++)
                     {
                         var grid2 = new TokenGrid(h, w, seqs[i]);

@@ -19,6 +19,22 @@ public sealed record CanvasJobSpec
     [Id(7)] public ulong Seed { get; init; }
     [Id(8)] public string Aggregate { get; init; } = "mean";
     [Id(9)] public string Order { get; init; } = "parallel";
+    /// <summary>Reveal schedule of the parallel order: reciprocal (the paper's 1/t), confidence (MaskGIT) or halton.</summary>
+    [Id(10)] public string Schedule { get; init; } = "reciprocal";
+    /// <summary>Tokens still masked after each step of the confidence and halton schedules: cosine, arccos or linear.</summary>
+    [Id(11)] public string MaskSchedule { get; init; } = "cosine";
+    /// <summary>Temperature of the Gumbel noise on the confidence schedule's choice (MaskGIT's 4.5), annealed to 0.</summary>
+    [Id(12)] public double ChoiceTemperature { get; init; } = 4.5;
+    /// <summary>Draw among the K most likely tokens only (0: all).</summary>
+    [Id(13)] public int TopK { get; init; }
+    /// <summary>Draw among the most likely tokens holding this much of the mass (1: all).</summary>
+    [Id(14)] public double TopP { get; init; } = 1.0;
+    /// <summary>When given, the temperature ramps linearly from <see cref="Temperature"/> to this over the steps.</summary>
+    [Id(15)] public double? TemperatureEnd { get; init; }
+    /// <summary>An edit: the finished job whose tokens this one starts from (same shape), with <see cref="Region"/> re-masked.</summary>
+    [Id(16)] public string? Source { get; init; }
+    /// <summary>An edit's token rectangle to regenerate, <c>R0:R1,C0:C1</c> (half-open rows and columns).</summary>
+    [Id(17)] public string? Region { get; init; }
 }
 
 public enum JobState { Queued, Running, Done, Failed, Cancelled }

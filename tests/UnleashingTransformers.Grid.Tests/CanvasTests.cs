@@ -90,7 +90,7 @@ public class TilingAndAggregationTests
 public class CanvasTests
 {
     private static CanvasOptions Options(int h, int w, int stride = 2, int steps = 12, RevealOrder order = RevealOrder.Parallel, ulong seed = 3,
-        AggregationKind agg = AggregationKind.Mean) => new(h, w, 4, 4, stride, stride, steps, 0.9, seed, agg, order);
+        AggregationKind agg = AggregationKind.Mean) => new(h, w, 4, 4, stride, stride, steps, TokenSampling.Plain(0.9), seed, agg, order, ScheduleChoice.Reciprocal);
 
     private static async Task<(long[] tokens, CanvasCoordinator canvas, InProcessWindowPool pool)> Run(TinyPriors priors, CanvasOptions o, int replicas = 1, int batch = 8)
     {

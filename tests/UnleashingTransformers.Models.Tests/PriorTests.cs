@@ -237,7 +237,7 @@ public class SamplerTests
         // The first step reveals each position with probability 1/S.
         var sched = new ReciprocalRevealSchedule(S);
         var into = new List<int>();
-        var all = Enumerable.Range(0, L).ToList();
+        var all = new MaskedPositions(L);
         for (var run = 0; run < runs; run++)
         {
             sched.Candidates(0, all, (ulong)run, 0, into);

@@ -21,10 +21,11 @@ public sealed record CanvasOptions(
     int WindowHeight, int WindowWidth,
     int StrideH, int StrideW,
     int Steps,
-    double Temperature,
+    TokenSampling Sampling,
     ulong Seed,
     AggregationKind Aggregate,
-    RevealOrder Order)
+    RevealOrder Order,
+    ScheduleChoice Schedule)
 {
     public int Cells => Height * Width;
 }
@@ -34,19 +35,20 @@ public readonly record struct CanvasProgress(int Step, int Steps, long Revealed,
 
 /// <summary>
 /// Generates a token canvas larger than the prior's window (spec 6, generalised). Each step: the
-/// schedule picks the positions R to reveal; the windows covering R (only those) are asked, through the
+/// schedule picks the candidate positions R; the windows covering R (only those) are asked, through the
 /// pool, for distributions at R's positions inside them (only those); each position's distributions are
-/// aggregated (mean, Gaussian-weighted or product of experts), tempered, sampled and written. Every draw
-/// is keyed by (seed, step, position), so the canvas does not depend on how windows are batched, on how
-/// many replicas serve them, or on which one. A canvas exactly one window large follows the same path
-/// as <see cref="AbsorbingSampler"/> (same schedule, same draws, the one window's distribution as is),
-/// so it equals <c>ut sample</c>'s sample 0 for the seed.
+/// aggregated (mean, Gaussian-weighted or product of experts), and the step's <see cref="RevealStep"/>
+/// draws, selects and writes, as in <see cref="AbsorbingSampler"/>. Every draw is keyed by (seed, step,
+/// position), so the canvas does not depend on how windows are batched, on how many replicas serve them,
+/// or on which one. A canvas exactly one window large takes the sampler's path (same step, same draws,
+/// the one window's distribution as is), so it equals <c>ut sample</c>'s sample 0 for the seed. A canvas
+/// may start with tokens in place (a resumed job, inpainting, outpainting): only masked positions are drawn.
 /// </summary>
 public sealed class CanvasCoordinator
 {
     private readonly IWindowPool _pool;
-    private readonly IRevealSchedule _schedule;
-    private readonly List<int> _masked;
+    private readonly RevealStep _step;
+    private readonly MaskedPositions _masked;
     private long _nextRequest;
 
     public CanvasOptions Options { get; }
@@ -55,7 +57,7 @@ public sealed class CanvasCoordinator
     public int Step { get; private set; }
     public long WindowPasses { get; private set; }
     public long Distributions { get; private set; }
-    public bool Done => Step >= _schedule.Steps || _masked.Count == 0;
+    public bool Done => Step >= _step.Steps || _masked.Count == 0;
     /// <summary>Positions holding a token so far.</summary>
     public long Revealed => Options.Cells - _masked.Count;
 
@@ -66,18 +68,21 @@ public sealed class CanvasCoordinator
     {
         if (options.WindowHeight * options.WindowWidth != pool.WindowLength)
             throw new ArgumentException($"window {options.WindowHeight}x{options.WindowWidth} holds {options.WindowHeight * options.WindowWidth} tokens but the prior's block size is {pool.WindowLength}");
-        if (!(options.Temperature > 0)) throw new ArgumentException("--temp must be > 0");
         _pool = pool;
         Options = options;
         Tiling = new WindowTiling(options.Height, options.Width, options.WindowHeight, options.WindowWidth, options.StrideH, options.StrideW);
-        _schedule = options.Order == RevealOrder.Raster ? new RasterRevealSchedule(options.Cells) : new ReciprocalRevealSchedule(options.Steps);
+        var schedule = options.Order == RevealOrder.Raster
+            ? new RasterRevealSchedule(options.Cells)
+            : options.Schedule.Create(options.Steps, options.Height, options.Width);
+        _step = new RevealStep(schedule, options.Sampling.Checked());
         Tokens = tokens ?? Enumerable.Repeat((long)pool.MaskId, options.Cells).ToArray();
         if (Tokens.Length != options.Cells) throw new ArgumentException("saved canvas does not match the canvas size");
-        _masked = Enumerable.Range(0, options.Cells).Where(i => Tokens[i] == pool.MaskId).ToList();
+        if (Tokens.Any(t => t < 0 || t > pool.MaskId)) throw new ArgumentException($"canvas holds a token id outside 0..{pool.MaskId - 1} (or the mask, {pool.MaskId})");
+        _masked = new MaskedPositions(Tokens, pool.MaskId);
         Step = step;
     }
 
-    public int Steps => _schedule.Steps;
+    public int Steps => _step.Steps;
 
     public async Task<long[]> RunAsync(Action<CanvasProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -96,18 +101,21 @@ public sealed class CanvasCoordinator
         using var activity = GridTelemetry.Source.StartActivity("canvas.step");
         activity?.SetTag("ut.step", Step);
         var reveal = new List<int>();
-        _schedule.Candidates(Step, _masked, Options.Seed, 0, reveal);
+        _step.Candidates(Step, _masked, Options.Seed, 0, reveal);
         if (reveal.Count > 0)
         {
             var (wh, ww, W) = (Options.WindowHeight, Options.WindowWidth, Options.Width);
             // Which windows cover the positions being revealed, and where those positions sit in them.
-            var byWindow = new SortedDictionary<int, List<(int pos, int local)>>();
-            foreach (var p in reveal)
+            var byWindow = new SortedDictionary<int, List<(int index, int local)>>();
+            for (var i = 0; i < reveal.Count; i++)
+            {
+                var p = reveal[i];
                 foreach (var w in Tiling.Covering(p / W, p % W))
                 {
                     if (!byWindow.TryGetValue(w.Id, out var list)) byWindow[w.Id] = list = new();
-                    list.Add((p, (p / W - w.Top) * ww + (p % W - w.Left)));
+                    list.Add((i, (p / W - w.Top) * ww + (p % W - w.Left)));
                 }
+            }
             var requests = byWindow.Select(kv => new WindowRequest(_nextRequest++, kv.Key, Crop(Tiling.Windows[kv.Key]), kv.Value.Select(v => v.local).ToArray())).ToList();
             Trace?.Add((Step, reveal.ToArray(), byWindow.Keys.ToArray()));
             activity?.SetTag("ut.reveal", reveal.Count);
@@ -116,7 +124,8 @@ public sealed class CanvasCoordinator
             WindowPasses += requests.Count;
 
             var K = _pool.CodebookSize;
-            var opinions = reveal.ToDictionary(p => p, _ => new List<Opinion>());
+            var opinions = new List<Opinion>[reveal.Count];
+            for (var i = 0; i < opinions.Length; i++) opinions[i] = new List<Opinion>(1);
             foreach (var request in requests)
             {
                 var probabilities = MemoryMarshal.Cast<byte, float>(results[request.RequestId].Probabilities).ToArray();
@@ -125,31 +134,17 @@ public sealed class CanvasCoordinator
                 Distributions += request.Positions.Length;
                 var w = Tiling.Windows[request.WindowId];
                 var entries = byWindow[request.WindowId];
-                for (var i = 0; i < entries.Count; i++)
+                for (var e = 0; e < entries.Count; e++)
                 {
-                    var p = entries[i].pos;
-                    opinions[p].Add(new Opinion(probabilities.AsMemory(i * K, K), p / W - w.Top, p % W - w.Left));
+                    var p = reveal[entries[e].index];
+                    opinions[entries[e].index].Add(new Opinion(probabilities.AsMemory(e * K, K), p / W - w.Top, p % W - w.Left));
                 }
             }
-            var drawn = new List<(int pos, long token, double p)>();
-            foreach (var p in reveal)
-            {
-                var ops = opinions[p];
-                // One opinion is used as is: a one-window canvas is exactly the plain sampler.
-                var row = ops.Count == 1 ? ops[0].Probabilities.Span : Aggregation.Combine(ops, Options.Aggregate, wh, ww);
-                var u = CounterRng.Uniform(Options.Seed, 0, Step, p, CounterRng.Purpose.Token);
-                var token = Categorical.Sample(row, Options.Temperature, u);
-                drawn.Add((p, token, row[token]));
-            }
-            var chosen = _schedule.Select(Step, reveal, drawn.Select(d => d.p).ToList());
-            var keep = chosen.Count == drawn.Count ? null : new HashSet<int>(chosen);
-            foreach (var (p, token, _) in drawn)
-            {
-                if (keep is not null && !keep.Contains(p)) continue;
-                Tokens[p] = token;
-                _masked.Remove(p);
-            }
-            GridTelemetry.TokensRevealed.Add(keep?.Count ?? drawn.Count);
+            // One opinion is used as is: a one-window canvas is exactly the plain sampler.
+            var revealed = _step.Reveal(Step, reveal,
+                i => opinions[i].Count == 1 ? opinions[i][0].Probabilities.Span : Aggregation.Combine(opinions[i], Options.Aggregate, wh, ww),
+                Options.Seed, 0, Tokens, _masked);
+            GridTelemetry.TokensRevealed.Add(revealed);
         }
         Step++;
     }

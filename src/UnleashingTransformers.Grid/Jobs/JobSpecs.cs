@@ -1,4 +1,5 @@
 using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Grid.Jobs;
 
@@ -32,12 +33,17 @@ public static class JobSpecs
         if (height < wh || width < ww) throw new ArgumentException($"shape {height}x{width} is smaller than the {wh}x{ww} window");
         if (spec.Steps < 1) throw new ArgumentException("steps must be >= 1");
         if (spec.Steps > limits.MaxSteps) throw new ArgumentException($"steps {spec.Steps} is more than the limit of {limits.MaxSteps}");
-        if (!(spec.Temperature > 0) || double.IsInfinity(spec.Temperature)) throw new ArgumentException("temperature must be > 0");
+        var sampling = new TokenSampling(spec.Temperature, spec.TemperatureEnd, spec.TopK, spec.TopP).Checked();
+        var schedule = ScheduleChoice.Parse(spec.Schedule, spec.MaskSchedule, spec.ChoiceTemperature);
+        if (order == RevealOrder.Raster && schedule.Kind != ScheduleKind.Reciprocal)
+            throw new ArgumentException($"schedule {spec.Schedule} is for the parallel order; the raster order reveals one token a step in row-major order");
+        if (spec.Region is not null) TokenRegion.Parse(spec.Region, height, width, "region");
+        if ((spec.Source is null) != (spec.Region is null)) throw new ArgumentException("an edit needs both a source job and a region");
         var stride = spec.Stride ?? (order == RevealOrder.Raster ? 1 : Math.Max(1, Math.Min(wh, ww) / 2));
         if (stride < 1) throw new ArgumentException("stride must be >= 1");
         // The raster order takes one step per token: bounded by the same step limit.
         if (order == RevealOrder.Raster && (long)height * width > limits.MaxSteps)
             throw new ArgumentException($"order raster takes {(long)height * width} steps, more than the limit of {limits.MaxSteps}");
-        return new CanvasOptions(height, width, wh, ww, Math.Min(stride, wh), Math.Min(stride, ww), spec.Steps, spec.Temperature, spec.Seed, aggregate, order);
+        return new CanvasOptions(height, width, wh, ww, Math.Min(stride, wh), Math.Min(stride, ww), spec.Steps, sampling, spec.Seed, aggregate, order, schedule);
     }
 }

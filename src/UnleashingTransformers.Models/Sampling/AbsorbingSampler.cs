@@ -4,18 +4,22 @@ namespace UnleashingTransformers.Models.Sampling;
 public readonly record struct SamplingProgress(int Step, int Steps, long Revealed, long Total, long NetworkRows, long NetworkPasses);
 
 /// <summary>
-/// The reference sampler (AbsorbingDiffusion.sample): start from all-mask; at each step the schedule
-/// picks positions to reveal, the denoiser gives their distributions, a token is drawn at each (with
-/// temperature) and written; revealed tokens are never resampled.
+/// The reference sampler (AbsorbingDiffusion.sample), with any reveal schedule: start from all-mask; each
+/// step is one <see cref="RevealStep"/> (the schedule picks candidates, the denoiser gives their
+/// distributions, tokens are drawn and the schedule keeps some); revealed tokens are never resampled.
 ///
-/// Equal in distribution to the reference, with less work: the denoiser is asked only for the positions
-/// revealed this step (the reference samples every position and keeps a few), and only sequences that
-/// reveal something this step are run (a step where none does costs no network pass; the reference runs
-/// the network anyway, 37% of its 256 steps reveal nothing). Randomness is keyed by (seed, sample
-/// index, step, position), so sample i is the same whatever the batch size or count.
+/// Equal in distribution to the reference, with less work: the denoiser is asked only for the candidate
+/// positions (the reference samples every position and keeps a few), and only sequences with candidates
+/// this step are run (a step where none has any costs no network pass; the reference runs the network
+/// anyway, 37% of its 256 steps reveal nothing). Randomness is keyed by (seed, sample index, step,
+/// position), so sample i is the same whatever the batch size or count.
 /// </summary>
-public sealed class AbsorbingSampler(ITokenDenoiser denoiser, IRevealSchedule schedule, double temperature)
+public sealed class AbsorbingSampler(ITokenDenoiser denoiser, RevealStep step)
 {
+    /// <summary>The paper's draw (fixed temperature, no filter) with the given schedule.</summary>
+    public AbsorbingSampler(ITokenDenoiser denoiser, IRevealSchedule schedule, double temperature)
+        : this(denoiser, new RevealStep(schedule, TokenSampling.Plain(temperature))) { }
+
     public long[][] Sample(int count, ulong seed, int firstIndex = 0, int batchSize = 8, Action<SamplingProgress>? progress = null,
         CancellationToken cancel = default)
     {
@@ -35,22 +39,22 @@ public sealed class AbsorbingSampler(ITokenDenoiser denoiser, IRevealSchedule sc
         var L = denoiser.Length;
         var K = denoiser.CodebookSize;
         var tokens = new long[n][];
-        var masked = new List<int>[n];
+        var masked = new MaskedPositions[n];
         for (var i = 0; i < n; i++)
         {
             tokens[i] = Enumerable.Repeat((long)denoiser.MaskId, L).ToArray();
-            masked[i] = Enumerable.Range(0, L).ToList();
+            masked[i] = new MaskedPositions(L);
         }
         var candidates = Enumerable.Range(0, n).Select(_ => new List<int>()).ToArray();
         long revealed = 0, rowsRun = 0, passes = 0;
-        for (var step = 0; step < schedule.Steps; step++)
+        for (var k = 0; k < step.Steps; k++)
         {
             cancel.ThrowIfCancellationRequested();
-            // Which sequences reveal something this step, and where.
+            // Which sequences have candidates this step, and where.
             var active = new List<int>();
             for (var i = 0; i < n; i++)
             {
-                schedule.Candidates(step, masked[i], seed, (ulong)(firstStream + i), candidates[i]);
+                step.Candidates(k, masked[i], seed, (ulong)(firstStream + i), candidates[i]);
                 if (candidates[i].Count > 0) active.Add(i);
             }
             if (active.Count > 0)
@@ -65,31 +69,15 @@ public sealed class AbsorbingSampler(ITokenDenoiser denoiser, IRevealSchedule sc
                 var probs = denoiser.Probabilities(input, active.Count, wanted);
                 rowsRun += active.Count;
                 passes++;
-                var w = 0;
-                for (var r = 0; r < active.Count; r++)
+                var first = 0;
+                foreach (var i in active)
                 {
-                    var i = active[r];
-                    var stream = (ulong)(firstStream + i);
-                    var drawn = new List<(int pos, long token, double p)>();
-                    foreach (var pos in candidates[i])
-                    {
-                        var row = probs.AsSpan(w++ * K, K);
-                        var u = CounterRng.Uniform(seed, stream, step, pos, CounterRng.Purpose.Token);
-                        var token = Categorical.Sample(row, temperature, u);
-                        drawn.Add((pos, token, row[token]));
-                    }
-                    var chosen = schedule.Select(step, candidates[i], drawn.Select(d => (double)d.p).ToList());
-                    var keep = chosen.Count == drawn.Count ? null : new HashSet<int>(chosen);
-                    foreach (var (pos, token, _) in drawn)
-                    {
-                        if (keep is not null && !keep.Contains(pos)) continue;
-                        tokens[i][pos] = token;
-                        masked[i].Remove(pos);
-                        revealed++;
-                    }
+                    var offset = first;
+                    revealed += step.Reveal(k, candidates[i], c => probs.AsSpan((offset + c) * K, K), seed, (ulong)(firstStream + i), tokens[i], masked[i]);
+                    first += candidates[i].Count;
                 }
             }
-            progress?.Invoke(new SamplingProgress(step + 1, schedule.Steps, revealed, (long)n * L, rowsRun, passes));
+            progress?.Invoke(new SamplingProgress(k + 1, step.Steps, revealed, (long)n * L, rowsRun, passes));
         }
         for (var i = 0; i < n; i++)
             if (masked[i].Count > 0) throw new InvalidOperationException($"schedule left {masked[i].Count} positions masked");

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Models.Sampling;
+
+namespace UnleashingTransformers.Cli;
+
+/// <summary>
+/// The flags that choose how tokens are revealed and drawn, shared by <c>ut sample</c>, <c>ut generate</c>,
+/// <c>ut submit</c> and <c>ut inpaint</c>; their defaults are <see cref="CanvasJobSpec"/>'s (the one statement
+/// of them). The temperature flag is each command's own (its default differs), parsed here.
+/// </summary>
+internal sealed class SamplingFlags
+{
+    private static readonly CanvasJobSpec Defaults = new();
+
+    public readonly Option<string> Schedule = new("--schedule")
+    {
+        DefaultValueFactory = _ => Defaults.Schedule, Description = "reciprocal (the paper's 1/t), confidence (MaskGIT) or halton",
+    };
+    public readonly Option<string> MaskSchedule = new("--mask-schedule")
+    {
+        DefaultValueFactory = _ => Defaults.MaskSchedule, Description = "tokens left masked after each step of confidence/halton: cosine, arccos or linear",
+    };
+    public readonly Option<double> ChoiceTemp = new("--choice-temp")
+    {
+        DefaultValueFactory = _ => Defaults.ChoiceTemperature, Description = "Gumbel temperature of the confidence schedule's choice, annealed to 0",
+    };
+    public readonly Option<int> TopK = new("--top-k") { DefaultValueFactory = _ => Defaults.TopK, Description = "draw among the K most likely tokens (0: all)" };
+    public readonly Option<double> TopP = new("--top-p") { DefaultValueFactory = _ => Defaults.TopP, Description = "draw among the most likely tokens holding this mass (1: all)" };
+
+    /// <summary>A temperature flag: T, or START:END for a linear ramp over the steps.</summary>
+    public static Option<string> Temperature(double defaultValue, string description) => new("--temp")
+    {
+        DefaultValueFactory = _ => defaultValue.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        Description = $"{description}; START:END ramps linearly over the steps (e.g. 0.9:0.6)",
+    };
+
+    public void AddTo(Command c)
+    {
+        foreach (Option o in new Option[] { Schedule, MaskSchedule, ChoiceTemp, TopK, TopP }) c.Options.Add(o);
+    }
+
+    public ScheduleChoice Choice(ParseResult r) => ScheduleChoice.Parse(r.GetValue(Schedule)!, r.GetValue(MaskSchedule)!, r.GetValue(ChoiceTemp));
+
+    public TokenSampling Sampling(ParseResult r, Option<string> temperature)
+    {
+        var (start, end) = TokenSampling.ParseTemperature(r.GetValue(temperature)!);
+        return new TokenSampling(start, end, r.GetValue(TopK), r.GetValue(TopP)).Checked();
+    }
+
+    /// <summary>The spec's fields these flags set.</summary>
+    public CanvasJobSpec Apply(CanvasJobSpec spec, ParseResult r, Option<string> temperature)
+    {
+        var sampling = Sampling(r, temperature);
+        return spec with
+        {
+            Temperature = sampling.Temperature, TemperatureEnd = sampling.TemperatureEnd, TopK = sampling.TopK, TopP = sampling.TopP,
+            Schedule = r.GetValue(Schedule)!, MaskSchedule = r.GetValue(MaskSchedule)!, ChoiceTemperature = r.GetValue(ChoiceTemp),
+        };
+    }
+}

@@ -1,0 +1,41 @@
+namespace UnleashingTransformers.Models.Sampling;
+
+/// <summary>The reveal schedules a user can choose (<c>--schedule</c>).</summary>
+public enum ScheduleKind
+{
+    /// <summary>The paper's: each masked position revealed with probability 1/t.</summary>
+    Reciprocal,
+    /// <summary>MaskGIT's: the most confident draws, as many as the mask schedule says.</summary>
+    Confidence,
+    /// <summary>Positions in 2-D Halton order, as many as the mask schedule says.</summary>
+    Halton,
+}
+
+/// <summary>A chosen schedule and its settings, checked; makes the schedule for a grid of a given size.</summary>
+public sealed record ScheduleChoice(ScheduleKind Kind, MaskScheduleKind MaskSchedule, double ChoiceTemperature)
+{
+    /// <summary>The paper's 1/t schedule (the mask schedule and choice temperature play no part in it).</summary>
+    public static readonly ScheduleChoice Reciprocal = new(ScheduleKind.Reciprocal, MaskScheduleKind.Cosine, 0);
+
+    /// <summary>From the flags' text; throws ArgumentException naming the flag and the allowed values.</summary>
+    public static ScheduleChoice Parse(string schedule, string maskSchedule, double choiceTemperature)
+    {
+        var kind = (schedule ?? "").ToLowerInvariant() switch
+        {
+            "reciprocal" => ScheduleKind.Reciprocal,
+            "confidence" => ScheduleKind.Confidence,
+            "halton" => ScheduleKind.Halton,
+            _ => throw new ArgumentException($"schedule '{schedule}': expected reciprocal, confidence or halton"),
+        };
+        if (!(choiceTemperature >= 0) || double.IsInfinity(choiceTemperature)) throw new ArgumentException("choice temperature must be >= 0");
+        return new ScheduleChoice(kind, MaskRatio.Parse(maskSchedule ?? ""), choiceTemperature);
+    }
+
+    /// <summary>The schedule over <paramref name="steps"/> steps for a <paramref name="height"/> x <paramref name="width"/> grid.</summary>
+    public IRevealSchedule Create(int steps, int height, int width) => Kind switch
+    {
+        ScheduleKind.Confidence => new ConfidenceRevealSchedule(steps, MaskSchedule, ChoiceTemperature),
+        ScheduleKind.Halton => new HaltonRevealSchedule(steps, height, width, MaskSchedule),
+        _ => new ReciprocalRevealSchedule(steps),
+    };
+}
