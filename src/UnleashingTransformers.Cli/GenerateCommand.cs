@@ -40,6 +40,11 @@ internal static class GenerateCommand
         public readonly Option<string> Output = new("--out") { Description = "image file (.png, .jpg, .webp)", DefaultValueFactory = _ => "generated.png" };
         public readonly Option<string?> TokensOut = new("--tokens-out") { Description = "also write the token canvas (JSON)" };
         public readonly Option<bool> Force = new("--force") { Description = "start even when the canvas's image needs more memory than the machine has available" };
+        public readonly Option<string?> Init = new("--init")
+        {
+            Description = "outpainting: an image (its sides multiples of the VQ-GAN's tokens) or a token file placed at --anchor; the rest is generated around it",
+        };
+        public readonly Option<string> Anchor = new("--anchor") { DefaultValueFactory = _ => "0,0", Description = "token row,column of --init's top-left corner on the canvas" };
 
         public void AddTo(Command c)
         {
@@ -47,7 +52,7 @@ internal static class GenerateCommand
             c.Options.Add(Heads);
             c.Options.Add(VqGan);
             Canvas.AddTo(c);
-            foreach (Option o in new Option[] { Replicas, Batch, Precision, DecodeTile, Output, TokensOut, Force }) c.Options.Add(o);
+            foreach (Option o in new Option[] { Replicas, Batch, Precision, DecodeTile, Output, TokensOut, Force, Init, Anchor }) c.Options.Add(o);
         }
     }
 
@@ -59,70 +64,63 @@ internal static class GenerateCommand
         CommonOptions.RequireFile(r.GetValue(flags.VqGan), "--vqgan");
         var spec = flags.Canvas.Spec(r);
         var outPath = r.GetValue(flags.Output)!;
-        if (!new[] { ".png", ".jpg", ".jpeg", ".webp" }.Contains(Path.GetExtension(outPath).ToLowerInvariant()))
-            throw new ArgumentException($"--out {outPath}: unknown image format (use .png, .jpg or .webp)");
-        foreach (var file in new[] { outPath, r.GetValue(flags.TokensOut) }.OfType<string>())
-            if (Path.GetDirectoryName(Path.GetFullPath(file)) is { } dir && !Directory.Exists(dir))
-                throw new ArgumentException($"{file}: directory {dir} does not exist");
-        var n = r.GetValue(flags.Replicas);
-        if (n < 1) throw new ArgumentException("--replicas must be >= 1");
+        CanvasRun.CheckImagePath(outPath);
+        CanvasRun.CheckDirectories(outPath, r.GetValue(flags.TokensOut));
+        if (r.GetValue(flags.Init) is { } initFile) CommonOptions.RequireFile(initFile, "--init");
+        var anchor = ParseAnchor(r.GetValue(flags.Anchor)!);
         if (r.GetValue(flags.DecodeTile) < 0) throw new ArgumentException($"--decode-tile {r.GetValue(flags.DecodeTile)}: expected 0 (automatic) or a tile size in tokens");
-        // Replicas share the cores: unless told, each gets its share (BLAS pools included).
-        if (n > 1 && r.GetValue(common.Threads) == 0)
-        {
-            Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / n));
-            Torch.torch.set_blas_threads(Math.Max(1, Environment.ProcessorCount / n));
-        }
+        var run = new CanvasRun(device, r.GetValue(flags.Replicas), r.GetValue(flags.Batch), r.GetValue(common.Threads));
         if (Bf16Support.Warning(r.GetValue(flags.Precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
-        using var telemetry = GridOptions.TelemetryFromEnvironment("ut-generate");
 
         var replicaModels = new PriorReplicas(r.GetValue(flags.Prior)!, r.GetValue(flags.Heads), device, r.GetValue(flags.Precision));
         var info = replicaModels.Describe();
         var options = spec.ToOptions(info.GridHeight, info.GridWidth);
         var (h, w) = (options.Height, options.Width);
-        var local = new List<ReplicaModel>();
-        try
+        using var decoder = TokenDecoder.Open(r.GetValue(flags.VqGan), device, info.CodebookSize)!;
+        var f = decoder.Model.Downscale;
+        var need = CanvasDecoder.PeakBytes(h, w, f);
+        var available = MachineMemory.AvailableBytes();
+        if (need > available && !r.GetValue(flags.Force))
+            throw new ArgumentException($"--shape {h}x{w}: its {(long)w * f}x{(long)h * f}-pixel image needs about {MachineMemory.Describe(need)} to decode, " +
+                $"{MachineMemory.Describe(available)} is available: use a smaller --shape (or --force)");
+        long[]? initial = null;
+        if (r.GetValue(flags.Init) is { } init)
         {
-            using var decoder = TokenDecoder.Open(r.GetValue(flags.VqGan), device, info.CodebookSize)!;
-            var f = decoder.Model.Downscale;
-            var need = CanvasDecoder.PeakBytes(h, w, f);
-            var available = MachineMemory.AvailableBytes();
-            if (need > available && !r.GetValue(flags.Force))
-                throw new ArgumentException($"--shape {h}x{w}: its {(long)w * f}x{(long)h * f}-pixel image needs about {MachineMemory.Describe(need)} to decode, " +
-                    $"{MachineMemory.Describe(available)} is available: use a smaller --shape (or --force)");
-            // Said at once: a large canvas's first step alone can take minutes.
-            var windows = (long)WindowCount(h, options.WindowHeight, options.StrideH) * WindowCount(w, options.WindowWidth, options.StrideW);
-            Console.WriteLine($"generate: {h}x{w} tokens ({(long)w * f}x{(long)h * f} px, ~{MachineMemory.Describe(need)} to decode), {windows:N0} windows of " +
-                $"{options.WindowHeight}x{options.WindowWidth}, up to {windows * options.Steps:N0} window passes over {options.Steps} steps");
-            for (var i = 0; i < n; i++) local.Add(replicaModels.Load());
-            IWindowPool pool = new InProcessWindowPool(local.Select(m => m.Denoiser).ToList(), r.GetValue(flags.Batch));
+            var known = init.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? TokenGrid.Load(init, info.CodebookSize) : decoder.EncodeFile(init, "--init");
+            initial = Place(known, anchor, h, w, info.MaskId);
+        }
+        // Said at once: a large canvas's first step alone can take minutes.
+        var windows = (long)WindowCount(h, options.WindowHeight, options.StrideH) * WindowCount(w, options.WindowWidth, options.StrideW);
+        Console.WriteLine($"generate: {h}x{w} tokens ({(long)w * f}x{(long)h * f} px, ~{MachineMemory.Describe(need)} to decode), {windows:N0} windows of " +
+            $"{options.WindowHeight}x{options.WindowWidth}, up to {windows * options.Steps:N0} window passes over {options.Steps} steps");
 
-            var sw = Stopwatch.StartNew();
-            CanvasCoordinator canvas;
-            try
-            {
-                canvas = new CanvasCoordinator(pool, options);
-                using var job = GridTelemetry.Source.StartActivity("canvas.job");
-                ConsoleProgress.Run("generate", canvas.Steps, report =>
-                    canvas.RunAsync(p => report(p.Step, $"{p.Revealed}/{p.Total} tokens, {p.WindowPasses} window passes")).GetAwaiter().GetResult());
-            }
-            finally
-            {
-                pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            }
-            var sampling = sw.Elapsed;
-            if (r.GetValue(flags.TokensOut) is { } tokenFile) new TokenGrid(h, w, canvas.Tokens).Save(tokenFile);
-            using (var image = CanvasDecoder.Decode(decoder.Model, canvas.Tokens, h, w, r.GetValue(flags.DecodeTile), device: device))
-                Images.Save(image, outPath);
-            Console.WriteLine($"generate: {h}x{w} tokens ({w * f}x{h * f} px) in {sw.Elapsed.TotalSeconds:F1} s " +
-                $"(sampling {sampling.TotalSeconds:F1} s): {canvas.WindowPasses:N0} window passes over {canvas.Step} steps, " +
-                $"{h * w / sampling.TotalSeconds:F1} tokens/s, {n} replica(s) -> {outPath}");
-            return 0;
-        }
-        finally
-        {
-            foreach (var m in local) m.Owner?.Dispose();
-        }
+        var sw = Stopwatch.StartNew();
+        var canvas = run.Sample("generate", replicaModels, options, initial);
+        var sampling = sw.Elapsed;
+        if (r.GetValue(flags.TokensOut) is { } tokenFile) new TokenGrid(h, w, canvas.Tokens).Save(tokenFile);
+        using (var image = CanvasDecoder.Decode(decoder.Model, canvas.Tokens, h, w, r.GetValue(flags.DecodeTile), device: device))
+            Images.Save(image, outPath);
+        Console.WriteLine($"generate: {h}x{w} tokens ({w * f}x{h * f} px) in {sw.Elapsed.TotalSeconds:F1} s " +
+            $"(sampling {sampling.TotalSeconds:F1} s): {canvas.WindowPasses:N0} window passes over {canvas.Step} steps, " +
+            $"{h * w / sampling.TotalSeconds:F1} tokens/s, {run.Replicas} replica(s) -> {outPath}");
+        return 0;
+    }
+
+    private static (int row, int col) ParseAnchor(string text)
+    {
+        var parts = text.Split(',');
+        if (parts.Length == 2 && int.TryParse(parts[0], out var row) && int.TryParse(parts[1], out var col) && row >= 0 && col >= 0) return (row, col);
+        throw new ArgumentException($"--anchor {text}: expected ROW,COL in tokens (e.g. 8,16), both >= 0");
+    }
+
+    /// <summary>An all-mask canvas with <paramref name="known"/> placed at the anchor.</summary>
+    private static long[] Place(TokenGrid known, (int row, int col) anchor, int height, int width, int maskId)
+    {
+        if (anchor.row + known.H > height || anchor.col + known.W > width)
+            throw new ArgumentException($"--init: its {known.H}x{known.W} tokens at --anchor {anchor.row},{anchor.col} do not fit the {height}x{width} canvas");
+        var canvas = Enumerable.Repeat((long)maskId, height * width).ToArray();
+        for (var r = 0; r < known.H; r++) Array.Copy(known.Tokens, r * known.W, canvas, (anchor.row + r) * width + anchor.col, known.W);
+        return canvas;
     }
 
     private static int WindowCount(int size, int window, int stride) => (size - window + stride - 1) / stride + 1;

@@ -10,13 +10,19 @@ namespace UnleashingTransformers.Cli;
 internal static class ImageCommands
 {
     private static Option<string> VqGan() => new("--vqgan") { Description = "VQ-GAN checkpoint (vqgan_*.th, reference format)", Required = true };
-    private static Option<int> Size() => new("--size") { DefaultValueFactory = _ => 256, Description = "crop size in pixels (Resize shorter side + CenterCrop, as the reference)" };
+    /// <summary>The reference's crop size, for folders and reconstructions.</summary>
+    private const int DefaultCrop = 256;
+
+    private static Option<int> Size() => new("--size") { DefaultValueFactory = _ => DefaultCrop, Description = "crop size in pixels (Resize shorter side + CenterCrop, as the reference)" };
 
     public static Command Encode()
     {
         var common = new CommonOptions();
         var vqgan = VqGan();
-        var size = Size();
+        var size = new Option<int?>("--size")
+        {
+            Description = $"crop size in pixels (Resize shorter side + CenterCrop, as the reference); default: --in at its own size (sides multiples of the VQ-GAN's tokens), --data at {DefaultCrop}",
+        };
         var input = new Option<string?>("--in") { Description = "one image: writes a token file" };
         var data = new Option<string?>("--data") { Description = "an image folder: writes a latent cache (torch.save int64 (N, L))" };
         var output = new Option<string>("--out") { Description = "tokens.json for --in, latents.th for --data", Required = true };
@@ -33,15 +39,22 @@ internal static class ImageCommands
             var device = common.Apply(r);
             var (one, folder, outPath) = (r.GetValue(input), r.GetValue(data), r.GetValue(output)!);
             if ((one is null) == (folder is null)) throw new ArgumentException("give exactly one of --in IMAGE and --data DIR");
-            var s = r.GetValue(size);
+            var given = r.GetValue(size);
+            var s = given ?? DefaultCrop;
             using var coder = TokenDecoder.Open(r.GetValue(vqgan), device)!;
             if (s % coder.Model.Downscale != 0) throw new ArgumentException($"--size {s} is not a multiple of the VQ-GAN's {coder.Model.Downscale}-pixel tokens");
             if (one is not null)
             {
                 CommonOptions.RequireFile(one, "--in");
-                using var image = Images.LoadPrepared(one, s, r.GetValue(maxPixels));
-                coder.Encode(image).Save(outPath);
-                Console.WriteLine($"encode: {one} -> {outPath}");
+                TokenGrid grid;
+                if (given is null) grid = coder.EncodeFile(one, "--in", r.GetValue(maxPixels));
+                else
+                {
+                    using var image = Images.LoadPrepared(one, s, r.GetValue(maxPixels));
+                    grid = coder.Encode(image);
+                }
+                grid.Save(outPath);
+                Console.WriteLine($"encode: {one} -> {outPath} ({grid.H}x{grid.W} tokens)");
                 return 0;
             }
             EncodeFolder(coder, folder!, s, r.GetValue(batch), r.GetValue(hflip), r.GetValue(maxPixels), outPath, device);

@@ -10,6 +10,7 @@ root.Subcommands.Add(ImageCommands.Decode());
 root.Subcommands.Add(ImageCommands.Reconstruct());
 root.Subcommands.Add(TrainVqGanCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(InpaintCommand.Create());
 root.Subcommands.Add(DatasetCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(SiloCommand.Create());

@@ -52,5 +52,17 @@ internal sealed class TokenDecoder : IDisposable
         return new TokenGrid(h, w, ids.ToArray<long>());
     }
 
+    /// <summary>Tokens of an image file at its own size, whose sides must be multiples of the token size.</summary>
+    public TokenGrid EncodeFile(string path, string flag, long maxPixels = ImageCodec.DefaultMaxPixels)
+    {
+        CommonOptions.RequireFile(path, flag);
+        using var scope = NewDisposeScope();
+        var image = Images.LoadRgb(path, maxPixels).to(float32) / 255;
+        var (f, h, w) = (Model.Downscale, image.size(1), image.size(2));
+        if (h % f != 0 || w % f != 0)
+            throw new ArgumentException($"{flag} {path} is {w}x{h} px, not a multiple of the VQ-GAN's {f}-pixel tokens: crop it, or encode it resized (ut encode --size)");
+        return Encode(image);
+    }
+
     public void Dispose() => Model.Dispose();
 }

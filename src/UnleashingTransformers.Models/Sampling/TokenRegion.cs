@@ -29,12 +29,12 @@ public readonly record struct TokenRegion(int Top, int Bottom, int Left, int Rig
 
     public bool Contains(int row, int col) => Top <= row && row < Bottom && Left <= col && col < Right;
 
-    /// <summary>A copy of a row-major grid with the region's tokens replaced by <paramref name="maskId"/>.</summary>
-    public long[] Masked(ReadOnlySpan<long> tokens, int width, long maskId)
+    /// <summary>The region as a token mask of an <paramref name="height"/> x <paramref name="width"/> grid.</summary>
+    public bool[] Mask(int height, int width)
     {
-        var result = tokens.ToArray();
-        for (var r = Top; r < Bottom; r++) result.AsSpan(r * width + Left, Right - Left).Fill(maskId);
-        return result;
+        var mask = new bool[height * width];
+        for (var r = Top; r < Bottom; r++) mask.AsSpan(r * width + Left, Right - Left).Fill(true);
+        return mask;
     }
 
     public override string ToString() => $"{Top}:{Bottom},{Left}:{Right}";

@@ -1,0 +1,72 @@
+using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Replicas;
+using UnleashingTransformers.Grid.Telemetry;
+using UnleashingTransformers.Torch;
+
+namespace UnleashingTransformers.Cli;
+
+/// <summary>A canvas sampled in this process (<c>ut generate</c>, <c>ut inpaint</c>): replicas of the prior
+/// serve the window pool, the coordinator runs with a progress bar.</summary>
+internal sealed class CanvasRun
+{
+    public int Replicas { get; }
+    private readonly int _batch;
+
+    public CanvasRun(Device device, int replicas, int batch, int threads)
+    {
+        if (replicas < 1) throw new ArgumentException("--replicas must be >= 1");
+        if (batch < 1) throw new ArgumentException("--batch must be >= 1");
+        (Replicas, _batch) = (replicas, batch);
+        // Replicas share the cores: unless told, each gets its share (BLAS pools included).
+        if (replicas > 1 && threads == 0)
+        {
+            torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / replicas));
+            torch.set_blas_threads(Math.Max(1, Environment.ProcessorCount / replicas));
+        }
+    }
+
+    /// <summary>Samples the canvas (from <paramref name="initial"/> when given: its non-mask tokens stay).</summary>
+    public CanvasCoordinator Sample(string label, PriorReplicas models, CanvasOptions options, long[]? initial = null)
+    {
+        using var telemetry = GridOptions.TelemetryFromEnvironment($"ut-{label}");
+        var local = new List<ReplicaModel>();
+        try
+        {
+            for (var i = 0; i < Replicas; i++) local.Add(models.Load());
+            IWindowPool pool = new InProcessWindowPool(local.Select(m => m.Denoiser).ToList(), _batch);
+            try
+            {
+                var canvas = new CanvasCoordinator(pool, options, initial);
+                using var job = GridTelemetry.Source.StartActivity("canvas.job");
+                ConsoleProgress.Run(label, canvas.Steps, report =>
+                    canvas.RunAsync(p => report(p.Step, $"{p.Revealed}/{p.Total} tokens, {p.WindowPasses} window passes")).GetAwaiter().GetResult());
+                return canvas;
+            }
+            finally
+            {
+                pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
+        finally
+        {
+            foreach (var m in local) m.Owner?.Dispose();
+        }
+    }
+
+    public static readonly string[] ImageExtensions = { ".png", ".jpg", ".jpeg", ".webp" };
+
+    public static void CheckImagePath(string path)
+    {
+        if (!ImageExtensions.Contains(Path.GetExtension(path).ToLowerInvariant()))
+            throw new ArgumentException($"--out {path}: unknown image format (use .png, .jpg or .webp)");
+    }
+
+    /// <summary>Output files must go to directories that exist (checked before any work).</summary>
+    public static void CheckDirectories(params string?[] files)
+    {
+        foreach (var file in files.OfType<string>())
+            if (Path.GetDirectoryName(Path.GetFullPath(file)) is { } dir && !Directory.Exists(dir))
+                throw new ArgumentException($"{file}: directory {dir} does not exist");
+    }
+}
