@@ -75,7 +75,12 @@ internal static class InpaintCommand
             var result = run.Sample("inpaint", models, options, TokenMask.Apply(source.Tokens, regenerate, info.MaskId));
             var edited = new TokenGrid(source.H, source.W, result.Tokens);
             if (r.GetValue(tokensOut) is { } extra) edited.Save(extra);
-            if (toImage) decoder!.Save(edited, outPath);
+            if (toImage)
+            {
+                // As ut generate and the grid decode: the same pixels as a job's image for the same tokens.
+                using var decoded = CanvasDecoder.Decode(decoder!.Model, edited.Tokens, edited.H, edited.W, device: device);
+                Images.Save(decoded, outPath);
+            }
             else edited.Save(outPath);
             Console.WriteLine($"inpaint: {count} tokens regenerated in {sw.Elapsed.TotalSeconds:F1} s ({result.WindowPasses:N0} window passes) -> {outPath}");
             return 0;

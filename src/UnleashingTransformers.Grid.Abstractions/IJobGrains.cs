@@ -11,7 +11,9 @@ namespace UnleashingTransformers.Grid.Contracts;
 public interface ICanvasJobGrain : IGrainWithStringKey
 {
     /// <summary>Starts the job for the given weights version (empty: the canvas silo's prior); idempotent,
-    /// a known job just reports. Throws ArgumentException naming the field when the spec is bad.</summary>
+    /// a known job just reports. An edit (spec with a source job and a region) starts from the source's
+    /// tokens with the region masked, on the source's weights. Throws ArgumentException naming the field
+    /// when the spec is bad or the source is not a done job.</summary>
     Task<JobStatus> SubmitAsync(CanvasJobSpec spec, string model);
 
     /// <summary>Null when no such job exists.</summary>
@@ -28,6 +30,10 @@ public interface ICanvasJobGrain : IGrainWithStringKey
     /// <summary>The PNG of a finished job; null while it runs or when it failed.</summary>
     [ResponseTimeout("00:05:00")]
     Task<byte[]?> ImageAsync();
+
+    /// <summary>The spec, weights version and tokens of a done job (null otherwise): what an edit starts from.</summary>
+    [AlwaysInterleave]
+    Task<FinishedCanvas?> CanvasAsync();
 
     /// <summary>Removes the job's state and image (retention).</summary>
     Task ForgetAsync();

@@ -54,6 +54,13 @@ public sealed record JobStatus(
     public bool Finished => State is JobState.Done or JobState.Failed or JobState.Cancelled;
 }
 
+/// <summary>A finished job's canvas: what an edit of it starts from.</summary>
+[GenerateSerializer, Immutable]
+public sealed record FinishedCanvas(
+    [property: Id(0)] CanvasJobSpec Spec,
+    [property: Id(1)] string Model,
+    [property: Id(2)] long[] Tokens);
+
 /// <summary>A page of jobs, newest first, and how many there are in all.</summary>
 [GenerateSerializer, Immutable]
 public sealed record JobPage([property: Id(0)] string[] Ids, [property: Id(1)] int Total);

@@ -147,6 +147,56 @@ public class CanvasTests
         Assert.Equal(sampler.Sample(1, 77)[0], canvas);
     }
 
+    private static readonly TokenSampling Ramped = new(1.0, 0.6, 6, 0.95);
+
+    [Theory]
+    [InlineData("confidence")]
+    [InlineData("halton")]
+    [InlineData("reciprocal")]
+    public async Task EverySchedulesOneWindowCanvasIsThePlainSamplerAndItsCanvasesDoNotDependOnReplicas(string name)
+    {
+        using var scope = NewDisposeScope();
+        using var priors = new TinyPriors(3);
+        var choice = ScheduleChoice.Parse(name, "cosine", 4.5);
+        var one = Options(4, 4, stride: 4, steps: 6, seed: 77) with { Sampling = Ramped, Schedule = choice };
+        var sampler = new AbsorbingSampler(priors.Denoisers[0], new RevealStep(choice.Create(6, 4, 4), Ramped));
+        Assert.Equal(sampler.Sample(1, 77)[0], (await Run(priors, one)).tokens);
+
+        // On a canvas the confidence comes from the aggregated distributions; the choice is keyed by position.
+        var o = Options(10, 13, stride: 2, steps: 8, agg: AggregationKind.Gaussian) with { Sampling = Ramped, Schedule = choice };
+        var (reference, canvas, _) = await Run(priors, o);
+        Assert.All(reference, t => Assert.InRange(t, 0, 11));
+        foreach (var (replicas, batch) in new[] { (3, 2), (2, 64), (1, 1) })
+            Assert.Equal(reference, (await Run(priors, o, replicas, batch)).tokens);
+        Assert.True(canvas.Step <= 8);
+    }
+
+    [Fact]
+    public async Task ACanvasStartedWithTokensKeepsThemAndFillsTheRest()
+    {
+        using var scope = NewDisposeScope();
+        using var priors = new TinyPriors(1);
+        var (H, W) = (8, 12);
+        var start = Enumerable.Repeat(12L, H * W).ToArray();                // the mask id of the tiny prior
+        for (var i = 0; i < start.Length; i += 3) start[i] = i % 12;          // a third of the cells known
+        foreach (var choice in new[] { "reciprocal", "confidence", "halton" })
+        {
+            var o = Options(H, W, steps: 10) with { Schedule = ScheduleChoice.Parse(choice, "linear", 1) };
+            var pool = new InProcessWindowPool(priors.Denoisers, 8);
+            var canvas = new CanvasCoordinator(pool, o, start.ToArray()) { Trace = new() };
+            var tokens = await canvas.RunAsync();
+            await pool.DisposeAsync();
+            for (var i = 0; i < start.Length; i++)
+                if (i % 3 == 0) Assert.Equal(start[i], tokens[i]);
+                else Assert.InRange(tokens[i], 0, 11);
+            // Known cells are never candidates: no distribution is asked for them.
+            Assert.DoesNotContain(canvas.Trace!.SelectMany(t => t.positions), p => p % 3 == 0);
+        }
+        var pool2 = new InProcessWindowPool(priors.Denoisers, 8);
+        Assert.Throws<ArgumentException>(() => new CanvasCoordinator(pool2, Options(H, W), Enumerable.Repeat(13L, H * W).ToArray()));
+        await pool2.DisposeAsync();
+    }
+
     [Fact]
     public async Task RasterModeFollowsTheReferenceOrderAndWindowSet()
     {

@@ -88,6 +88,65 @@ public sealed class GatewayTests : GridTest
     }
 
     [Fact]
+    public async Task An_edit_regenerates_a_region_of_a_done_job_as_ut_inpaint_does_and_keeps_the_rest()
+    {
+        // The source job with MaskGIT's schedule and a temperature ramp: the grid job's image is the embedded run's.
+        string[] sampling = ["--steps", "12", "--schedule", "confidence", "--temp", "0.8:0.5", "--top-k", "32"];
+        var expected = Embedded("16x24", 21, [.. sampling, "--tokens-out", P("source.json")]);
+        var port = Ports.Free();
+        using var silo = UtProcess.Silo(Embedded(port));
+        var http = await ReadyGateway(port);
+        var id = await Submit(http, new { height = 16, width = 24, seed = 21, steps = 12, schedule = "confidence", temperature = 0.8, temperatureEnd = 0.5, topK = 32 });
+        async Task<HttpResponseMessage> Edit(string job, string body) =>
+            await http.PostAsync($"jobs/{job}/edit", new StringContent(body, Encoding.UTF8, "application/json"));
+        async Task<string> Refused(string job, string body, HttpStatusCode code)
+        {
+            var r = await Edit(job, body);
+            Assert.Equal(code, r.StatusCode);
+            return JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString()!;
+        }
+        await WaitForState(http, id, "done", 60);
+        Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
+
+        // The edit: region 4:12,8:20 at a new seed; what is not given (schedule, temperature, ...) is the source's.
+        var created = await Edit(id, """{"region":"4:12,8:20","seed":5}""");
+        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
+        var editId = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        await WaitForState(http, editId, "done", 60);
+        var edited = await http.GetByteArrayAsync($"jobs/{editId}/image");
+        Assert.NotEqual(expected, edited);
+        // ut inpaint on the source's tokens with the same flags gives the same tokens, hence the same image.
+        Ut.Ok(["inpaint", "--tokens", P("source.json"), "--region", "4:12,8:20", "--seed", "5", "--vqgan", VqGan, "--out", P("inpaint.png"),
+            "--tokens-out", P("inpaint.json"), .. sampling]);
+        Assert.Equal(File.ReadAllBytes(P("inpaint.png")), edited);
+        var before = Tokens(P("source.json"));
+        var after = Tokens(P("inpaint.json"));
+        for (var i = 0; i < before.Length; i++)
+        {
+            var (r, c) = (i / 24, i % 24);
+            var inside = r is >= 4 and < 12 && c is >= 8 and < 20;
+            if (!inside) Assert.Equal(before[i], after[i]);
+        }
+        Assert.True(Enumerable.Range(0, before.Length).Count(i => before[i] != after[i]) > 48, "the region was regenerated");
+
+        // Edits of edits chain; bad edits are named.
+        Assert.Equal(HttpStatusCode.Accepted, (await Edit(editId, """{"region":"0:8,0:8","seed":6,"schedule":"halton"}""")).StatusCode);
+        Assert.Contains("region", await Refused(id, """{"region":"4:40,0:8"}""", HttpStatusCode.BadRequest));
+        Assert.Contains("R0:R1,C0:C1", await Refused(id, """{"region":"top-left"}""", HttpStatusCode.BadRequest));
+        Assert.Contains("send the region", await Refused(id, """{"seed":3}""", HttpStatusCode.BadRequest));
+        Assert.Contains("keeps the source's shape", await Refused(id, """{"region":"0:4,0:4","height":32}""", HttpStatusCode.BadRequest));
+        Assert.Contains("schedule 'best'", await Refused(id, """{"region":"0:4,0:4","schedule":"best"}""", HttpStatusCode.BadRequest));
+        Assert.Contains("no job", await Refused("0123456789abcdef", """{"region":"0:4,0:4"}""", HttpStatusCode.NotFound));
+        var running = await Submit(http, new { height = 64, width = 64, seed = 1 });
+        await WaitForState(http, running, "running", 30);
+        Assert.Contains("only a done job", await Refused(running, """{"region":"0:4,0:4"}""", HttpStatusCode.Conflict));
+        await http.DeleteAsync($"jobs/{running}");
+    }
+
+    private static long[] Tokens(string file) =>
+        JsonDocument.Parse(File.ReadAllText(file)).RootElement.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt64()).ToArray();
+
+    [Fact]
     public async Task Off_loopback_the_API_and_dashboard_require_the_token()
     {
         var port = Ports.Free();

@@ -7,6 +7,7 @@ using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Telemetry;
+using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Grid.Grains;
 
@@ -54,11 +55,23 @@ public sealed class CanvasJobGrain(
     {
         if (Exists) return Status();
         var options = runtime.Options(spec);
+        long[]? tokens = null;
+        if (spec.Source is { } source)
+        {
+            // An edit: the source's canvas with the region masked, generated on the source's weights.
+            var from = await GrainFactory.GetGrain<ICanvasJobGrain>(source).CanvasAsync()
+                ?? throw new ArgumentException($"job {source} is not a done job: only a finished canvas can be edited");
+            if (from.Tokens.Length != options.Cells)
+                throw new ArgumentException($"job {source} is {from.Spec.Height}x{from.Spec.Width} tokens: an edit keeps its shape");
+            var region = TokenRegion.Parse(spec.Region!, options.Height, options.Width, "region");
+            tokens = TokenMask.Apply(from.Tokens, region.Mask(options.Height, options.Width), runtime.Prior.MaskId);
+            model = from.Model;
+        }
         var now = DateTimeOffset.UtcNow;
         job.State = new CanvasJobState
         {
             Spec = spec, Model = string.IsNullOrEmpty(model) ? runtime.Prior.Version : model, State = JobState.Queued, Steps = CanvasRuntime.TotalSteps(options), Total = options.Cells,
-            Created = now, Updated = now,
+            Tokens = tokens, Revealed = tokens?.Count(t => t != runtime.Prior.MaskId) ?? 0, Created = now, Updated = now,
         };
         await job.WriteStateAsync();
         // The safety net: a job whose silo died is woken within a reminder period even if no kick reaches it.
@@ -94,6 +107,9 @@ public sealed class CanvasJobGrain(
         if (!Exists || S.State != JobState.Done) return null;
         return await File.ReadAllBytesAsync(runtime.ImagePath(Id));
     }
+
+    public Task<FinishedCanvas?> CanvasAsync() =>
+        Task.FromResult(Exists && S.State == JobState.Done && S.Tokens is { } tokens ? new FinishedCanvas(S.Spec!, S.Model, tokens) : null);
 
     public async Task ForgetAsync()
     {
@@ -186,8 +202,7 @@ public sealed class CanvasJobGrain(
         }
         await SaveAsync(JobState.Running);
         await runtime.RenderAsync(_canvas.Tokens, options, runtime.ImagePath(Id));
-        // The image holds the result now: the saved state shrinks to the job's record.
-        S.Tokens = null;
+        // The tokens stay with the done job (8 bytes a token): edits start from them.
         await EndAsync(JobState.Done);
     }
 

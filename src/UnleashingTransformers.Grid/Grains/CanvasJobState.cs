@@ -3,7 +3,7 @@ using UnleashingTransformers.Grid.Jobs;
 namespace UnleashingTransformers.Grid.Grains;
 
 /// <summary>A canvas job as saved at step boundaries: the request, the weights version it is generated
-/// with, and the tokens after <see cref="Step"/> steps (dropped once the image exists).</summary>
+/// with, and the tokens after <see cref="Step"/> steps (kept once done: an edit starts from them; dropped when a job fails or is cancelled).</summary>
 [GenerateSerializer]
 public sealed class CanvasJobState
 {

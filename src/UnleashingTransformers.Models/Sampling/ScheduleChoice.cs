@@ -27,7 +27,7 @@ public sealed record ScheduleChoice(ScheduleKind Kind, MaskScheduleKind MaskSche
             "halton" => ScheduleKind.Halton,
             _ => throw new ArgumentException($"schedule '{schedule}': expected reciprocal, confidence or halton"),
         };
-        if (!(choiceTemperature >= 0) || double.IsInfinity(choiceTemperature)) throw new ArgumentException("choice temperature must be >= 0");
+        if (!(choiceTemperature >= 0) || double.IsInfinity(choiceTemperature)) throw new ArgumentException("choiceTemperature (--choice-temp) must be >= 0");
         return new ScheduleChoice(kind, MaskRatio.Parse(maskSchedule ?? ""), choiceTemperature);
     }
 

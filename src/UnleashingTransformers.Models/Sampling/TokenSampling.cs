@@ -13,10 +13,10 @@ public sealed record TokenSampling(double Temperature, double? TemperatureEnd, i
     /// <summary>Throws ArgumentException naming the flag that is out of range.</summary>
     public TokenSampling Checked()
     {
-        if (!(Temperature > 0) || double.IsInfinity(Temperature)) throw new ArgumentException("--temp must be > 0");
-        if (TemperatureEnd is { } end && (!(end > 0) || double.IsInfinity(end))) throw new ArgumentException("--temp START:END: END must be > 0");
-        if (TopK < 0) throw new ArgumentException("--top-k must be >= 0 (0: off)");
-        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException("--top-p must lie in (0, 1] (1: off)");
+        if (!(Temperature > 0) || double.IsInfinity(Temperature)) throw new ArgumentException("temperature (--temp) must be > 0");
+        if (TemperatureEnd is { } end && (!(end > 0) || double.IsInfinity(end))) throw new ArgumentException("temperatureEnd (--temp START:END) must be > 0");
+        if (TopK < 0) throw new ArgumentException("topK (--top-k) must be >= 0 (0: off)");
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException("topP (--top-p) must lie in (0, 1] (1: off)");
         return this;
     }
 

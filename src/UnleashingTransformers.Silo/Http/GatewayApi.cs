@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -49,6 +50,53 @@ internal static class GatewayApi
                 return Error(400, $"request body is not a job: {e.Message}");
             }
             if (spec is null) return Error(400, "request body is empty: send a JSON job, e.g. {\"height\":32,\"width\":64,\"seed\":1}");
+            return await SubmitAsync(spec, response, activity);
+        });
+
+        // An edit: a new job from a done job's canvas with a region regenerated. The body is the region and
+        // any job fields to change (seed, steps, schedule, temperature, ...); the rest is the source's spec.
+        app.MapPost("/jobs/{id}/edit", async (string id, HttpRequest request, HttpResponse response) =>
+        {
+            using var activity = GridTelemetry.Source.StartActivity("gateway.edit");
+            if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
+            if (s.State != JobState.Done) return Error(409, $"job {id} is {s.State.ToString().ToLowerInvariant()}: only a done job can be edited");
+            JsonObject? body;
+            try
+            {
+                body = await JsonSerializer.DeserializeAsync<JsonObject>(request.Body, Json);
+            }
+            catch (JsonException e)
+            {
+                return Error(400, $"request body is not an edit: {e.Message}");
+            }
+            if (body is null || !body.Any(kv => kv.Key.Equals("region", StringComparison.OrdinalIgnoreCase)))
+                return Error(400, "send the region to regenerate and a seed, e.g. {\"region\":\"4:12,8:24\",\"seed\":7} (half-open token rows and columns)");
+            if (await Job(id).CanvasAsync() is not { } source) return Error(409, $"job {id} keeps no canvas to edit");
+            var merged = JsonSerializer.SerializeToNode(source.Spec, Json)!.AsObject();
+            foreach (var (key, value) in body)
+            {
+                if (key.Equals("source", StringComparison.OrdinalIgnoreCase)) return Error(400, "an edit's source is the job in its path");
+                if (merged.FirstOrDefault(kv => kv.Key.Equals(key, StringComparison.OrdinalIgnoreCase)) is { Key: { } existing }
+                    && existing is "height" or "width" && !JsonNode.DeepEquals(merged[existing], value))
+                    return Error(400, $"an edit keeps the source's shape ({source.Spec.Height}x{source.Spec.Width}): leave out {key}");
+                foreach (var same in merged.Where(kv => kv.Key.Equals(key, StringComparison.OrdinalIgnoreCase)).Select(kv => kv.Key).ToList()) merged.Remove(same);
+                merged[key] = value?.DeepClone();
+            }
+            merged["source"] = id;
+            CanvasJobSpec spec;
+            try
+            {
+                spec = merged.Deserialize<CanvasJobSpec>(Json)!;
+            }
+            catch (JsonException e)
+            {
+                return Error(400, $"request body is not an edit: {e.Message}");
+            }
+            return await SubmitAsync(spec, response, activity);
+        });
+
+        async Task<IResult> SubmitAsync(CanvasJobSpec spec, HttpResponse response, Activity? activity)
+        {
             try
             {
                 // The canvas job grain checks the spec (JobSpecs, the one check) and stamps its silo's weights version.
@@ -70,7 +118,7 @@ internal static class GatewayApi
             {
                 return Error(400, e.Message);
             }
-        });
+        }
 
         app.MapGet("/jobs", async (int? offset, int? limit) =>
         {
