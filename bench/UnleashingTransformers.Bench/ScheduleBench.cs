@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Replicas;
+using UnleashingTransformers.Imaging;
+using UnleashingTransformers.Models.Diffusion;
+using UnleashingTransformers.Models.Evaluation;
+using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Transformer;
+using UnleashingTransformers.Models.VqGan;
+using UnleashingTransformers.Torch;
+using static UnleashingTransformers.Torch.torch;
+
+namespace UnleashingTransformers.Bench;
+
+/// <summary>
+/// Quality against cost of the reveal schedules on the bundled terrain model: sliced Wasserstein distance
+/// (Karras et al.; lower is closer) of 64-px images against terrain world 0, beside the forward passes
+/// each took, for single-window samples at S = 8..256 and for 32x64-token canvases cut into 64-px crops.
+/// Baselines in the same table: another terrain world (real vs real) and the VQ-GAN's reconstructions.
+/// </summary>
+internal static class ScheduleBench
+{
+    private static readonly string Models = Path.Combine(AppContext.BaseDirectory, "models", "terrain");
+
+    public static int Run(int count, int canvases)
+    {
+        using var scope = NewDisposeScope();
+        using var prior = PriorCheckpoint.Load(Path.Combine(Models, "absorbing_ema.th"), null);
+        prior.eval();
+        using var vqgan = VqGanCheckpoint.Load(Path.Combine(Models, "vqgan_ema.th"), Device.CPU);
+        using var inference = new TransformerInference(prior._denoise_fn);
+        var denoiser = new TransformerDenoiser(inference, Device.CPU);
+        Tensor World(ulong seed, int n) => stack(Enumerable.Range(0, n).Select(i => TerrainMaps.Render(seed, i, 64)).ToList());
+        var real = World(0, count);
+        Tensor Decode(IEnumerable<long[]> grids) => stack(grids.Select(g => vqgan.decode(from_array<long>(g, 1, 8, 8))[0].clamp(0, 1)).ToList());
+        string Swd(Tensor images, Tensor against)
+        {
+            var levels = SlicedWasserstein.Distance(images, against);
+            return $"{levels.Average(),6:F1} | {string.Join(" / ", levels.Select(l => l.ToString("F0")))}";
+        }
+
+        Console.WriteLine($"schedules: bundled terrain prior (8x8 tokens, 64 px), {count} images a row, SWD x1e3 against {count} images of terrain world 0");
+        Console.WriteLine("| images | schedule | S | forward passes (rows) per image | SWD mean | per level (64 / 32 / 16 px) | seconds |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        Console.WriteLine($"| terrain world 1 (real vs real) | - | - | - | {Swd(World(1, count), real)} | - |");
+        var tokens = vqgan.encode(real).reshape(count, 8, 8);
+        Console.WriteLine($"| VQ-GAN reconstructions of world 0 | - | - | - | {Swd(vqgan.decode(tokens).clamp(0, 1), real)} | - |");
+        foreach (var (name, steps) in new[] { ("reciprocal", new[] { 8, 16, 32, 64, 256 }), ("confidence", new[] { 8, 16, 32, 64 }), ("halton", new[] { 8, 16, 32, 64 }) })
+            foreach (var s in steps)
+            {
+                using var inner = NewDisposeScope();
+                long rows = 0;
+                var sw = Stopwatch.StartNew();
+                var schedule = ScheduleChoice.Parse(name, "cosine", 4.5).Create(s, 8, 8);
+                var samples = new AbsorbingSampler(denoiser, new RevealStep(schedule, TokenSampling.Plain(1.0)))
+                    .Sample(count, 1, batchSize: 16, progress: p => { if (p.Step == p.Steps) rows += p.NetworkRows; });
+                var seconds = sw.Elapsed.TotalSeconds;
+                Console.WriteLine($"| single window | {name} | {s} | {(double)rows / count:F1} | {Swd(Decode(samples), real)} | {seconds:F1} |");
+            }
+
+        // Canvases: the README's 32x64 job, cut into 32 crops of 64 px each.
+        var crops = canvases * 32;
+        var realCrops = World(0, crops);
+        Console.WriteLine();
+        Console.WriteLine($"canvases: {canvases} of 32x64 tokens (8x8 windows, stride 4, gaussian, temp 0.6) = {crops} crops of 64 px, against {crops} images of world 0");
+        Console.WriteLine("| schedule | S | window passes per canvas | SWD mean | per level (64 / 32 / 16 px) | seconds per canvas |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        Console.WriteLine($"| terrain world 1 (real vs real) | - | - | {Swd(World(1, crops), realCrops)} | - |");
+        var models = new PriorReplicas(Path.Combine(Models, "absorbing_ema.th"), null, Device.CPU, InferencePrecision.Float32);
+        var replica = models.Load();
+        try
+        {
+            foreach (var (name, s) in new[] { ("reciprocal", 256), ("reciprocal", 32), ("confidence", 16), ("confidence", 32), ("halton", 16), ("halton", 32) })
+            {
+                using var inner = NewDisposeScope();
+                var images = new List<Tensor>();
+                long passes = 0;
+                var sw = Stopwatch.StartNew();
+                for (var c = 0; c < canvases; c++)
+                {
+                    var pool = new InProcessWindowPool([replica.Denoiser], 8);
+                    var options = new CanvasOptions(32, 64, 8, 8, 4, 4, s, TokenSampling.Plain(0.6), (ulong)c, AggregationKind.Gaussian, RevealOrder.Parallel,
+                        ScheduleChoice.Parse(name, "cosine", 4.5));
+                    var canvas = new CanvasCoordinator(pool, options);
+                    canvas.RunAsync().GetAwaiter().GetResult();
+                    pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    passes += canvas.WindowPasses;
+                    var image = CanvasDecoder.Decode(vqgan, canvas.Tokens, 32, 64).clamp(0, 1);
+                    for (var y = 0; y < 4; y++)
+                        for (var x = 0; x < 8; x++) images.Add(image.narrow(1, y * 64, 64).narrow(2, x * 64, 64));
+                }
+                var seconds = sw.Elapsed.TotalSeconds / canvases;
+                Console.WriteLine($"| {name} | {s} | {(double)passes / canvases:F0} | {Swd(stack(images), realCrops)} | {seconds:F1} |");
+            }
+        }
+        finally
+        {
+            replica.Owner?.Dispose();
+        }
+        return 0;
+    }
+}
