@@ -43,7 +43,7 @@ internal static class CanvasBench
         foreach (var (h, w) in new[] { (32, 16), (64, 64) })
             foreach (var s in new[] { 256, 64 })
             {
-                var canvas = new CanvasCoordinator(new CountingPool(256, 1024), new CanvasOptions(h, w, 16, 16, 8, 8, s, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal));
+                var canvas = new CanvasCoordinator(new CountingPool(256, 1024), new CanvasOptions(h, w, 16, 16, 8, 8, s, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal, TilingKind.Overlap));
                 canvas.RunAsync().GetAwaiter().GetResult();
                 long reference = (long)h * w * (h - 15) * (w - 15);
                 counts[(h, w, s)] = canvas.WindowPasses;
@@ -91,15 +91,15 @@ internal static class CanvasBench
         }
         foreach (var (h, w, s) in new[] { (32, 16, 64), (32, 16, 256) })
         {
-            var (passes, seconds) = Time(new CanvasOptions(h, w, 16, 16, 8, 8, s, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal), 1);
+            var (passes, seconds) = Time(new CanvasOptions(h, w, 16, 16, 8, 8, s, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal, TilingKind.Overlap), 1);
             Console.WriteLine($"| {h}x{w}, S = {s}, 1 replica | {passes:N0} | {seconds:F1} s | {h * w / seconds:F1} | {passes * fullPass / 1000:F0} s |");
         }
         foreach (var (h, w) in new[] { (64, 64) })
             foreach (var s in new[] { 256, 64 })
                 Console.WriteLine($"| {h}x{w}, S = {s} (counted, not run) | {counts[(h, w, s)]:N0} | ~{counts[(h, w, s)] * midPass / 1000:F0} s | | {counts[(h, w, s)] * fullPass / 1000:F0} s |");
         // The reference algorithm itself, timed on a small canvas: raster order, stride 1.
-        var (rp, rs) = Time(new CanvasOptions(18, 18, 16, 16, 1, 1, 0, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Raster, ScheduleChoice.Reciprocal), 1);
-        var (pp, ps) = Time(new CanvasOptions(18, 18, 16, 16, 8, 8, 64, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal), 1);
+        var (rp, rs) = Time(new CanvasOptions(18, 18, 16, 16, 1, 1, 0, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Raster, ScheduleChoice.Reciprocal, TilingKind.Overlap), 1);
+        var (pp, ps) = Time(new CanvasOptions(18, 18, 16, 16, 8, 8, 64, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal, TilingKind.Overlap), 1);
         Console.WriteLine($"| 18x18, reference algorithm (raster, stride 1; covering windows only) | {rp:N0} | {rs:F1} s | {324 / rs:F1} | |");
         Console.WriteLine($"| 18x18, parallel, S = 64 | {pp:N0} | {ps:F1} s | {324 / ps:F1} | |");
         Console.WriteLine($"(the reference evaluates all 9 windows every step: {324 * 9:N0} passes on 18x18)");
@@ -107,7 +107,7 @@ internal static class CanvasBench
         Console.WriteLine();
         Console.WriteLine("| replicas (1 thread each), 32x16, S = 64 | wall time | tokens/s | scaling efficiency |");
         Console.WriteLine("|---|---|---|---|");
-        var o64 = new CanvasOptions(32, 16, 16, 16, 8, 8, 64, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal);
+        var o64 = new CanvasOptions(32, 16, 16, 16, 8, 8, 64, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal, TilingKind.Overlap);
         var one = Time(o64, 1);
         var two = Time(o64, 2);
         Console.WriteLine($"| 1 | {one.seconds:F1} s | {512 / one.seconds:F1} | 1.00 |");

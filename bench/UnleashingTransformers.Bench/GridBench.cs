@@ -163,7 +163,7 @@ internal static class GridBench
     {
         Console.WriteLine("(b) canvas tokens/s, bundled prior, 32x64 tokens, S = 256: window passes in this process (1 replica, 1 thread) or on window silos (`ut silo`, Threads 1, MaxBatch 8)");
         Console.WriteLine();
-        var options = new CanvasOptions(32, 64, 8, 8, 4, 4, 256, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal);
+        var options = new CanvasOptions(32, 64, 8, 8, 4, 4, 256, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal, TilingKind.Overlap);
         (double seconds, long[] tokens) Run(IWindowPool pool)
         {
             var canvas = new CanvasCoordinator(pool, options);

@@ -63,14 +63,16 @@ internal static class ScheduleBench
         var realCrops = World(0, crops);
         Console.WriteLine();
         Console.WriteLine($"canvases: {canvases} of 32x64 tokens (8x8 windows, stride 4, gaussian, temp 0.6) = {crops} crops of 64 px, against {crops} images of world 0");
-        Console.WriteLine("| schedule | S | window passes per canvas | SWD mean | per level (64 / 32 / 16 px) | seconds per canvas |");
-        Console.WriteLine("|---|---|---|---|---|---|");
-        Console.WriteLine($"| terrain world 1 (real vs real) | - | - | {Swd(World(1, crops), realCrops)} | - |");
+        Console.WriteLine("| schedule | S | tiling | window passes per canvas | SWD mean | per level (64 / 32 / 16 px) | seconds per canvas |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        Console.WriteLine($"| terrain world 1 (real vs real) | - | - | - | {Swd(World(1, crops), realCrops)} | - |");
         var models = new PriorReplicas(Path.Combine(Models, "absorbing_ema.th"), null, Device.CPU, InferencePrecision.Float32);
         var replica = models.Load();
         try
         {
-            foreach (var (name, s) in new[] { ("reciprocal", 256), ("reciprocal", 32), ("confidence", 16), ("confidence", 32), ("halton", 16), ("halton", 32) })
+            var runs = new[] { ("reciprocal", 256), ("reciprocal", 32), ("confidence", 16), ("confidence", 32), ("halton", 16), ("halton", 32) }
+                .SelectMany(r => new[] { (r.Item1, r.Item2, TilingKind.Overlap), (r.Item1, r.Item2, TilingKind.Shifted) });
+            foreach (var (name, s, tiling) in runs)
             {
                 using var inner = NewDisposeScope();
                 var images = new List<Tensor>();
@@ -80,7 +82,7 @@ internal static class ScheduleBench
                 {
                     var pool = new InProcessWindowPool([replica.Denoiser], 8);
                     var options = new CanvasOptions(32, 64, 8, 8, 4, 4, s, TokenSampling.Plain(0.6), (ulong)c, AggregationKind.Gaussian, RevealOrder.Parallel,
-                        ScheduleChoice.Parse(name, "cosine", 4.5));
+                        ScheduleChoice.Parse(name, "cosine", 4.5), tiling);
                     var canvas = new CanvasCoordinator(pool, options);
                     canvas.RunAsync().GetAwaiter().GetResult();
                     pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -90,7 +92,7 @@ internal static class ScheduleBench
                         for (var x = 0; x < 8; x++) images.Add(image.narrow(1, y * 64, 64).narrow(2, x * 64, 64));
                 }
                 var seconds = sw.Elapsed.TotalSeconds / canvases;
-                Console.WriteLine($"| {name} | {s} | {(double)passes / canvases:F0} | {Swd(stack(images), realCrops)} | {seconds:F1} |");
+                Console.WriteLine($"| {name} | {s} | {tiling.ToString().ToLowerInvariant()} | {(double)passes / canvases:F0} | {Swd(stack(images), realCrops)} | {seconds:F1} |");
             }
         }
         finally

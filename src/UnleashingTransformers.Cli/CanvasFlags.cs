@@ -20,6 +20,10 @@ internal sealed class CanvasFlags(bool withShape = true)
     public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => Defaults.Seed };
     public readonly Option<string> Aggregate = new("--aggregate") { DefaultValueFactory = _ => Defaults.Aggregate, Description = "mean (reference), gaussian or poe" };
     public readonly SamplingFlags Sampling = new();
+    public readonly Option<string> Tiling = new("--tiling")
+    {
+        DefaultValueFactory = _ => Defaults.Tiling, Description = "overlap (windows at --stride, aggregated) or shifted (non-overlapping, offset every step: one pass per position)",
+    };
     public readonly Option<string> Order = new("--order")
     {
         DefaultValueFactory = _ => Defaults.Order, Description = "parallel (1/t law, many tokens a step) or raster (reference: one a step)",
@@ -28,7 +32,7 @@ internal sealed class CanvasFlags(bool withShape = true)
     public void AddTo(Command c)
     {
         if (withShape) c.Options.Add(Shape);
-        foreach (Option o in new Option[] { Window, Stride, Steps, Temp, Seed, Aggregate, Order }) c.Options.Add(o);
+        foreach (Option o in new Option[] { Window, Stride, Steps, Temp, Seed, Aggregate, Order, Tiling }) c.Options.Add(o);
         Sampling.AddTo(c);
     }
 
@@ -43,7 +47,7 @@ internal sealed class CanvasFlags(bool withShape = true)
         var spec = new CanvasJobSpec
         {
             Height = h, Width = w, WindowHeight = wh, WindowWidth = ww, Stride = r.GetValue(Stride), Steps = r.GetValue(Steps),
-            Seed = r.GetValue(Seed), Aggregate = r.GetValue(Aggregate)!, Order = r.GetValue(Order)!,
+            Seed = r.GetValue(Seed), Aggregate = r.GetValue(Aggregate)!, Order = r.GetValue(Order)!, Tiling = r.GetValue(Tiling)!,
         };
         return Sampling.Apply(spec, r, Temp);
     }

@@ -1,14 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Canvas;
-using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
-using UnleashingTransformers.Grid.Telemetry;
-using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Imaging;
-using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
-using UnleashingTransformers.Models.Transformer;
 
 namespace UnleashingTransformers.Cli;
 
@@ -30,12 +25,8 @@ internal static class GenerateCommand
     private sealed class GenerateFlags
     {
         public readonly CanvasFlags Canvas = new();
-        public readonly Option<string> Prior = new("--prior") { Description = $"prior checkpoint (absorbing_*.th; {BundledModels.DescribePrior})", DefaultValueFactory = _ => BundledModels.Prior };
-        public readonly Option<int?> Heads = CommonOptions.PriorHeads();
+        public readonly PriorFlags Prior = new();
         public readonly Option<string> VqGan = new("--vqgan") { Description = $"VQ-GAN checkpoint (vqgan_*.th; {BundledModels.DescribeVqGan})", DefaultValueFactory = _ => BundledModels.VqGan };
-        public readonly Option<int> Replicas = new("--replicas") { DefaultValueFactory = _ => 1, Description = "model replicas serving window passes" };
-        public readonly Option<int> Batch = new("--batch") { DefaultValueFactory = _ => 8, Description = "max windows per replica pass" };
-        public readonly Option<InferencePrecision> Precision = new("--precision") { DefaultValueFactory = _ => InferencePrecision.Float32 };
         public readonly Option<int> DecodeTile = new("--decode-tile") { DefaultValueFactory = _ => 0, Description = "decode in tiles of N tokens (0: whole up to 64x64, tiled above)" };
         public readonly Option<string> Output = new("--out") { Description = "image file (.png, .jpg, .webp)", DefaultValueFactory = _ => "generated.png" };
         public readonly Option<string?> TokensOut = new("--tokens-out") { Description = "also write the token canvas (JSON)" };
@@ -48,11 +39,10 @@ internal static class GenerateCommand
 
         public void AddTo(Command c)
         {
-            c.Options.Add(Prior);
-            c.Options.Add(Heads);
+            Prior.AddTo(c);
             c.Options.Add(VqGan);
             Canvas.AddTo(c);
-            foreach (Option o in new Option[] { Replicas, Batch, Precision, DecodeTile, Output, TokensOut, Force, Init, Anchor }) c.Options.Add(o);
+            foreach (Option o in new Option[] { DecodeTile, Output, TokensOut, Force, Init, Anchor }) c.Options.Add(o);
         }
     }
 
@@ -60,7 +50,6 @@ internal static class GenerateCommand
     {
         var device = common.Apply(r);
         // Everything a user can get wrong is checked before minutes of work start.
-        CommonOptions.RequireFile(r.GetValue(flags.Prior), "--prior");
         CommonOptions.RequireFile(r.GetValue(flags.VqGan), "--vqgan");
         var spec = flags.Canvas.Spec(r);
         var outPath = r.GetValue(flags.Output)!;
@@ -69,10 +58,7 @@ internal static class GenerateCommand
         if (r.GetValue(flags.Init) is { } initFile) CommonOptions.RequireFile(initFile, "--init");
         var anchor = ParseAnchor(r.GetValue(flags.Anchor)!);
         if (r.GetValue(flags.DecodeTile) < 0) throw new ArgumentException($"--decode-tile {r.GetValue(flags.DecodeTile)}: expected 0 (automatic) or a tile size in tokens");
-        var run = new CanvasRun(device, r.GetValue(flags.Replicas), r.GetValue(flags.Batch), r.GetValue(common.Threads));
-        if (Bf16Support.Warning(r.GetValue(flags.Precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
-
-        var replicaModels = new PriorReplicas(r.GetValue(flags.Prior)!, r.GetValue(flags.Heads), device, r.GetValue(flags.Precision));
+        var (run, replicaModels) = flags.Prior.Open(r, common, device);
         var info = replicaModels.Describe();
         var options = spec.ToOptions(info.GridHeight, info.GridWidth);
         var (h, w) = (options.Height, options.Width);

@@ -2,10 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Jobs;
-using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Sampling;
-using UnleashingTransformers.Models.Transformer;
 using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Cli;
@@ -21,8 +19,7 @@ internal static class InpaintCommand
     {
         var common = new CommonOptions();
         var canvas = new CanvasFlags(withShape: false);
-        var prior = new Option<string>("--prior") { Description = $"prior checkpoint (absorbing_*.th; {BundledModels.DescribePrior})", DefaultValueFactory = _ => BundledModels.Prior };
-        var heads = CommonOptions.PriorHeads();
+        var priorFlags = new PriorFlags();
         var vqgan = new Option<string?>("--vqgan") { Description = $"VQ-GAN checkpoint: needed for --in and image outputs (with --in, default: {BundledModels.DescribeVqGan})" };
         var tokens = new Option<string?>("--tokens") { Description = "token file to edit {\"shape\":[H,W],\"tokens\":[...]}" };
         var image = new Option<string?>("--in") { Description = "image to edit (sides multiples of the VQ-GAN's tokens): encoded at its own size" };
@@ -30,19 +27,13 @@ internal static class InpaintCommand
         var region = new Option<string?>("--region") { Description = "token rectangle to regenerate, R0:R1,C0:C1 (half-open rows and columns)" };
         var output = new Option<string>("--out") { Description = "OUT.json (tokens) or an image (.png, .jpg, .webp; needs the VQ-GAN)", Required = true };
         var tokensOut = new Option<string?>("--tokens-out") { Description = "also write the edited tokens (JSON)" };
-        var replicas = new Option<int>("--replicas") { DefaultValueFactory = _ => 1, Description = "model replicas serving window passes" };
-        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 8, Description = "max windows per replica pass" };
-        var precision = new Option<InferencePrecision>("--precision") { DefaultValueFactory = _ => InferencePrecision.Float32 };
-        var cmd = new Command("inpaint", "Regenerate a region of a token grid or image, the rest kept as context")
-        {
-            prior, heads, vqgan, tokens, image, mask, region, output, tokensOut, replicas, batch, precision,
-        };
+        var cmd = new Command("inpaint", "Regenerate a region of a token grid or image, the rest kept as context") { vqgan, tokens, image, mask, region, output, tokensOut };
+        priorFlags.AddTo(cmd);
         canvas.AddTo(cmd);
         common.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var device = common.Apply(r);
-            CommonOptions.RequireFile(r.GetValue(prior), "--prior");
             var (tokenFile, imageFile, maskFile, regionText) = (r.GetValue(tokens), r.GetValue(image), r.GetValue(mask), r.GetValue(region));
             if ((tokenFile is null) == (imageFile is null)) throw new ArgumentException("give exactly one of --tokens IN.json and --in IMAGE");
             if ((maskFile is null) == (regionText is null)) throw new ArgumentException("give exactly one of --region R0:R1,C0:C1 and --mask MASK.png");
@@ -56,10 +47,7 @@ internal static class InpaintCommand
             if (imageFile is not null) CommonOptions.RequireFile(imageFile, "--in");
             if (maskFile is not null) CommonOptions.RequireFile(maskFile, "--mask");
             var spec0 = canvas.Spec(r, (1, 1)); // flags checked before any model loads
-            var run = new CanvasRun(device, r.GetValue(replicas), r.GetValue(batch), r.GetValue(common.Threads));
-            if (Bf16Support.Warning(r.GetValue(precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
-
-            var models = new PriorReplicas(r.GetValue(prior)!, r.GetValue(heads), device, r.GetValue(precision));
+            var (run, models) = priorFlags.Open(r, common, device);
             var info = models.Describe();
             using var decoder = TokenDecoder.Open(vqganPath, device, info.CodebookSize);
             var source = tokenFile is not null ? TokenGrid.Load(tokenFile, info.CodebookSize) : decoder!.EncodeFile(imageFile!, "--in");

@@ -35,6 +35,9 @@ public sealed record CanvasJobSpec
     [Id(16)] public string? Source { get; init; }
     /// <summary>An edit's token rectangle to regenerate, <c>R0:R1,C0:C1</c> (half-open rows and columns).</summary>
     [Id(17)] public string? Region { get; init; }
+    /// <summary>Windows of the parallel order: overlap (a fixed stride, distributions aggregated) or shifted
+    /// (non-overlapping, the grid offset every step: one window per position and step).</summary>
+    [Id(18)] public string Tiling { get; init; } = "overlap";
 }
 
 public enum JobState { Queued, Running, Done, Failed, Cancelled }

@@ -90,7 +90,7 @@ public class TilingAndAggregationTests
 public class CanvasTests
 {
     private static CanvasOptions Options(int h, int w, int stride = 2, int steps = 12, RevealOrder order = RevealOrder.Parallel, ulong seed = 3,
-        AggregationKind agg = AggregationKind.Mean) => new(h, w, 4, 4, stride, stride, steps, TokenSampling.Plain(0.9), seed, agg, order, ScheduleChoice.Reciprocal);
+        AggregationKind agg = AggregationKind.Mean) => new(h, w, 4, 4, stride, stride, steps, TokenSampling.Plain(0.9), seed, agg, order, ScheduleChoice.Reciprocal, TilingKind.Overlap);
 
     private static async Task<(long[] tokens, CanvasCoordinator canvas, InProcessWindowPool pool)> Run(TinyPriors priors, CanvasOptions o, int replicas = 1, int batch = 8)
     {
@@ -194,6 +194,58 @@ public class CanvasTests
         }
         var pool2 = new InProcessWindowPool(priors.Denoisers, 8);
         Assert.Throws<ArgumentException>(() => new CanvasCoordinator(pool2, Options(H, W), Enumerable.Repeat(13L, H * W).ToArray()));
+        await pool2.DisposeAsync();
+    }
+
+    [Fact]
+    public void ShiftedTilingGivesEveryPositionExactlyOneWindowPerStepAndMovesTheSeams()
+    {
+        foreach (var (h, w) in new[] { (10, 13), (4, 4), (4, 9), (17, 8) })
+        {
+            var tiling = new ShiftedTiling(h, w, 4, 4, seed: 5);
+            var shifts = new HashSet<(int, int)>();
+            for (var step = 0; step < 24; step++)
+            {
+                shifts.Add(tiling.Shift(step));
+                var owned = new Dictionary<int, List<int>>();
+                for (var r = 0; r < h; r++)
+                    for (var c = 0; c < w; c++)
+                    {
+                        var win = tiling.Owner(step, r, c);
+                        Assert.True(win.Top >= 0 && win.Left >= 0 && win.Top + 4 <= h && win.Left + 4 <= w);   // a whole window inside the canvas
+                        Assert.True(win.Top <= r && r < win.Top + 4 && win.Left <= c && c < win.Left + 4);       // holding the cell
+                        Assert.Equal(win.Top * w + win.Left, win.Id);
+                        (owned.TryGetValue(win.Id, out var cells) ? cells : owned[win.Id] = new()).Add(r * w + c);
+                    }
+                // A window serves at most its 4x4 block; the step's windows are the bands the shifted grid cuts.
+                Assert.All(owned.Values, cells => Assert.InRange(cells.Count, 1, 16));
+                Assert.True(owned.Count <= ((h + 3) / 4 + 1) * ((w + 3) / 4 + 1));
+                Assert.True(owned.Count >= (h + 3) / 4 * ((w + 3) / 4));
+            }
+            if (h > 4 || w > 4) Assert.True(shifts.Count > 4, "the grid moves from step to step");
+            Assert.Equal(tiling.Shift(3), new ShiftedTiling(h, w, 4, 4, seed: 5).Shift(3));       // keyed by (seed, step)
+        }
+    }
+
+    [Fact]
+    public async Task AShiftedCanvasAsksOneDistributionPerRevealedPositionAndDoesNotDependOnReplicas()
+    {
+        using var scope = NewDisposeScope();
+        using var priors = new TinyPriors(3);
+        var o = Options(10, 13, steps: 8) with { Tiling = TilingKind.Shifted };
+        var (reference, canvas, pool) = await Run(priors, o);
+        Assert.Equal(Enumerable.Range(0, 130), canvas.Trace!.SelectMany(t => t.positions).Order());
+        Assert.Equal(130, canvas.Distributions);                                        // one window per position
+        Assert.Equal(130, pool.Counts.positions);
+        var overlap = (await Run(priors, o with { Tiling = TilingKind.Overlap })).canvas;
+        Assert.True(overlap.Distributions > 2 * canvas.Distributions, $"overlap asks {overlap.Distributions}");
+        foreach (var (replicas, batch) in new[] { (3, 2), (2, 64) })
+            Assert.Equal(reference, (await Run(priors, o, replicas, batch)).tokens);
+        // A one-window canvas is still the plain sampler.
+        var one = Options(4, 4, stride: 4, steps: 8, seed: 77) with { Tiling = TilingKind.Shifted };
+        Assert.Equal(new AbsorbingSampler(priors.Denoisers[0], new ReciprocalRevealSchedule(8), 0.9).Sample(1, 77)[0], (await Run(priors, one)).tokens);
+        var pool2 = new InProcessWindowPool(priors.Denoisers, 8);
+        Assert.Throws<ArgumentException>(() => new CanvasCoordinator(pool2, o with { Order = RevealOrder.Raster }));
         await pool2.DisposeAsync();
     }
 

@@ -25,7 +25,8 @@ public sealed record CanvasOptions(
     ulong Seed,
     AggregationKind Aggregate,
     RevealOrder Order,
-    ScheduleChoice Schedule)
+    ScheduleChoice Schedule,
+    TilingKind Tiling)
 {
     public int Cells => Height * Width;
 }
@@ -52,7 +53,10 @@ public sealed class CanvasCoordinator
     private long _nextRequest;
 
     public CanvasOptions Options { get; }
+    /// <summary>The overlapping windows (with <see cref="TilingKind.Overlap"/>).</summary>
     public WindowTiling Tiling { get; }
+    /// <summary>The shifting windows, with <see cref="TilingKind.Shifted"/>.</summary>
+    public ShiftedTiling? Shifted { get; }
     public long[] Tokens { get; }
     public int Step { get; private set; }
     public long WindowPasses { get; private set; }
@@ -71,6 +75,11 @@ public sealed class CanvasCoordinator
         _pool = pool;
         Options = options;
         Tiling = new WindowTiling(options.Height, options.Width, options.WindowHeight, options.WindowWidth, options.StrideH, options.StrideW);
+        if (options.Tiling == TilingKind.Shifted)
+        {
+            if (options.Order == RevealOrder.Raster) throw new ArgumentException("tiling shifted is for the parallel order; the raster order is the reference's stride-1 windows");
+            Shifted = new ShiftedTiling(options.Height, options.Width, options.WindowHeight, options.WindowWidth, options.Seed);
+        }
         var schedule = options.Order == RevealOrder.Raster
             ? new RasterRevealSchedule(options.Cells)
             : options.Schedule.Create(options.Steps, options.Height, options.Width);
@@ -105,18 +114,18 @@ public sealed class CanvasCoordinator
         if (reveal.Count > 0)
         {
             var (wh, ww, W) = (Options.WindowHeight, Options.WindowWidth, Options.Width);
-            // Which windows cover the positions being revealed, and where those positions sit in them.
-            var byWindow = new SortedDictionary<int, List<(int index, int local)>>();
+            // Which windows serve the positions being revealed, and where those positions sit in them.
+            var byWindow = new SortedDictionary<int, (Window window, List<(int index, int local)> entries)>();
             for (var i = 0; i < reveal.Count; i++)
             {
                 var p = reveal[i];
-                foreach (var w in Tiling.Covering(p / W, p % W))
+                foreach (var w in Covering(p / W, p % W))
                 {
-                    if (!byWindow.TryGetValue(w.Id, out var list)) byWindow[w.Id] = list = new();
-                    list.Add((i, (p / W - w.Top) * ww + (p % W - w.Left)));
+                    if (!byWindow.TryGetValue(w.Id, out var at)) byWindow[w.Id] = at = (w, new());
+                    at.entries.Add((i, (p / W - w.Top) * ww + (p % W - w.Left)));
                 }
             }
-            var requests = byWindow.Select(kv => new WindowRequest(_nextRequest++, kv.Key, Crop(Tiling.Windows[kv.Key]), kv.Value.Select(v => v.local).ToArray())).ToList();
+            var requests = byWindow.Select(kv => new WindowRequest(_nextRequest++, kv.Key, Crop(kv.Value.window), kv.Value.entries.Select(v => v.local).ToArray())).ToList();
             Trace?.Add((Step, reveal.ToArray(), byWindow.Keys.ToArray()));
             activity?.SetTag("ut.reveal", reveal.Count);
             activity?.SetTag("ut.windows", requests.Count);
@@ -132,8 +141,7 @@ public sealed class CanvasCoordinator
                 if (probabilities.Length != request.Positions.Length * K)
                     throw new InvalidOperationException($"window {request.WindowId}: {probabilities.Length} probabilities for {request.Positions.Length} positions");
                 Distributions += request.Positions.Length;
-                var w = Tiling.Windows[request.WindowId];
-                var entries = byWindow[request.WindowId];
+                var (w, entries) = byWindow[request.WindowId];
                 for (var e = 0; e < entries.Count; e++)
                 {
                     var p = reveal[entries[e].index];
@@ -148,6 +156,9 @@ public sealed class CanvasCoordinator
         }
         Step++;
     }
+
+    private IEnumerable<Window> Covering(int row, int col) =>
+        Shifted is null ? Tiling.Covering(row, col) : [Shifted.Owner(Step, row, col)];
 
     private long[] Crop(Window w)
     {

@@ -37,6 +37,14 @@ public static class JobSpecs
         var schedule = ScheduleChoice.Parse(spec.Schedule, spec.MaskSchedule, spec.ChoiceTemperature);
         if (order == RevealOrder.Raster && schedule.Kind != ScheduleKind.Reciprocal)
             throw new ArgumentException($"schedule {spec.Schedule} is for the parallel order; the raster order reveals one token a step in row-major order");
+        var tiling = spec.Tiling switch
+        {
+            "overlap" => TilingKind.Overlap,
+            "shifted" => TilingKind.Shifted,
+            _ => throw new ArgumentException($"tiling '{spec.Tiling}': expected overlap or shifted"),
+        };
+        if (order == RevealOrder.Raster && tiling == TilingKind.Shifted)
+            throw new ArgumentException("tiling shifted is for the parallel order; the raster order is the reference's stride-1 windows");
         if (spec.Region is not null) TokenRegion.Parse(spec.Region, height, width, "region");
         if ((spec.Source is null) != (spec.Region is null)) throw new ArgumentException("an edit needs both a source job and a region");
         var stride = spec.Stride ?? (order == RevealOrder.Raster ? 1 : Math.Max(1, Math.Min(wh, ww) / 2));
@@ -44,6 +52,6 @@ public static class JobSpecs
         // The raster order takes one step per token: bounded by the same step limit.
         if (order == RevealOrder.Raster && (long)height * width > limits.MaxSteps)
             throw new ArgumentException($"order raster takes {(long)height * width} steps, more than the limit of {limits.MaxSteps}");
-        return new CanvasOptions(height, width, wh, ww, Math.Min(stride, wh), Math.Min(stride, ww), spec.Steps, sampling, spec.Seed, aggregate, order, schedule);
+        return new CanvasOptions(height, width, wh, ww, Math.Min(stride, wh), Math.Min(stride, ww), spec.Steps, sampling, spec.Seed, aggregate, order, schedule, tiling);
     }
 }
