@@ -36,6 +36,11 @@ internal sealed class CanvasFlags(bool withShape = true)
         Sampling.AddTo(c);
     }
 
+    /// <summary>The first of these flags the user gave (not defaulted), if any.</summary>
+    public string? Given(ParseResult r) =>
+        new Option[] { Shape, Window, Stride, Steps, Temp, Seed, Aggregate, Order, Tiling, Sampling.Schedule, Sampling.MaskSchedule, Sampling.ChoiceTemp, Sampling.TopK, Sampling.TopP }
+            .FirstOrDefault(o => r.GetResult(o) is { Implicit: false })?.Name;
+
     /// <summary>The job the flags describe (checked against the prior by <c>JobSpecs.ToOptions</c>); the shape is
     /// <paramref name="shape"/> when the command takes it from its input instead of <c>--shape</c>.</summary>
     public CanvasJobSpec Spec(ParseResult r, (int h, int w)? shape = null)

@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Torch;
 
 namespace UnleashingTransformers.Cli;
 
@@ -35,6 +37,7 @@ internal static class GenerateCommand
         {
             Description = "outpainting: an image (its sides multiples of the VQ-GAN's tokens) or a token file placed at --anchor; the rest is generated around it",
         };
+        public readonly Option<string?> From = new("--from") { Description = "a PNG made by ut generate or a grid job: make it again from the parameters it carries (same models: same bytes)" };
         public readonly Option<string> Anchor = new("--anchor") { DefaultValueFactory = _ => "0,0", Description = "token row,column of --init's top-left corner on the canvas" };
 
         public void AddTo(Command c)
@@ -42,7 +45,7 @@ internal static class GenerateCommand
             Prior.AddTo(c);
             c.Options.Add(VqGan);
             Canvas.AddTo(c);
-            foreach (Option o in new Option[] { DecodeTile, Output, TokensOut, Force, Init, Anchor }) c.Options.Add(o);
+            foreach (Option o in new Option[] { DecodeTile, Output, TokensOut, Force, Init, Anchor, From }) c.Options.Add(o);
         }
     }
 
@@ -51,15 +54,22 @@ internal static class GenerateCommand
         var device = common.Apply(r);
         // Everything a user can get wrong is checked before minutes of work start.
         CommonOptions.RequireFile(r.GetValue(flags.VqGan), "--vqgan");
-        var spec = flags.Canvas.Spec(r);
+        var recorded = Recorded(r, flags);
+        var spec = recorded?.Job ?? flags.Canvas.Spec(r);
+        var decodeTile = recorded?.DecodeTile ?? r.GetValue(flags.DecodeTile);
         var outPath = r.GetValue(flags.Output)!;
         CanvasRun.CheckImagePath(outPath);
         CanvasRun.CheckDirectories(outPath, r.GetValue(flags.TokensOut));
         if (r.GetValue(flags.Init) is { } initFile) CommonOptions.RequireFile(initFile, "--init");
         var anchor = ParseAnchor(r.GetValue(flags.Anchor)!);
-        if (r.GetValue(flags.DecodeTile) < 0) throw new ArgumentException($"--decode-tile {r.GetValue(flags.DecodeTile)}: expected 0 (automatic) or a tile size in tokens");
+        if (decodeTile < 0) throw new ArgumentException($"--decode-tile {decodeTile}: expected 0 (automatic) or a tile size in tokens");
         var (run, replicaModels) = flags.Prior.Open(r, common, device);
         var info = replicaModels.Describe();
+        var vqganVersion = ModelVersion.OfFile(r.GetValue(flags.VqGan)!);
+        if (recorded is not null)
+            foreach (var (what, made, given, path) in new[] { ("prior", recorded.Prior, info.Version, r.GetValue(flags.Prior.Prior)), ("vqgan", recorded.VqGan, vqganVersion, r.GetValue(flags.VqGan)) })
+                if (made != given)
+                    throw new ArgumentException($"{r.GetValue(flags.From)} was made with the {what} of version {made}, --{what} {path} is {given}: give the file it was made with");
         var options = spec.ToOptions(info.GridHeight, info.GridWidth);
         var (h, w) = (options.Height, options.Width);
         using var decoder = TokenDecoder.Open(r.GetValue(flags.VqGan), device, info.CodebookSize)!;
@@ -84,12 +94,26 @@ internal static class GenerateCommand
         var canvas = run.Sample("generate", replicaModels, options, initial);
         var sampling = sw.Elapsed;
         if (r.GetValue(flags.TokensOut) is { } tokenFile) new TokenGrid(h, w, canvas.Tokens).Save(tokenFile);
-        using (var image = CanvasDecoder.Decode(decoder.Model, canvas.Tokens, h, w, r.GetValue(flags.DecodeTile), device: device))
-            Images.Save(image, outPath);
+        var initRecord = r.GetValue(flags.Init) is { } initPath ? $"{ModelVersion.OfFile(initPath)}@{anchor.row},{anchor.col}" : null;
+        var parameters = new ImageParameters(info.Version, vqganVersion, spec, decodeTile, initRecord);
+        using (var image = CanvasDecoder.Decode(decoder.Model, canvas.Tokens, h, w, decodeTile, device: device))
+            Images.Save(image, outPath, parameters: parameters.ToJson());
         Console.WriteLine($"generate: {h}x{w} tokens ({w * f}x{h * f} px) in {sw.Elapsed.TotalSeconds:F1} s " +
             $"(sampling {sampling.TotalSeconds:F1} s): {canvas.WindowPasses:N0} window passes over {canvas.Step} steps, " +
             $"{h * w / sampling.TotalSeconds:F1} tokens/s, {run.Replicas} replica(s) -> {outPath}");
         return 0;
+    }
+
+    /// <summary>With --from: the job a PNG records (the canvas flags, --init and --decode-tile then come from it).</summary>
+    private static ImageParameters? Recorded(ParseResult r, GenerateFlags flags)
+    {
+        if (r.GetValue(flags.From) is not { } from) return null;
+        CommonOptions.RequireFile(from, "--from");
+        var given = flags.Canvas.Given(r) ?? new Option[] { flags.Init, flags.Anchor, flags.DecodeTile }.FirstOrDefault(o => r.GetResult(o) is { Implicit: false })?.Name;
+        if (given is not null) throw new ArgumentException($"--from takes the job from {from}: leave out {given}");
+        var text = ImageCodec.Text(from, ImageParameters.Chunk)
+            ?? throw new ArgumentException($"--from {from}: the image carries no generation parameters (only PNGs written by ut generate or a grid job do)");
+        return ImageParameters.Parse(text, from).Reproducible(from);
     }
 
     private static (int row, int col) ParseAnchor(string text)

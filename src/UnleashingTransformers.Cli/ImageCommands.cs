@@ -117,7 +117,7 @@ internal static class ImageCommands
             var device = common.Apply(r);
             using var coder = TokenDecoder.Open(r.GetValue(vqgan), device)!;
             var grid = TokenGrid.Load(r.GetValue(tokens)!, (int)coder.CodebookSize);
-            coder.Save(grid, r.GetValue(output)!);
+            coder.Save(grid, r.GetValue(output)!, Made.Json(("vqgan", coder.Version), ("tokens", Grid.Contracts.ModelVersion.OfFile(r.GetValue(tokens)!))));
             Console.WriteLine($"decode: {grid.H}x{grid.W} tokens -> {r.GetValue(output)} ({grid.W * coder.Model.Downscale}x{grid.H * coder.Model.Downscale} px)");
             return 0;
         });
@@ -139,10 +139,11 @@ internal static class ImageCommands
             CommonOptions.RequireFile(r.GetValue(input), "--in");
             using var coder = TokenDecoder.Open(r.GetValue(vqgan), device)!;
             using var scope = NewDisposeScope();
-            var image = Images.LoadPrepared(r.GetValue(input)!, r.GetValue(size)).to(device);
+            var s0 = r.GetValue(size);
+            var image = Images.LoadPrepared(r.GetValue(input)!, s0).to(device);
             var grid = coder.Encode(image);
             var decoded = coder.Model.decode(from_array<long>(grid.Tokens, 1, grid.H, grid.W).to(device))[0];
-            Images.Save(decoded, r.GetValue(output)!);
+            Images.Save(decoded, r.GetValue(output)!, parameters: Made.Json(("vqgan", coder.Version), ("reconstructed", Grid.Contracts.ModelVersion.OfFile(r.GetValue(input)!)), ("size", s0)));
             var l1 = (decoded.clamp(0, 1) - image).abs().mean().item<double>();
             Console.WriteLine($"reconstruct: {r.GetValue(input)} -> {r.GetValue(output)}, L1 {l1:F4}");
             return 0;

@@ -12,10 +12,18 @@ internal static class InfoCommand
     public static Command Create()
     {
         var common = new CommonOptions();
-        var cmd = new Command("info", "Show libtorch/libvips versions, devices and threads; run a smoke forward pass");
+        var image = new Option<string?>("--image") { Description = "print the generation parameters a PNG of this project carries, and nothing else" };
+        var cmd = new Command("info", "Show libtorch/libvips versions, devices and threads; run a smoke forward pass; or an image's parameters") { image };
         common.AddTo(cmd);
         cmd.SetAction(result =>
         {
+            if (result.GetValue(image) is { } file)
+            {
+                CommonOptions.RequireFile(file, "--image");
+                var text = ImageCodec.Text(file, "parameters") ?? throw new ArgumentException($"--image {file}: no generation parameters (a PNG written by ut generate, sample, inpaint, decode or a grid job carries them)");
+                Console.WriteLine(System.Text.Json.Nodes.JsonNode.Parse(text) is { } json ? json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : text);
+                return 0;
+            }
             // Threads default to libtorch's own choice. Measured on the 2-core machine: GEMMs run on
             // OpenBLAS's own pthread pool either way, and 2 OpenMP threads on top oversubscribe the
             // cores (a transformer block takes 22 ms instead of 12 ms), so more is not better.

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Sampling;
@@ -56,7 +57,8 @@ internal static class InpaintCommand
                 : PixelMask(maskFile!, source, decoder!.Model.Downscale);
             var count = regenerate.Count(m => m);
             if (count == 0) throw new ArgumentException($"--mask {maskFile} has no white pixel: nothing to regenerate");
-            var options = (spec0 with { Height = source.H, Width = source.W }).ToOptions(info.GridHeight, info.GridWidth);
+            var spec = spec0 with { Height = source.H, Width = source.W, Region = regionText ?? $"mask {ModelVersion.OfFile(maskFile!)}" };
+            var options = (spec with { Region = null }).ToOptions(info.GridHeight, info.GridWidth);
             Console.WriteLine($"inpaint: {count} of {source.H * source.W} tokens of a {source.H}x{source.W} grid to regenerate over {options.Steps} steps");
 
             var sw = Stopwatch.StartNew();
@@ -67,7 +69,8 @@ internal static class InpaintCommand
             {
                 // As ut generate and the grid decode: the same pixels as a job's image for the same tokens.
                 using var decoded = CanvasDecoder.Decode(decoder!.Model, edited.Tokens, edited.H, edited.W, device: device);
-                Images.Save(decoded, outPath);
+                var made = new ImageParameters(info.Version, ModelVersion.OfFile(vqganPath!), spec, Init: ModelVersion.OfFile(tokenFile ?? imageFile!));
+                Images.Save(decoded, outPath, parameters: made.ToJson());
             }
             else edited.Save(outPath);
             Console.WriteLine($"inpaint: {count} tokens regenerated in {sw.Elapsed.TotalSeconds:F1} s ({result.WindowPasses:N0} window passes) -> {outPath}");

@@ -45,6 +45,7 @@ internal static class SampleCommand
                 throw new ArgumentException("--sampler mlm takes --steps and a fixed --temp only: --schedule, --top-k, --top-p and temperature ramps are for the diffusion sampler");
             if (Bf16Support.Warning(r.GetValue(precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
             using var model = PriorCheckpoint.Load(r.GetValue(prior)!, r.GetValue(heads), device);
+            var priorVersion = Grid.Contracts.ModelVersion.OfFile(r.GetValue(prior)!);
             var (h, w) = GridShape.Of(model.Config, r.GetValue(grid));
             using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, model.Config.CodebookSize);
             var dir = r.GetValue(outDir)!;
@@ -67,7 +68,9 @@ internal static class SampleCommand
                     {
                         var grid2 = new TokenGrid(h, w, seqs[i]);
                         grid2.Save(Path.Combine(dir, $"sample_{first + i:000}.json"));
-                        decoder?.Save(grid2, Path.Combine(dir, $"sample_{first + i:000}.png"));
+                        decoder?.Save(grid2, Path.Combine(dir, $"sample_{first + i:000}.png"), Made.Json(("prior", priorVersion), ("vqgan", decoder.Version),
+                            ("sample", new { index = first + i, seed = r.GetValue(seed), sampler = kind, steps = s, tokenSampling, schedule = r.GetValue(samplingFlags.Schedule),
+                                maskSchedule = r.GetValue(samplingFlags.MaskSchedule), choiceTemperature = r.GetValue(samplingFlags.ChoiceTemp) })));
                     }
                 }
             });

@@ -12,7 +12,10 @@ internal sealed class TokenDecoder : IDisposable
     public VqAutoEncoder Model { get; }
     private readonly Device _device;
 
-    private TokenDecoder(VqAutoEncoder model, Device device) => (Model, _device) = (model, device);
+    /// <summary>The file's version (SHA-256 prefix), as images record it.</summary>
+    public string Version { get; }
+
+    private TokenDecoder(VqAutoEncoder model, Device device, string version) => (Model, _device, Version) = (model, device, version);
 
     /// <summary>Opens a VQ-GAN checkpoint (null when <paramref name="path"/> is); when a prior's codebook
     /// size is given, the two must agree.</summary>
@@ -27,19 +30,20 @@ internal sealed class TokenDecoder : IDisposable
             model.Dispose();
             throw new ArgumentException($"--vqgan {path} has a codebook of {codes} codes but the prior generates {k}: use the VQ-GAN the prior was trained with");
         }
-        return new TokenDecoder(model, device);
+        return new TokenDecoder(model, device, Grid.Contracts.ModelVersion.OfFile(path));
     }
 
     public long CodebookSize => Model.quantize.CodebookSize;
 
-    /// <summary>Decodes a grid (any H x W) and saves it as an image (format by extension), atomically.</summary>
-    public void Save(TokenGrid grid, string path)
+    /// <summary>Decodes a grid (any H x W) and saves it as an image (format by extension), atomically; a PNG
+    /// carries <paramref name="parameters"/> (how it was made) when given.</summary>
+    public void Save(TokenGrid grid, string path, string? parameters = null)
     {
         using var scope = NewDisposeScope();
         if (grid.Tokens.Any(t => t < 0 || t >= CodebookSize))
             throw new ArgumentException($"token id out of range: ids must lie in 0..{CodebookSize - 1}");
         var ids = from_array<long>(grid.Tokens, 1, grid.H, grid.W).to(_device);
-        Images.Save(Model.decode(ids)[0], path);
+        Images.Save(Model.decode(ids)[0], path, parameters: parameters);
     }
 
     /// <summary>Tokens of one prepared image (3, S, S).</summary>

@@ -65,7 +65,7 @@ public static class Images
     /// atomically. Converted a strip of rows at a time, so a huge image costs one uint8 copy beyond
     /// the tensor itself.
     /// </summary>
-    public static void Save(Tensor image, string path, int quality = 95)
+    public static void Save(Tensor image, string path, int quality = 95, string? parameters = null)
     {
         if (image.dim() != 3 || image.size(0) is not (1 or 3))
             throw new ArgumentException($"an image is (3, H, W) or (1, H, W), got [{string.Join(", ", image.shape)}]");
@@ -87,7 +87,7 @@ public static class Images
         {
             try
             {
-                ImageCodec.Encode(tmp, pixels, w, h, c, quality);
+                ImageCodec.Encode(tmp, pixels, w, h, c, quality, parameters);
             }
             catch (TorchException e)
             {

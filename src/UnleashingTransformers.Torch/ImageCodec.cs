@@ -33,11 +33,28 @@ public static class ImageCodec
         }
     }
 
-    /// <summary>Encodes interleaved (H, W, bands) uint8 pixels; the format follows the extension.</summary>
-    public static unsafe void Encode(string path, ReadOnlySpan<byte> pixels, int width, int height, int bands, int quality = 95)
+    /// <summary>Encodes interleaved (H, W, bands) uint8 pixels; the format follows the extension. A PNG carries
+    /// <paramref name="parameters"/>, when given, in a text chunk named <c>parameters</c>.</summary>
+    public static unsafe void Encode(string path, ReadOnlySpan<byte> pixels, int width, int height, int bands, int quality = 95, string? parameters = null)
     {
         if (pixels.Length != (long)width * height * bands)
             throw new TorchException($"{path}: {pixels.Length} bytes for a {width}x{height}x{bands} image");
-        fixed (byte* p = pixels) Native.Check(Native.ut_image_save(path, p, width, height, bands, quality));
+        fixed (byte* p = pixels) Native.Check(Native.ut_image_save(path, p, width, height, bands, quality, parameters));
+    }
+
+    /// <summary>A PNG's text chunk named <paramref name="key"/>, read from its header (null when it has none).</summary>
+    public static string? Text(string path, string key)
+    {
+        if (!File.Exists(path)) throw new TorchException($"{path}: file not found");
+        Native.Check(Native.ut_image_text(path, key, out var value));
+        if (value == IntPtr.Zero) return null;
+        try
+        {
+            return Native.Str(value);
+        }
+        finally
+        {
+            Native.ut_free(value);
+        }
     }
 }

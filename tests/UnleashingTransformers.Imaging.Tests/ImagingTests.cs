@@ -43,6 +43,25 @@ public class ImagingTests : IDisposable
     }
 
     [Fact]
+    public void A_png_carries_its_parameters_in_a_text_chunk_named_parameters()
+    {
+        using var scope = NewDisposeScope();
+        var img = Pattern(8, 12);
+        const string text = """{"prior":"abc","job":{"seed":7,"note":"ünïcode, quotes \" and newlines\n"}}""";
+        Images.Save(img, P("with.png"), parameters: text);
+        Images.Save(img, P("without.png"));
+        Assert.Equal(text, ImageCodec.Text(P("with.png"), "parameters"));
+        Assert.Null(ImageCodec.Text(P("with.png"), "other"));
+        Assert.Null(ImageCodec.Text(P("without.png"), "parameters"));
+        // The chunk is a PNG tEXt/zTXt/iTXt chunk whose keyword is "parameters", readable by any PNG reader.
+        var bytes = File.ReadAllBytes(P("with.png"));
+        Assert.Contains("parameters\0", System.Text.Encoding.Latin1.GetString(bytes));
+        // The pixels are the same as without it.
+        Assert.True(Images.Load(P("with.png")).equal(Images.Load(P("without.png"))));
+        Assert.Throws<TorchException>(() => ImageCodec.Text(P("missing.png"), "parameters"));
+    }
+
+    [Fact]
     public void GreyIsExpandedAndAlphaDropped()
     {
         using var scope = NewDisposeScope();

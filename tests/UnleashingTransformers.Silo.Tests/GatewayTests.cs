@@ -115,10 +115,14 @@ public sealed class GatewayTests : GridTest
         await WaitForState(http, editId, "done", 60);
         var edited = await http.GetByteArrayAsync($"jobs/{editId}/image");
         Assert.NotEqual(expected, edited);
-        // ut inpaint on the source's tokens with the same flags gives the same tokens, hence the same image.
+        // ut inpaint on the source's tokens with the same flags gives the same tokens, hence the same pixels; the
+        // images' parameters differ only in what they started from (the job here, the token file there).
         Ut.Ok(["inpaint", "--tokens", P("source.json"), "--region", "4:12,8:20", "--seed", "5", "--vqgan", VqGan, "--out", P("inpaint.png"),
             "--tokens-out", P("inpaint.json"), .. sampling]);
-        Assert.Equal(File.ReadAllBytes(P("inpaint.png")), edited);
+        File.WriteAllBytes(P("edited.png"), edited);
+        Assert.True(Imaging.Images.LoadRgb(P("edited.png")).equal(Imaging.Images.LoadRgb(P("inpaint.png"))), "the edit's pixels are ut inpaint's");
+        var made = JsonDocument.Parse(Ut.Ok("info", "--image", P("edited.png"))).RootElement.GetProperty("job");
+        Assert.Equal((id, "4:12,8:20", 5UL), (made.GetProperty("source").GetString(), made.GetProperty("region").GetString(), made.GetProperty("seed").GetUInt64()));
         var before = Tokens(P("source.json"));
         var after = Tokens(P("inpaint.json"));
         for (var i = 0; i < before.Length; i++)

@@ -130,9 +130,13 @@ UT_API const char* ut_vips_version(void);
 UT_API int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32_t* width, int32_t* height,
                          uint8_t** pixels);
 /* Encodes an interleaved HxWxbands uint8 buffer (bands 1 or 3); the format follows the path's
- * extension (.png, .jpg/.jpeg, .webp). quality applies to JPEG/WebP. */
+ * extension (.png, .jpg/.jpeg, .webp). quality applies to JPEG/WebP. A PNG gets a text chunk named
+ * "parameters" holding `parameters` when that is not NULL. */
 UT_API int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height,
-                         int32_t bands, int32_t quality);
+                         int32_t bands, int32_t quality, const char* parameters);
+/* The text chunk named `key` of a PNG file (read from its header; no pixel is decoded): *value is a
+ * string to release with ut_free, or NULL when the file has no such chunk. */
+UT_API int ut_image_text(const char* path, const char* key, char** value);
 
 #ifdef __cplusplus
 }

@@ -96,7 +96,7 @@ int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32
 }
 
 int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,
-                  int32_t quality) {
+                  int32_t quality, const char* parameters) {
   UT_GUARD({
     TORCH_CHECK(started(), "libvips failed to start");
     TORCH_CHECK(bands >= 1 && bands <= 4, "images are saved with 1 to 4 bands, not ", bands);
@@ -108,6 +108,8 @@ int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_
       img = img.copy(vips::VImage::option()->set("interpretation",
           bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
       if (ext == ".png") {
+        // libvips writes a metadata field png-comment-N-KEY as a text chunk named KEY.
+        if (parameters != nullptr) img.set("png-comment-0-parameters", parameters);
         img.pngsave(path, vips::VImage::option()->set("compression", 6));
       } else if (ext == ".jpg" || ext == ".jpeg") {
         img.jpegsave(path, vips::VImage::option()->set("Q", quality));
@@ -118,6 +120,30 @@ int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_
       }
     } catch (vips::VError& e) {
       throw std::runtime_error(std::string(path) + ": cannot write image (" + one_line(e.what()) + ")");
+    }
+  })
+}
+
+int ut_image_text(const char* path, const char* key, char** value) {
+  UT_GUARD({
+    TORCH_CHECK(started(), "libvips failed to start");
+    *value = nullptr;
+    try {
+      vips::VImage img = vips::VImage::new_from_file(path, vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
+      // Text chunks load as png-comment-N-KEY, N their index in the file.
+      const std::string suffix = std::string("-") + key;
+      gchar** fields = vips_image_get_fields(img.get_image());
+      for (gchar** f = fields; *f != nullptr && *value == nullptr; ++f) {
+        const std::string name(*f);
+        if (name.rfind("png-comment-", 0) == 0 && name.size() > suffix.size() &&
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          const char* text = nullptr;
+          if (vips_image_get_string(img.get_image(), *f, &text) == 0 && text != nullptr) *value = strdup(text);
+        }
+      }
+      g_strfreev(fields);
+    } catch (vips::VError& e) {
+      throw std::runtime_error(std::string(path) + ": cannot read image (" + one_line(e.what()) + ")");
     }
   })
 }

@@ -15,8 +15,11 @@ const char* ut_vips_version(void) { return "none"; }
 
 int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32_t* width, int32_t* height, uint8_t** pixels) { UT_GUARD({ no_vips(); }) }
 
-int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands, int32_t quality) {
+int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands, int32_t quality,
+                  const char* parameters) {
   UT_GUARD({ no_vips(); })
 }
+
+int ut_image_text(const char* path, const char* key, char** value) { UT_GUARD({ no_vips(); }) }
 
 }  // extern "C"

@@ -201,7 +201,7 @@ public sealed class CanvasJobGrain(
             if (_canvas.Step % runtime.Settings.PersistEvery == 0) await SaveAsync(JobState.Running);
         }
         await SaveAsync(JobState.Running);
-        await runtime.RenderAsync(_canvas.Tokens, options, runtime.ImagePath(Id));
+        await runtime.RenderAsync(_canvas.Tokens, options, runtime.ImagePath(Id), new ImageParameters(S.Model, runtime.VqGanVersion, S.Spec!));
         // The tokens stay with the done job (8 bytes a token): edits start from them.
         await EndAsync(JobState.Done);
     }

@@ -23,6 +23,8 @@ public sealed class CanvasRuntime : IDisposable
     private readonly SemaphoreSlim _decode = new(1);
 
     public PriorInfo Prior { get; }
+    /// <summary>The VQ-GAN file's version (SHA-256 prefix), recorded in every image.</summary>
+    public string VqGanVersion { get; }
     public CanvasSettings Settings { get; }
     public string ImageDirectory { get; }
     public SemaphoreSlim Slots { get; }
@@ -36,6 +38,7 @@ public sealed class CanvasRuntime : IDisposable
             throw new ArgumentException($"Models:VqGan has {codes} codes but the prior generates {prior.CodebookSize}: use the VQ-GAN the prior was trained with");
         }
         (Prior, Settings, _device, _pools) = (prior, settings, device, pools);
+        VqGanVersion = ModelVersion.OfFile(vqganPath);
         ImageDirectory = Path.Combine(stateDirectory, "images");
         Directory.CreateDirectory(ImageDirectory);
         Slots = new SemaphoreSlim(settings.MaxJobs);
@@ -50,8 +53,8 @@ public sealed class CanvasRuntime : IDisposable
 
     public string ImagePath(string id) => Path.Combine(ImageDirectory, $"{id}.png");
 
-    /// <summary>Decodes the canvas and writes the PNG atomically.</summary>
-    public async Task RenderAsync(long[] tokens, CanvasOptions options, string path)
+    /// <summary>Decodes the canvas and writes the PNG atomically, with the parameters it was made with.</summary>
+    public async Task RenderAsync(long[] tokens, CanvasOptions options, string path, ImageParameters parameters)
     {
         await _decode.WaitAsync();
         try
@@ -59,7 +62,7 @@ public sealed class CanvasRuntime : IDisposable
             await Task.Factory.StartNew(() =>
             {
                 using var image = CanvasDecoder.Decode(_vqgan, tokens, options.Height, options.Width, device: _device);
-                Images.Save(image, path);
+                Images.Save(image, path, parameters: parameters.ToJson());
             }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
         finally

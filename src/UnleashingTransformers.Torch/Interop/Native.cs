@@ -30,7 +30,9 @@ internal static unsafe partial class Native
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int ut_image_load(string path, long maxPixels, int shrinkTo, out int width, out int height, out IntPtr pixels);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int ut_image_save(string path, byte* pixels, int width, int height, int bands, int quality);
+    internal static partial int ut_image_save(string path, byte* pixels, int width, int height, int bands, int quality, string? parameters);
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int ut_image_text(string path, string key, out IntPtr value);
     [LibraryImport(Lib)] internal static partial void ut_free(IntPtr p);
 
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]

@@ -1,0 +1,43 @@
+using System.Text.Json;
+using Xunit;
+
+namespace UnleashingTransformers.Cli.Tests;
+
+/// <summary>Every PNG says how it was made, and <c>ut generate --from</c> makes it again.</summary>
+public class ReproducibilityCliTests : TempDirTest
+{
+    private static readonly string Prior = Path.Combine(AppContext.BaseDirectory, "models", "terrain", "absorbing_ema.th");
+
+    private static JsonElement Parameters(string image) => JsonDocument.Parse(Ut.Ok("info", "--image", image)).RootElement;
+
+    [Fact]
+    public void A_generated_png_records_its_job_and_generate_from_makes_the_same_bytes()
+    {
+        Ut.Ok("generate", "--shape", "8x16", "--steps", "12", "--seed", "9", "--schedule", "confidence", "--temp", "0.9:0.6", "--top-p", "0.9",
+            "--tiling", "shifted", "--out", P("a.png"));
+        var recorded = Parameters(P("a.png"));
+        var job = recorded.GetProperty("job");
+        Assert.Equal((8, 16, 12, 9UL), (job.GetProperty("height").GetInt32(), job.GetProperty("width").GetInt32(), job.GetProperty("steps").GetInt32(), job.GetProperty("seed").GetUInt64()));
+        Assert.Equal(("confidence", "shifted", 0.9, 0.6, 0.9), (job.GetProperty("schedule").GetString(), job.GetProperty("tiling").GetString(),
+            job.GetProperty("temperature").GetDouble(), job.GetProperty("temperatureEnd").GetDouble(), job.GetProperty("topP").GetDouble()));
+        Assert.Equal(16, recorded.GetProperty("prior").GetString()!.Length);      // the weights' versions: SHA-256 prefixes
+        Assert.Equal(16, recorded.GetProperty("vqGan").GetString()!.Length);
+
+        Ut.Ok("generate", "--from", P("a.png"), "--out", P("again.png"));
+        Assert.Equal(File.ReadAllBytes(P("a.png")), File.ReadAllBytes(P("again.png")));
+
+        // What cannot make the same image is refused, naming why.
+        Assert.Contains("leave out --seed", Ut.Fails("generate", "--from", P("a.png"), "--seed", "3", "--out", P("x.png")));
+        var other = P("other.th");
+        File.Copy(Prior, other);
+        File.AppendAllText(other, "\n");                                          // other bytes: another version
+        Assert.Contains("made with the prior of version", Ut.Fails("generate", "--from", P("a.png"), "--prior", other, "--out", P("x.png")));
+        Ut.Ok("inpaint", "--in", P("a.png"), "--region", "0:4,0:4", "--steps", "4", "--out", P("edited.png"));
+        Assert.Equal("0:4,0:4", Parameters(P("edited.png")).GetProperty("job").GetProperty("region").GetString());
+        Assert.Contains("made from another canvas", Ut.Fails("generate", "--from", P("edited.png"), "--out", P("x.png")));
+        Ut.Ok("sample", "--count", "1", "--steps", "4", "--vqgan", Path.Combine(AppContext.BaseDirectory, "models", "terrain", "vqgan_ema.th"), "--out", P("s"));
+        Assert.Equal(4, Parameters(P("s/sample_000.png")).GetProperty("sample").GetProperty("steps").GetInt32());
+        Assert.Contains("not a canvas job's", Ut.Fails("generate", "--from", P("s/sample_000.png"), "--out", P("x.png")));
+        Assert.False(File.Exists(P("x.png")));
+    }
+}
