@@ -54,12 +54,14 @@ internal sealed class CanvasRun
         }
     }
 
-    public static readonly string[] ImageExtensions = { ".png", ".jpg", ".jpeg", ".webp" };
+    /// <summary>What images a canvas can be written as: .tif is tiled and pyramidal, .dzi a DeepZoom pyramid
+    /// (x.dzi and x_files/) for zoomable viewers; JPEG and WebP stop at 65,500 and 16,383 px a side.</summary>
+    public static readonly string[] ImageExtensions = { ".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".dzi" };
 
     public static void CheckImagePath(string path)
     {
         if (!ImageExtensions.Contains(Path.GetExtension(path).ToLowerInvariant()))
-            throw new ArgumentException($"--out {path}: unknown image format (use .png, .jpg or .webp)");
+            throw new ArgumentException($"--out {path}: unknown image format (use .png, .tif, .dzi, .jpg or .webp)");
     }
 
     /// <summary>Output files must go to directories that exist (checked before any work).</summary>

@@ -30,7 +30,7 @@ internal static class GenerateCommand
         public readonly PriorFlags Prior = new();
         public readonly Option<string> VqGan = new("--vqgan") { Description = $"VQ-GAN checkpoint (vqgan_*.th; {BundledModels.DescribeVqGan})", DefaultValueFactory = _ => BundledModels.VqGan };
         public readonly Option<int> DecodeTile = new("--decode-tile") { DefaultValueFactory = _ => 0, Description = "decode in tiles of N tokens (0: whole up to 64x64, tiled above)" };
-        public readonly Option<string> Output = new("--out") { Description = "image file (.png, .jpg, .webp)", DefaultValueFactory = _ => "generated.png" };
+        public readonly Option<string> Output = new("--out") { Description = "image file: .png, .tif (tiled, pyramidal), .dzi (DeepZoom pyramid), .jpg, .webp", DefaultValueFactory = _ => "generated.png" };
         public readonly Option<string?> TokensOut = new("--tokens-out") { Description = "also write the token canvas (JSON)" };
         public readonly Option<bool> Force = new("--force") { Description = "start even when the canvas's image needs more memory than the machine has available" };
         public readonly Option<string?> Init = new("--init")

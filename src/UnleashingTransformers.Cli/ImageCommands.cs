@@ -109,14 +109,20 @@ internal static class ImageCommands
         var common = new CommonOptions();
         var vqgan = VqGan();
         var tokens = new Option<string>("--tokens") { Description = "token file {\"shape\":[H,W],\"tokens\":[...]} (any H x W)", Required = true };
-        var output = new Option<string>("--out") { Description = "image file (.png, .jpg, .webp)", Required = true };
-        var cmd = new Command("decode", "Token grid to image") { vqgan, tokens, output };
+        var output = new Option<string>("--out") { Description = "image file: .png, .tif (tiled, pyramidal), .dzi (DeepZoom pyramid), .jpg, .webp", Required = true };
+        var force = new Option<bool>("--force") { Description = "decode even when the image needs more memory than the machine has available" };
+        var cmd = new Command("decode", "Token grid to image") { vqgan, tokens, output, force };
         common.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var device = common.Apply(r);
             using var coder = TokenDecoder.Open(r.GetValue(vqgan), device)!;
             var grid = TokenGrid.Load(r.GetValue(tokens)!, (int)coder.CodebookSize);
+            CanvasRun.CheckImagePath(r.GetValue(output)!);
+            var need = Grid.Canvas.CanvasDecoder.PeakBytes(grid.H, grid.W, coder.Model.Downscale);
+            if (need > MachineMemory.AvailableBytes() && !r.GetValue(force))
+                throw new ArgumentException($"--tokens: its {grid.H}x{grid.W} tokens need about {MachineMemory.Describe(need)} to decode, " +
+                    $"{MachineMemory.Describe(MachineMemory.AvailableBytes())} is available: decode a smaller grid (or --force)");
             coder.Save(grid, r.GetValue(output)!, Made.Json(("vqgan", coder.Version), ("tokens", Grid.Contracts.ModelVersion.OfFile(r.GetValue(tokens)!))));
             Console.WriteLine($"decode: {grid.H}x{grid.W} tokens -> {r.GetValue(output)} ({grid.W * coder.Model.Downscale}x{grid.H * coder.Model.Downscale} px)");
             return 0;

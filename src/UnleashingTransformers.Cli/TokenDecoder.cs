@@ -35,15 +35,15 @@ internal sealed class TokenDecoder : IDisposable
 
     public long CodebookSize => Model.quantize.CodebookSize;
 
-    /// <summary>Decodes a grid (any H x W) and saves it as an image (format by extension), atomically; a PNG
-    /// carries <paramref name="parameters"/> (how it was made) when given.</summary>
-    public void Save(TokenGrid grid, string path, string? parameters = null)
+    /// <summary>Decodes a grid (any H x W: whole up to 64x64 tokens, in blended tiles above, as the canvas does) and
+    /// saves it as an image (format by extension), atomically; a PNG carries <paramref name="parameters"/> (how it
+    /// was made) when given.</summary>
+    public void Save(TokenGrid grid, string path, string? parameters = null, int tile = 0)
     {
-        using var scope = NewDisposeScope();
         if (grid.Tokens.Any(t => t < 0 || t >= CodebookSize))
             throw new ArgumentException($"token id out of range: ids must lie in 0..{CodebookSize - 1}");
-        var ids = from_array<long>(grid.Tokens, 1, grid.H, grid.W).to(_device);
-        Images.Save(Model.decode(ids)[0], path, parameters: parameters);
+        using var image = Grid.Canvas.CanvasDecoder.Decode(Model, grid.Tokens, grid.H, grid.W, tile, device: _device);
+        Images.Save(image, path, parameters: parameters);
     }
 
     /// <summary>Tokens of one prepared image (3, S, S).</summary>

@@ -31,6 +31,16 @@ public interface ICanvasJobGrain : IGrainWithStringKey
     [ResponseTimeout("00:05:00")]
     Task<byte[]?> ImageAsync();
 
+    /// <summary>A PNG of the canvas as it stands (one pixel a token in its code's colour, masked positions
+    /// grey); null when no such job exists or it failed or was cancelled.</summary>
+    [AlwaysInterleave]
+    Task<byte[]?> PreviewAsync();
+
+    /// <summary>A file of a done job's DeepZoom pyramid: <c>image.dzi</c> or <c>image_files/LEVEL/COL_ROW.jpeg</c>;
+    /// null when there is no such file.</summary>
+    [AlwaysInterleave]
+    Task<byte[]?> PyramidAsync(string file);
+
     /// <summary>The spec, weights version and tokens of a done job (null otherwise): what an edit starts from.</summary>
     [AlwaysInterleave]
     Task<FinishedCanvas?> CanvasAsync();

@@ -61,8 +61,9 @@ public static class Images
     }
 
     /// <summary>
-    /// Saves (3, H, W) float in [0, 1] (clamped, x255 + 0.5) or uint8, as PNG/JPEG/WebP by extension,
-    /// atomically. Converted a strip of rows at a time, so a huge image costs one uint8 copy beyond
+    /// Saves (3, H, W) float in [0, 1] (clamped, x255 + 0.5) or uint8, as PNG/JPEG/WebP/TIFF/DeepZoom by
+    /// extension, atomically; a PNG carries <paramref name="parameters"/> (how it was made) in a text chunk
+    /// named <c>parameters</c> when given. Converted a strip of rows at a time, so a huge image costs one uint8 copy beyond
     /// the tensor itself.
     /// </summary>
     public static void Save(Tensor image, string path, int quality = 95, string? parameters = null)
@@ -83,16 +84,35 @@ public static class Images
                 bytes.permute(1, 2, 0).contiguous().data<byte>().CopyTo(pixels.AsSpan(y * w * c, n * w * c));
             }
         }
+        Write(path, tmp => ImageCodec.Encode(tmp, pixels, w, h, c, quality, parameters));
+    }
+
+    /// <summary>Writes an image file again in the format of <paramref name="path"/>'s extension (.png, .jpg, .webp,
+    /// .tif tiled and pyramidal, .dzi a DeepZoom pyramid), streaming: a gigapixel image is never whole in memory.</summary>
+    public static void Convert(string source, string path, int quality = 90) => Write(path, tmp => ImageCodec.Convert(source, tmp, quality));
+
+    /// <summary>
+    /// Writes atomically: through a temporary beside the target, renamed over it. A DeepZoom pyramid is a
+    /// file x.dzi and a folder x_files: the folder is moved into place first, then the .dzi, so a reader that
+    /// finds the .dzi finds its tiles.
+    /// </summary>
+    private static void Write(string path, Action<string> write)
+    {
         AtomicFile.Write(path, tmp =>
         {
             try
             {
-                ImageCodec.Encode(tmp, pixels, w, h, c, quality, parameters);
+                write(tmp);
             }
             catch (TorchException e)
             {
                 throw new ArgumentException(e.Message.Replace(tmp, path));
             }
+            if (!path.EndsWith(".dzi", StringComparison.OrdinalIgnoreCase)) return;
+            var tiles = Path.ChangeExtension(tmp, null) + "_files";
+            var target = Path.ChangeExtension(Path.GetFullPath(path), null) + "_files";
+            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+            Directory.Move(tiles, target);
         });
     }
 

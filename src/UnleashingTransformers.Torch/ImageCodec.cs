@@ -42,6 +42,31 @@ public static class ImageCodec
         fixed (byte* p = pixels) Native.Check(Native.ut_image_save(path, p, width, height, bands, quality, parameters));
     }
 
+    /// <summary>Reads an image file and writes it again in the format of <paramref name="path"/>'s extension (.tif
+    /// tiled and pyramidal, .dzi a DeepZoom pyramid), streaming through libvips: never whole in memory.</summary>
+    public static void Convert(string source, string path, int quality = 90)
+    {
+        if (!File.Exists(source)) throw new TorchException($"{source}: file not found");
+        Native.Check(Native.ut_image_convert(source, path, quality));
+    }
+
+    /// <summary>Encodes interleaved (H, W, bands) uint8 pixels in memory (format ".png", ".jpg", ...).</summary>
+    public static unsafe byte[] EncodeToBytes(string format, ReadOnlySpan<byte> pixels, int width, int height, int bands)
+    {
+        if (pixels.Length != (long)width * height * bands) throw new TorchException($"{pixels.Length} bytes for a {width}x{height}x{bands} image");
+        IntPtr data;
+        long length;
+        fixed (byte* p = pixels) Native.Check(Native.ut_image_encode(format, p, width, height, bands, out data, out length));
+        try
+        {
+            return new ReadOnlySpan<byte>((void*)data, checked((int)length)).ToArray();
+        }
+        finally
+        {
+            Native.ut_free(data);
+        }
+    }
+
     /// <summary>A PNG's text chunk named <paramref name="key"/>, read from its header (null when it has none).</summary>
     public static string? Text(string path, string key)
     {

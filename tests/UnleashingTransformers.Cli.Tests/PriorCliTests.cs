@@ -128,7 +128,7 @@ public class PriorCliTests : TempDirTest
         save(load_state_dict(P("run/absorbing_2.th")), P("unrecorded.th")); // as the paper's files: no head count
         Assert.Contains("does not divide the width 32", Ut.Fails("sample", "--prior", P("unrecorded.th"), "--heads", "5", "--out", P("o4")));
         Assert.Contains("--grid 3x3 holds 9 tokens", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--grid", "3x3", "--out", P("o5")));
-        Assert.Contains("--temp must be > 0", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--temp", "0", "--out", P("o6")));
+        Assert.Contains("temperature (--temp) must be > 0", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--temp", "0", "--out", P("o6")));
         Assert.Contains("latent ids out of range", Ut.Fails(new[] { "train-prior", "--latents", latents, "--out", P("o7"), "--codebook-size", "4" }.Concat(TinyModel).ToArray()));
         Assert.Contains("holds 9", Ut.Fails(new[] { "train-prior", "--latents", latents, "--out", P("o8"), "--grid", "3x3" }.Concat(TinyModel).ToArray()));
         Assert.Contains("--resume", Ut.Fails(new[] { "train-prior", "--latents", latents, "--out", P("run"), "--batch", "4", "--steps", "2" }.Concat(TinyModel).ToArray()));

@@ -40,4 +40,24 @@ public class ReproducibilityCliTests : TempDirTest
         Assert.Contains("not a canvas job's", Ut.Fails("generate", "--from", P("s/sample_000.png"), "--out", P("x.png")));
         Assert.False(File.Exists(P("x.png")));
     }
+
+    [Fact]
+    public void Canvases_are_written_as_png_tiled_tiff_or_a_deepzoom_pyramid_by_the_extension()
+    {
+        var vqgan = Path.Combine(AppContext.BaseDirectory, "models", "terrain", "vqgan_ema.th");
+        Ut.Ok("generate", "--shape", "8x40", "--steps", "4", "--out", P("a.png"), "--tokens-out", P("a.json"));
+        Ut.Ok("decode", "--vqgan", vqgan, "--tokens", P("a.json"), "--out", P("a.tif"));
+        Ut.Ok("decode", "--vqgan", vqgan, "--tokens", P("a.json"), "--out", P("a.dzi"));
+        using (Torch.torch.NewDisposeScope())
+            Assert.True(Imaging.Images.LoadRgb(P("a.png")).equal(Imaging.Images.LoadRgb(P("a.tif"))), "the TIFF's full-size page is the PNG's pixels");
+        // The pyramid: a .dzi naming the size and levels 0 (1x1) to 9 (320 px wide) of 254-px tiles.
+        var dzi = File.ReadAllText(P("a.dzi"));
+        Assert.Contains("Width=\"320\"", dzi);
+        Assert.Contains("Height=\"64\"", dzi);
+        Assert.True(File.Exists(P("a_files/0/0_0.jpeg")));
+        Assert.True(File.Exists(P("a_files/9/1_0.jpeg")));
+        Assert.False(Directory.Exists(P("a_files/10")));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(Dir), f => Path.GetFileName(f).StartsWith('.'));   // no temporaries left
+        Assert.Contains("unknown image format", Ut.Fails("decode", "--vqgan", vqgan, "--tokens", P("a.json"), "--out", P("a.bmp")));
+    }
 }

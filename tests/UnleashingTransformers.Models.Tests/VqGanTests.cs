@@ -99,3 +99,32 @@ public class VqGanTests
         Assert.Contains("not a VQ-GAN checkpoint", e.Message);
     }
 }
+
+public class CodePaletteTests
+{
+    [Fact]
+    public void EachCodeHasTheMeanColourOfItsBlockDecodedInContextAndMaskedTokensAreGrey()
+    {
+        using var scope = NewDisposeScope();
+        using var ae = VqGanCheckpoint.Load(Fixture.PathOf("vqgan_tiny.th"));
+        var k = (int)ae.quantize.CodebookSize;
+        var palette = CodePalette.Of(ae);
+        Assert.Equal(k * 3, palette.Length);
+        Assert.Equal(palette, CodePalette.Of(ae));                                  // computed the same every time
+        Assert.True(Enumerable.Range(0, k).Select(c => (palette[3 * c], palette[3 * c + 1], palette[3 * c + 2])).Distinct().Count() > k / 2,
+            "codes get colours of their own");
+        // Code 1's colour, by hand: the mean of its 2x2 block amid the palette's background, decoded.
+        using var g = new Torch.Generator(0);
+        var ids = randint(0, k, new long[] { 1, 8, 8 }, g);
+        ids.narrow(1, 3, 2).narrow(2, 3, 2).fill_(1);
+        var f = ae.Downscale;
+        var mean = ae.decode(ids).narrow(2, 3 * f, 2 * f).narrow(3, 3 * f, 2 * f).mean(new long[] { 2, 3 }).clamp(0, 1)[0];
+        for (var ch = 0; ch < 3; ch++) Assert.Equal(Math.Floor(mean[ch].item<float>() * 255 + 0.5), palette[3 + ch]);
+
+        var pixels = CodePalette.Draw([1, k, 0, -1], palette);                      // k (the mask id) and -1 are not codes
+        Assert.Equal(palette[3..6], pixels[0..3]);
+        Assert.Equal(new byte[] { 128, 128, 128 }, pixels[3..6]);
+        Assert.Equal(palette[0..3], pixels[6..9]);
+        Assert.Equal(new byte[] { 128, 128, 128 }, pixels[9..12]);
+    }
+}

@@ -147,6 +147,65 @@ public sealed class GatewayTests : GridTest
         await http.DeleteAsync($"jobs/{running}");
     }
 
+    [Fact]
+    public async Task Progress_streams_as_events_the_preview_fills_in_and_a_done_job_has_a_deepzoom_pyramid()
+    {
+        var port = Ports.Free();
+        using var silo = UtProcess.Silo(Embedded(port));
+        var http = await ReadyGateway(port);
+        var id = await Submit(http, new { height = 16, width = 24, seed = 3, steps = 24 });
+        var early = await http.GetByteArrayAsync($"jobs/{id}/preview.png");
+
+        // The event stream: a status event per change, steps never going back, the last one "done".
+        using var stream = await http.GetStreamAsync($"jobs/{id}/events");
+        using var reader = new StreamReader(stream);
+        var events = new List<JsonElement>();
+        string? line;
+        while ((line = await reader.ReadLineAsync()) is not null)
+        {
+            if (!line.StartsWith("data: ")) continue;
+            var status = JsonDocument.Parse(line["data: ".Length..]).RootElement;
+            events.Add(status);
+            if (status.GetProperty("state").GetString() == "done") break;
+        }
+        var steps = events.Select(e => e.GetProperty("step").GetInt32()).ToList();
+        Assert.Equal(steps.Order(), steps);
+        Assert.True(events.Count >= 3, $"{events.Count} events");
+        Assert.Equal(24, steps[^1]);
+        Assert.Equal(384, events[^1].GetProperty("revealed").GetInt64());
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("jobs/0123456789abcdef/events")).StatusCode);
+
+        // The preview: one pixel a token, masked grey before, every token its code's colour once done.
+        File.WriteAllBytes(P("early.png"), early);
+        File.WriteAllBytes(P("late.png"), await http.GetByteArrayAsync($"jobs/{id}/preview.png"));
+        File.WriteAllBytes(P("done.png"), await http.GetByteArrayAsync($"jobs/{id}/image"));
+        using (Torch.torch.NewDisposeScope())
+        {
+            var before = Imaging.Images.LoadRgb(P("early.png"));
+            var after = Imaging.Images.LoadRgb(P("late.png"));
+            Assert.Equal(new long[] { 3, 16, 24 }, after.shape);
+            var grey = before.eq(128).sum(new long[] { 0 }).eq(3);     // pixels that are (128, 128, 128): masked
+            Assert.True(grey.sum().item<long>() > 300, "the preview of a job just started is mostly grey");
+            Assert.False(before.equal(after));
+            // The colours are the palette's: the image of a done canvas, averaged over each token's 8x8 block, is close.
+            var image = Imaging.Images.LoadRgb(P("done.png"));
+            var blocks = Torch.torch.nn.functional.avg_pool2d(image.to(Torch.ScalarType.Float32).unsqueeze(0), new long[] { 8, 8 }).squeeze(0);
+            Assert.True((blocks - after.to(Torch.ScalarType.Float32)).abs().mean().item<double>() < 40, "the preview looks like the image");
+        }
+
+        // The DeepZoom pyramid: a .dzi naming the image's size, tiles at every level down to 1x1.
+        var dzi = await http.GetStringAsync($"jobs/{id}/image.dzi");
+        Assert.Contains("Width=\"192\"", dzi);
+        Assert.Contains("Height=\"128\"", dzi);
+        var levels = (int)Math.Ceiling(Math.Log2(192)) + 1;                        // 0 (1x1) to 8 (full size)
+        var top = await http.GetAsync($"jobs/{id}/image_files/{levels - 1}/0_0.jpeg");
+        Assert.Equal(HttpStatusCode.OK, top.StatusCode);
+        Assert.Equal("image/jpeg", top.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"jobs/{id}/image_files/0/0_0.jpeg")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"jobs/{id}/image_files/{levels}/0_0.jpeg")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"jobs/{id}/image_files/1/..%2F..%2Fimages.jpeg")).StatusCode);
+    }
+
     private static long[] Tokens(string file) =>
         JsonDocument.Parse(File.ReadAllText(file)).RootElement.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt64()).ToArray();
 

@@ -130,10 +130,17 @@ UT_API const char* ut_vips_version(void);
 UT_API int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32_t* width, int32_t* height,
                          uint8_t** pixels);
 /* Encodes an interleaved HxWxbands uint8 buffer (bands 1 or 3); the format follows the path's
- * extension (.png, .jpg/.jpeg, .webp). quality applies to JPEG/WebP. A PNG gets a text chunk named
+ * extension (.png, .jpg/.jpeg, .webp, .tif/.tiff tiled and pyramidal, .dzi a DeepZoom pyramid). quality applies to JPEG/WebP. A PNG gets a text chunk named
  * "parameters" holding `parameters` when that is not NULL. */
 UT_API int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height,
                          int32_t bands, int32_t quality, const char* parameters);
+/* Reads an image file and writes it again by the extension of `path` (as ut_image_save does; .tif is tiled
+ * and pyramidal, .dzi a DeepZoom pyramid x.dzi + x_files/), streaming: the image is never whole in memory. */
+UT_API int ut_image_convert(const char* source, const char* path, int32_t quality);
+/* Encodes an interleaved HxWxbands uint8 buffer in memory as `format` (".png", ".jpg", ...): *data is
+ * *length bytes to release with ut_free. */
+UT_API int ut_image_encode(const char* format, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,
+                           uint8_t** data, int64_t* length);
 /* The text chunk named `key` of a PNG file (read from its header; no pixel is decoded): *value is a
  * string to release with ut_free, or NULL when the file has no such chunk. */
 UT_API int ut_image_text(const char* path, const char* key, char** value);

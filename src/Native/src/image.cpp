@@ -95,31 +95,84 @@ int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32
   })
 }
 
+}  // extern "C"
+
+namespace {
+
+// Saves by the path's extension: PNG (with the parameters text chunk), JPEG, WebP, tiled pyramidal TIFF, or a
+// DeepZoom pyramid (x.dzi beside a folder x_files of tiles). Every writer streams from the image's source.
+void save_as(vips::VImage img, const std::string& path, int quality, const char* parameters) {
+  const std::string ext = lower_extension(path);
+  if (ext == ".png") {
+    // libvips writes a metadata field png-comment-N-KEY as a text chunk named KEY.
+    if (parameters != nullptr) img.set("png-comment-0-parameters", parameters);
+    img.pngsave(path.c_str(), vips::VImage::option()->set("compression", 6));
+  } else if (ext == ".jpg" || ext == ".jpeg") {
+    img.jpegsave(path.c_str(), vips::VImage::option()->set("Q", quality));
+  } else if (ext == ".webp") {
+    img.webpsave(path.c_str(), vips::VImage::option()->set("Q", quality));
+  } else if (ext == ".tif" || ext == ".tiff") {
+    img.tiffsave(path.c_str(), vips::VImage::option()
+        ->set("tile", true)->set("pyramid", true)->set("compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE)
+        ->set("tile_width", 256)->set("tile_height", 256));
+  } else if (ext == ".dzi") {
+    // dzsave takes the pyramid's base name: x.dzi and x_files/ are written beside each other.
+    const std::string base = path.substr(0, path.size() - ext.size());
+    img.dzsave(base.c_str(), vips::VImage::option()->set("suffix", (".jpeg[Q=" + std::to_string(quality) + "]").c_str()));
+  } else {
+    throw std::invalid_argument(path + ": unknown image format '" + ext + "' (use .png, .jpg, .webp, .tif or .dzi)");
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
 int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,
                   int32_t quality, const char* parameters) {
   UT_GUARD({
     TORCH_CHECK(started(), "libvips failed to start");
     TORCH_CHECK(bands >= 1 && bands <= 4, "images are saved with 1 to 4 bands, not ", bands);
     TORCH_CHECK(width > 0 && height > 0, "empty image");
-    std::string ext = lower_extension(path);
     try {
       vips::VImage img = vips::VImage::new_from_memory(const_cast<uint8_t*>(pixels),
           static_cast<size_t>(width) * height * bands, width, height, bands, VIPS_FORMAT_UCHAR);
       img = img.copy(vips::VImage::option()->set("interpretation",
           bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
-      if (ext == ".png") {
-        // libvips writes a metadata field png-comment-N-KEY as a text chunk named KEY.
-        if (parameters != nullptr) img.set("png-comment-0-parameters", parameters);
-        img.pngsave(path, vips::VImage::option()->set("compression", 6));
-      } else if (ext == ".jpg" || ext == ".jpeg") {
-        img.jpegsave(path, vips::VImage::option()->set("Q", quality));
-      } else if (ext == ".webp") {
-        img.webpsave(path, vips::VImage::option()->set("Q", quality));
-      } else {
-        throw std::invalid_argument(std::string(path) + ": unknown image format '" + ext + "' (use .png, .jpg or .webp)");
-      }
+      save_as(img, path, quality, parameters);
     } catch (vips::VError& e) {
       throw std::runtime_error(std::string(path) + ": cannot write image (" + one_line(e.what()) + ")");
+    }
+  })
+}
+
+int ut_image_convert(const char* source, const char* path, int32_t quality) {
+  UT_GUARD({
+    TORCH_CHECK(started(), "libvips failed to start");
+    try {
+      save_as(vips::VImage::new_from_file(source, vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)), path, quality, nullptr);
+    } catch (vips::VError& e) {
+      throw std::runtime_error(std::string(source) + " -> " + path + ": cannot convert image (" + one_line(e.what()) + ")");
+    }
+  })
+}
+
+int ut_image_encode(const char* format, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,
+                    uint8_t** data, int64_t* length) {
+  UT_GUARD({
+    TORCH_CHECK(started(), "libvips failed to start");
+    TORCH_CHECK(bands >= 1 && bands <= 4, "images are encoded with 1 to 4 bands, not ", bands);
+    TORCH_CHECK(width > 0 && height > 0, "empty image");
+    try {
+      vips::VImage img = vips::VImage::new_from_memory(const_cast<uint8_t*>(pixels),
+          static_cast<size_t>(width) * height * bands, width, height, bands, VIPS_FORMAT_UCHAR);
+      void* buffer = nullptr;
+      size_t size = 0;
+      img.write_to_buffer(format, &buffer, &size);
+      *data = static_cast<uint8_t*>(buffer);  // g_malloc'd; glib's default allocator is malloc
+      *length = static_cast<int64_t>(size);
+    } catch (vips::VError& e) {
+      throw std::runtime_error(std::string("cannot encode image as ") + format + " (" + one_line(e.what()) + ")");
     }
   })
 }

@@ -108,6 +108,34 @@ public sealed class CanvasJobGrain(
         return await File.ReadAllBytesAsync(runtime.ImagePath(Id));
     }
 
+    public Task<byte[]?> PreviewAsync()
+    {
+        if (!Exists || S.State is JobState.Failed or JobState.Cancelled) return Task.FromResult<byte[]?>(null);
+        var spec = S.Spec!;
+        // The running canvas, the saved one, or (queued, never started) an empty one.
+        var tokens = _canvas?.Tokens ?? S.Tokens ?? Enumerable.Repeat((long)runtime.Prior.MaskId, spec.Height * spec.Width).ToArray();
+        return Task.FromResult<byte[]?>(runtime.Preview(tokens, spec.Height, spec.Width));
+    }
+
+    public async Task<byte[]?> PyramidAsync(string file)
+    {
+        if (!Exists || S.State != JobState.Done) return null;
+        var path = PyramidFile(file);
+        return path is not null && File.Exists(path) ? await File.ReadAllBytesAsync(path) : null;
+    }
+
+    /// <summary>Where a pyramid file the viewer asks for lies: only <c>image.dzi</c> and tiles named as dzsave names them.</summary>
+    private string? PyramidFile(string file)
+    {
+        var dzi = runtime.PyramidPath(Id);
+        if (file == "image.dzi") return dzi;
+        var parts = file.Split('/');
+        if (parts.Length == 3 && parts[0] == "image_files" && int.TryParse(parts[1], out var level) && level is >= 0 and < 64
+            && System.Text.RegularExpressions.Regex.IsMatch(parts[2], "^[0-9]{1,6}_[0-9]{1,6}\\.jpeg$"))
+            return Path.Combine(Path.ChangeExtension(dzi, null) + "_files", level.ToString(), parts[2]);
+        return null;
+    }
+
     public Task<FinishedCanvas?> CanvasAsync() =>
         Task.FromResult(Exists && S.State == JobState.Done && S.Tokens is { } tokens ? new FinishedCanvas(S.Spec!, S.Model, tokens) : null);
 
@@ -115,6 +143,9 @@ public sealed class CanvasJobGrain(
     {
         _cancel.Cancel();
         File.Delete(runtime.ImagePath(Id));
+        File.Delete(runtime.PyramidPath(Id));
+        if (Directory.Exists(Path.ChangeExtension(runtime.PyramidPath(Id), null) + "_files"))
+            Directory.Delete(Path.ChangeExtension(runtime.PyramidPath(Id), null) + "_files", recursive: true);
         await UnregisterAsync();
         await job.ClearStateAsync();
         DeactivateOnIdle();

@@ -21,6 +21,7 @@ public sealed class CanvasRuntime : IDisposable
     private readonly Device _device;
     private readonly Func<string, IWindowPool> _pools;
     private readonly SemaphoreSlim _decode = new(1);
+    private readonly Lazy<byte[]> _palette;
 
     public PriorInfo Prior { get; }
     /// <summary>The VQ-GAN file's version (SHA-256 prefix), recorded in every image.</summary>
@@ -39,6 +40,7 @@ public sealed class CanvasRuntime : IDisposable
         }
         (Prior, Settings, _device, _pools) = (prior, settings, device, pools);
         VqGanVersion = ModelVersion.OfFile(vqganPath);
+        _palette = new Lazy<byte[]>(() => CodePalette.Of(_vqgan, _device));
         ImageDirectory = Path.Combine(stateDirectory, "images");
         Directory.CreateDirectory(ImageDirectory);
         Slots = new SemaphoreSlim(settings.MaxJobs);
@@ -53,7 +55,16 @@ public sealed class CanvasRuntime : IDisposable
 
     public string ImagePath(string id) => Path.Combine(ImageDirectory, $"{id}.png");
 
-    /// <summary>Decodes the canvas and writes the PNG atomically, with the parameters it was made with.</summary>
+    /// <summary>The DeepZoom pyramid of a job's image: <c>{id}.dzi</c> and the folder <c>{id}_files</c>.</summary>
+    public string PyramidPath(string id) => Path.Combine(ImageDirectory, $"{id}.dzi");
+
+    /// <summary>A PNG of the canvas as it stands, one pixel a token: each revealed token in its code's mean colour
+    /// (<see cref="CodePalette"/>, computed once), masked positions grey.</summary>
+    public byte[] Preview(long[] tokens, int height, int width) =>
+        ImageCodec.EncodeToBytes(".png", CodePalette.Draw(tokens, _palette.Value), width, height, 3);
+
+    /// <summary>Decodes the canvas and writes the PNG atomically, with the parameters it was made with, then its
+    /// DeepZoom pyramid for zoomable viewers (streamed from the PNG).</summary>
     public async Task RenderAsync(long[] tokens, CanvasOptions options, string path, ImageParameters parameters)
     {
         await _decode.WaitAsync();
@@ -63,6 +74,7 @@ public sealed class CanvasRuntime : IDisposable
             {
                 using var image = CanvasDecoder.Decode(_vqgan, tokens, options.Height, options.Width, device: _device);
                 Images.Save(image, path, parameters: parameters.ToJson());
+                Images.Convert(path, Path.ChangeExtension(path, ".dzi"));
             }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
         finally

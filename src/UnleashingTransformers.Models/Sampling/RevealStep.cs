@@ -8,6 +8,7 @@ public delegate ReadOnlySpan<float> ProbabilityRow(int candidate);
 /// candidates; the caller gets their distributions (from the network, or aggregated from windows); a token is
 /// drawn at each, keyed by (seed, stream, step, position); the schedule keeps some of the draws; those are
 /// written and leave the mask. Because it is one type, a one-window canvas is the plain sampler by construction.
+/// The algorithms as implemented: docs/sampling.md.
 /// </summary>
 public sealed class RevealStep(IRevealSchedule schedule, TokenSampling sampling)
 {

@@ -25,6 +25,9 @@ internal static class GatewayApi
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
+    /// <summary>How often the event stream looks at a job's status.</summary>
+    private static readonly TimeSpan EventPoll = TimeSpan.FromMilliseconds(200);
+
     private static IResult Error(int status, string message) => Results.Json(new { error = message }, Json, statusCode: status);
 
     private static bool ValidId(string id) => id.Length is > 0 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
@@ -149,6 +152,59 @@ internal static class GatewayApi
             if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
             if (s.State != JobState.Done) return Error(409, $"job {id} is {s.State.ToString().ToLowerInvariant()} (step {s.Step}/{s.Steps}): the image exists once it is done");
             return await Job(id).ImageAsync() is { } png ? Results.File(png, "image/png") : Error(404, $"job {id}: its image is gone");
+        });
+
+        app.MapGet("/jobs/{id}/preview.png", async (string id, HttpResponse response) =>
+        {
+            if (!ValidId(id) || await Job(id).PreviewAsync() is not { } png) return Error(404, $"no job {id} to preview");
+            response.Headers.CacheControl = "no-store";
+            return Results.File(png, "image/png");
+        });
+
+        // A finished job's DeepZoom pyramid, for OpenSeadragon: the .dzi names its tiles image_files/LEVEL/COL_ROW.jpeg.
+        app.MapGet("/jobs/{id}/image.dzi", async (string id) =>
+            ValidId(id) && await Job(id).PyramidAsync("image.dzi") is { } xml ? Results.Bytes(xml, "application/xml") : Error(404, $"job {id} has no image pyramid (yet)"));
+        app.MapGet("/jobs/{id}/image_files/{level}/{tile}", async (string id, string level, string tile) =>
+            ValidId(id) && await Job(id).PyramidAsync($"image_files/{level}/{tile}") is { } jpeg ? Results.Bytes(jpeg, "image/jpeg") : Error(404, $"no tile {level}/{tile} of job {id}"));
+
+        // Progress as Server-Sent Events: a "status" event (the job's status JSON) whenever the step or state
+        // changes, the last one when the job is finished; a comment every 15 s keeps proxies from closing it.
+        app.MapGet("/jobs/{id}/events", async (string id, HttpContext context) =>
+        {
+            if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } first)
+            {
+                await Error(404, $"no job {id}").ExecuteAsync(context);
+                return;
+            }
+            var response = context.Response;
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-store";
+            var cancel = context.RequestAborted;
+            var (last, quiet) = ((JobStatus?)null, Stopwatch.StartNew());
+            try
+            {
+                for (var status = first; ; status = await StatusOrErrorAsync(id) ?? status with { State = JobState.Failed, Error = "the job is gone" })
+                {
+                    if (last is null || status.Step != last.Step || status.State != last.State || status.Revealed != last.Revealed)
+                    {
+                        await response.WriteAsync($"event: status\ndata: {JsonSerializer.Serialize(status, Json)}\n\n", cancel);
+                        await response.Body.FlushAsync(cancel);
+                        (last, quiet) = (status, Stopwatch.StartNew());
+                    }
+                    else if (quiet.Elapsed > TimeSpan.FromSeconds(15))
+                    {
+                        await response.WriteAsync(": waiting\n\n", cancel);
+                        await response.Body.FlushAsync(cancel);
+                        quiet.Restart();
+                    }
+                    if (status.Finished) return;
+                    await Task.Delay(EventPoll, cancel);
+                }
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                // The client went away.
+            }
         });
 
         app.MapDelete("/jobs/{id}", async (string id) =>

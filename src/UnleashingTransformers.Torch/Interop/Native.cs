@@ -33,6 +33,10 @@ internal static unsafe partial class Native
     internal static partial int ut_image_save(string path, byte* pixels, int width, int height, int bands, int quality, string? parameters);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int ut_image_text(string path, string key, out IntPtr value);
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int ut_image_convert(string source, string path, int quality);
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int ut_image_encode(string format, byte* pixels, int width, int height, int bands, out IntPtr data, out long length);
     [LibraryImport(Lib)] internal static partial void ut_free(IntPtr p);
 
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
