@@ -10,7 +10,10 @@ packages=(
   libvips-dev           # image decode/encode
   python3-torch         # Debian's PyTorch: tests check our files with it, benchmarks compare against it
   redis-server          # the grid's cluster store (membership, grain state, reminders); tests start their own
+  chromium              # a real browser for the gateway page's tests (driven by Playwright)
 )
+# npm brings the web page's OpenSeadragon at build time; a machine with Node.js from elsewhere keeps its own.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -222,6 +222,18 @@ public sealed class GatewayTests : GridTest
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsJsonAsync("jobs", new { height = 16, width = 16 })).StatusCode);
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "wrong");
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("jobs")).StatusCode);
+        // The web page's own files hold no data and load without it; what they ask for needs the token, which a
+        // browser also sends as the cookie ut_token (for images, tiles and the event stream).
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("lib/openseadragon/openseadragon.min.js")).StatusCode);
+        async Task<HttpStatusCode> WithCookie(string value)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "jobs/0123456789abcdef/preview.png");
+            request.Headers.Add("Cookie", $"ut_token={value}");
+            return (await new HttpClient { BaseAddress = http.BaseAddress }.SendAsync(request)).StatusCode;
+        }
+        Assert.Equal(HttpStatusCode.Unauthorized, await WithCookie("wrong"));
+        Assert.Equal(HttpStatusCode.NotFound, await WithCookie("s3cret"));       // past the door: no such job
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "s3cret");
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("jobs")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("dashboard/")).StatusCode);

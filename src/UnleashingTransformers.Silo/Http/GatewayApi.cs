@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Dashboard;
 using UnleashingTransformers.Grid.Contracts;
@@ -32,8 +33,16 @@ internal static class GatewayApi
 
     private static bool ValidId(string id) => id.Length is > 0 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
 
+    /// <summary>The web page's static files (no job data in them).</summary>
+    public static bool IsPageFile(PathString path) =>
+        path == "/" || path == "/index.html" || path == "/app.js" || path == "/app.css" || path.StartsWithSegments("/lib/openseadragon");
+
     public static void Map(WebApplication app)
     {
+        // The web page: index.html, its script and style, OpenSeadragon (copied from npm at build time).
+        var page = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot"));
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
         var grains = app.Services.GetRequiredService<IGrainFactory>();
         var index = grains.GetGrain<IJobIndexGrain>(0);
         ICanvasJobGrain Job(string id) => grains.GetGrain<ICanvasJobGrain>(id);

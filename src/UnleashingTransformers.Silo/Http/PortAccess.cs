@@ -8,8 +8,9 @@ namespace UnleashingTransformers.Silo.Http;
 /// <summary>
 /// Which paths each listening port serves and the token it requires. The probes answer on every port,
 /// without a token (kubelets send none). The ops port serves <c>/metrics</c> and nothing else; the gateway
-/// port the API and the dashboard. A port with a token requires <c>Authorization: Bearer TOKEN</c>
-/// (compared in constant time) for everything but the probes.
+/// port the API, the web page and the dashboard. A port with a token requires <c>Authorization: Bearer TOKEN</c>
+/// (compared in constant time) for everything but the probes; on the gateway port the cookie <c>ut_token</c>
+/// serves too, for what a browser loads by itself (images, tiles, the event stream).
 /// </summary>
 internal static class PortAccess
 {
@@ -27,8 +28,15 @@ internal static class PortAccess
             context.Response.StatusCode = 404;
             return;
         }
+        // The page's own files hold no data: a browser loads them, then sends the token with what it asks for.
+        if (!onOps && GatewayApi.IsPageFile(path))
+        {
+            await next(context);
+            return;
+        }
         var (token, key) = onOps ? (config.Ops.Token, "Ops:Token") : (config.Gateway.Token, "Gateway:Token");
-        if (string.IsNullOrEmpty(token) || Matches(context.Request.Headers.Authorization.ToString(), token))
+        if (string.IsNullOrEmpty(token) || Matches(context.Request.Headers.Authorization.ToString(), token)
+            || !onOps && context.Request.Cookies.TryGetValue("ut_token", out var cookie) && Matches($"Bearer {cookie}", token))
         {
             await next(context);
             return;

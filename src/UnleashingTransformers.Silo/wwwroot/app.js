@@ -1,0 +1,120 @@
+// The gateway's page: submit jobs, list them, follow one live (Server-Sent Events, a preview that fills in),
+// cancel it, and zoom into a finished image (OpenSeadragon on its DeepZoom pyramid). Plain JS, no framework.
+"use strict";
+
+const $ = id => document.getElementById(id);
+let current = null;   // { id, events, viewer }
+
+// Off loopback the gateway wants its token: sent as a header by fetch, and as a cookie for what the browser
+// loads by itself (images, tiles, the event stream).
+function token() { return $("token").value.trim(); }
+function rememberToken() {
+  const t = token();
+  document.cookie = t ? `ut_token=${encodeURIComponent(t)}; path=/; SameSite=Strict` : "ut_token=; path=/; max-age=0";
+  if (t) sessionStorage.setItem("ut_token", t); else sessionStorage.removeItem("ut_token");
+}
+async function api(method, path, body) {
+  const headers = { "Content-Type": "application/json" };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  const response = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const data = response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) throw new Error(data?.error ?? `${response.status} ${response.statusText}`);
+  return data;
+}
+
+function progressText(s) { return `step ${s.step}/${s.steps}, ${s.revealed}/${s.total} tokens`; }
+
+async function refreshList() {
+  try {
+    const page = await api("GET", "/jobs?limit=20");
+    const rows = page.jobs.map(s => {
+      const tr = document.createElement("tr");
+      tr.dataset.id = s.id;
+      tr.innerHTML = `<td><img alt="" src="/jobs/${s.id}/preview.png?step=${s.step}"></td><td><code>${s.id}</code></td>` +
+        `<td><span class="state ${s.state}">${s.state}</span></td><td>${progressText(s)}</td>`;
+      tr.addEventListener("click", () => open(s.id));
+      return tr;
+    });
+    $("job-list").replaceChildren(...rows);
+  } catch (e) {
+    $("form-error").textContent = e.message;
+  }
+}
+
+function showStatus(s) {
+  $("job-state").textContent = s.state;
+  $("job-state").className = `state ${s.state}`;
+  $("job-progress").value = s.steps ? s.step / s.steps : 0;
+  $("job-counts").textContent = progressText(s);
+  $("job-error").textContent = s.error ?? "";
+  $("cancel").disabled = s.state === "done" || s.state === "failed" || s.state === "cancelled";
+  if (s.state !== "failed" && s.state !== "cancelled") $("preview").src = `/jobs/${s.id}/preview.png?step=${s.step}&revealed=${s.revealed}`;
+  if (s.state === "done") showImage(s.id);
+}
+
+function showImage(id) {
+  if (!current || current.id !== id || current.viewer) return;
+  $("viewer").hidden = false;
+  $("job-png").hidden = false;
+  $("job-png").href = `/jobs/${id}/image`;
+  current.viewer = OpenSeadragon({
+    element: $("viewer"), prefixUrl: "lib/openseadragon/images/", tileSources: `/jobs/${id}/image.dzi`,
+    showNavigator: true, maxZoomPixelRatio: 8, imageSmoothingEnabled: false,
+  });
+  current.viewer.addHandler("tile-loaded", () => { document.body.dataset.tilesLoaded = String(Number(document.body.dataset.tilesLoaded ?? 0) + 1); });
+}
+
+function open(id) {
+  if (current) {
+    current.events?.close();
+    current.viewer?.destroy();
+  }
+  current = { id, events: null, viewer: null };
+  document.body.dataset.tilesLoaded = "0";
+  $("job").hidden = false;
+  $("viewer").hidden = true;
+  $("viewer").replaceChildren();
+  $("job-png").hidden = true;
+  $("job-id").textContent = id;
+  const events = new EventSource(`/jobs/${id}/events`);
+  current.events = events;
+  let count = 0;
+  events.addEventListener("status", message => {
+    const s = JSON.parse(message.data);
+    document.body.dataset.events = String(++count);
+    showStatus(s);
+    if (s.state === "done" || s.state === "failed" || s.state === "cancelled") { events.close(); refreshList(); }
+  });
+  events.onerror = () => { if (events.readyState === EventSource.CLOSED) return; };
+  history.replaceState(null, "", `#${id}`);
+}
+
+$("job-form").addEventListener("submit", async event => {
+  event.preventDefault();
+  $("form-error").textContent = "";
+  const form = new FormData(event.target);
+  const job = {};
+  for (const [key, value] of form) job[key] = ["aggregate", "tiling", "schedule"].includes(key) ? value : Number(value);
+  try {
+    const status = await api("POST", "/jobs", job);
+    await refreshList();
+    open(status.id);
+  } catch (e) {
+    $("form-error").textContent = e.message;
+  }
+});
+
+$("cancel").addEventListener("click", async () => {
+  if (!current) return;
+  try { await api("DELETE", `/jobs/${current.id}`); } catch (e) { $("job-error").textContent = e.message; }
+});
+
+// Counters a test (or a curious user) can read: events received, previews and tiles drawn.
+$("preview").addEventListener("load", () => { document.body.dataset.previews = String(Number(document.body.dataset.previews ?? 0) + 1); });
+
+$("token").value = sessionStorage.getItem("ut_token") ?? "";
+$("token").addEventListener("change", () => { rememberToken(); refreshList(); });
+rememberToken();
+refreshList();
+setInterval(refreshList, 3000);
+if (location.hash.length > 1) open(location.hash.slice(1));

@@ -1,0 +1,74 @@
+using Microsoft.Playwright;
+using Xunit;
+
+namespace UnleashingTransformers.Silo.Tests;
+
+/// <summary>The gateway's web page in a real browser: Playwright driving Debian's chromium (deploy/bootstrap.sh
+/// installs it; Playwright cannot download its own browsers here).</summary>
+public sealed class WebPageTests : GridTest
+{
+    private const string Chromium = "/usr/bin/chromium";
+
+    /// <summary>Screenshots land here (the repository's TestResults/web), for a person to look at.</summary>
+    private static readonly string Shots = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "TestResults", "web"));
+
+    [Fact]
+    public async Task The_page_submits_a_job_shows_it_filling_in_zooms_into_the_result_and_cancels_another()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run deploy/bootstrap.sh (it installs Debian's chromium)");
+        Directory.CreateDirectory(Shots);
+        var port = Ports.Free();
+        using var silo = UtProcess.Silo(Config("silo.json", new { Roles = new[] { "window", "canvas", "gateway" }, Gateway = new { Port = port } }));
+        await ReadyGateway(port);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1400, Height = 1100 } });
+        var errors = new List<string>();
+        page.PageError += (_, e) => errors.Add(e);
+        await page.GotoAsync($"http://127.0.0.1:{port}/");
+        Assert.Equal("Unleashing Transformers: canvas jobs", await page.TitleAsync());
+
+        // A job from the form: its view opens, status events arrive, the preview is redrawn as tokens are revealed.
+        await page.FillAsync("input[name=height]", "24");
+        await page.FillAsync("input[name=width]", "48");
+        await page.FillAsync("input[name=steps]", "96");
+        await page.SelectOptionAsync("select[name=schedule]", "reciprocal");
+        await page.ClickAsync("#submit");
+        await page.WaitForFunctionAsync("() => Number(document.body.dataset.events ?? 0) >= 3 && document.getElementById('job-state').textContent === 'running'");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Shots, "job-running.png") });
+        var id = await page.TextContentAsync("#job-id");
+        Assert.Matches("^[0-9a-f]{16}$", id);
+        await page.WaitForFunctionAsync("() => document.getElementById('job-state').textContent === 'done'", null, new() { Timeout = 90_000 });
+        Assert.True(int.Parse((await page.GetAttributeAsync("body", "data-previews"))!) >= 2, "the preview was redrawn as the job ran");
+        Assert.Equal("1", await page.EvaluateAsync<string>("() => String(document.getElementById('job-progress').value)"));
+        Assert.Equal(48, await page.EvaluateAsync<int>("() => document.getElementById('preview').naturalWidth"));   // one pixel a token
+
+        // The finished image in the zoomable viewer: OpenSeadragon loads tiles of the job's DeepZoom pyramid.
+        await page.WaitForFunctionAsync("() => Number(document.body.dataset.tilesLoaded ?? 0) >= 1", null, new() { Timeout = 30_000 });
+        // Its controls' images come from the build's copy of OpenSeadragon: all of them load.
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('#viewer img')].length > 0 && [...document.querySelectorAll('#viewer img')].every(i => i.complete && i.naturalWidth > 0)",
+            null, new() { Timeout = 10_000 });
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Shots, "job-viewer.png") });
+        Assert.Contains($"/jobs/{id}/image", await page.GetAttributeAsync("#job-png", "href"));
+
+        // A second, long job: cancelled from its view; the list shows both.
+        await page.FillAsync("input[name=height]", "64");
+        await page.FillAsync("input[name=width]", "64");
+        await page.FillAsync("input[name=steps]", "256");
+        await page.ClickAsync("#submit");
+        await page.WaitForFunctionAsync($"() => document.getElementById('job-id').textContent !== '{id}' && document.getElementById('job-state').textContent === 'running'");
+        await page.ClickAsync("#cancel");
+        await page.WaitForFunctionAsync("() => document.getElementById('job-state').textContent === 'cancelled'", null, new() { Timeout = 30_000 });
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('#job-list tr').length >= 2", null, new() { Timeout = 10_000 });
+        var states = await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('#job-list .state')].map(s => s.textContent)");
+        Assert.Contains("done", states);
+        Assert.Contains("cancelled", states);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Shots, "job-list.png") });
+
+        // Bad input is shown, not thrown.
+        await page.FillAsync("input[name=height]", "4");
+        await page.ClickAsync("#submit");
+        await page.WaitForFunctionAsync("() => document.getElementById('form-error').textContent.includes('smaller than')");
+        Assert.Empty(errors);
+    }
+}
