@@ -3,7 +3,8 @@ using UnleashingTransformers.Torch;
 
 // Benchmarks (figures, not tests): each compares this project with the reference computation in
 // Debian's PyTorch, measured in the same run on the same machine. See bench/README.md.
-const string Usage = "usage: bench binding [--threads N] [--reps N] [--rounds N]\n       bench prior [--threads N] [--steps-b1 N] [--steps-b8 N]\n       bench vqgan [--threads N] [--batch N] [--reps N]\n       bench canvas\n       bench grid\n       bench schedules [--count N] [--canvases N]";
+const string Usage = "usage: bench binding [--threads N] [--reps N] [--rounds N]\n       bench prior [--threads N] [--steps-b1 N] [--steps-b8 N]\n       bench vqgan [--threads N] [--batch N] [--reps N]\n       bench canvas\n       bench grid\n       bench schedules [--count N] [--canvases N]\n       bench coordinator";
+if (args.Length == 3 && args[0] == "coordinator-child") return CoordinatorBench.Child(int.Parse(args[1]), args[2]); // child process
 if (args.Length == 3 && args[0] == "vqgan-decode64") return VqGanBench.Decode64(args[1], int.Parse(args[2])); // child process
 if (args.Length == 0) { Console.Error.WriteLine(Usage); return 1; }
 var threads = torch.get_num_threads(); // libtorch's default unless --threads
@@ -34,6 +35,7 @@ return args[0] switch
     "grid" => GridBench.Run(),
     "prior" => PriorBench.Run(threads, stepsB1, stepsB8),
     "schedules" => ScheduleBench.Run(count, canvases),
+    "coordinator" => CoordinatorBench.Run(),
     _ => Fail(),
 };
 

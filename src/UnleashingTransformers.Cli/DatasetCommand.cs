@@ -25,7 +25,7 @@ internal static class DatasetCommand
                 Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
                 {
                     using var image = TerrainMaps.Render(r.GetValue(seed), i, s);
-                    Images.Save(image, Path.Combine(dir, $"terrain_{i:00000}.png"));
+                    Images.Save(image, Path.Combine(dir, $"terrain_{i:00000}.png"), parameters: Made.Json(("terrain", new { seed = r.GetValue(seed), index = i, size = s })));
                 });
                 report(n, "");
             });

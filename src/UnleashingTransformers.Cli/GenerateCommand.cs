@@ -74,11 +74,18 @@ internal static class GenerateCommand
         var (h, w) = (options.Height, options.Width);
         using var decoder = TokenDecoder.Open(r.GetValue(flags.VqGan), device, info.CodebookSize)!;
         var f = decoder.Model.Downscale;
-        var need = CanvasDecoder.PeakBytes(h, w, f);
+        // The canvas's tokens while sampling, then the decode (a strip at a time above 64x64 tokens) and the
+        // image's pixels on disk before encoding.
+        var need = CanvasCoordinator.Bytes((long)h * w) + CanvasDecoder.PeakBytes(h, w, f, decodeTile);
         var available = MachineMemory.AvailableBytes();
         if (need > available && !r.GetValue(flags.Force))
-            throw new ArgumentException($"--shape {h}x{w}: its {(long)w * f}x{(long)h * f}-pixel image needs about {MachineMemory.Describe(need)} to decode, " +
+            throw new ArgumentException($"--shape {h}x{w}: its canvas and {(long)w * f}x{(long)h * f}-pixel image need about {MachineMemory.Describe(need)} of memory, " +
                 $"{MachineMemory.Describe(available)} is available: use a smaller --shape (or --force)");
+        var disk = 3L * f * f * h * w;
+        var free = new DriveInfo(Path.GetDirectoryName(Path.GetFullPath(outPath))!).AvailableFreeSpace;
+        if (disk > free && !r.GetValue(flags.Force))
+            throw new ArgumentException($"--shape {h}x{w}: its image needs about {MachineMemory.Describe(disk)} on disk while it is written, " +
+                $"{MachineMemory.Describe(free)} is available where --out goes: use a smaller --shape or another --out (or --force)");
         long[]? initial = null;
         if (r.GetValue(flags.Init) is { } init)
         {
@@ -96,8 +103,7 @@ internal static class GenerateCommand
         if (r.GetValue(flags.TokensOut) is { } tokenFile) new TokenGrid(h, w, canvas.Tokens).Save(tokenFile);
         var initRecord = r.GetValue(flags.Init) is { } initPath ? $"{ModelVersion.OfFile(initPath)}@{anchor.row},{anchor.col}" : null;
         var parameters = new ImageParameters(info.Version, vqganVersion, spec, decodeTile, initRecord);
-        using (var image = CanvasDecoder.Decode(decoder.Model, canvas.Tokens, h, w, decodeTile, device: device))
-            Images.Save(image, outPath, parameters: parameters.ToJson());
+        CanvasDecoder.DecodeToFile(decoder.Model, canvas.Tokens, h, w, outPath, decodeTile, device: device, parameters: parameters.ToJson());
         Console.WriteLine($"generate: {h}x{w} tokens ({w * f}x{h * f} px) in {sw.Elapsed.TotalSeconds:F1} s " +
             $"(sampling {sampling.TotalSeconds:F1} s): {canvas.WindowPasses:N0} window passes over {canvas.Step} steps, " +
             $"{h * w / sampling.TotalSeconds:F1} tokens/s, {run.Replicas} replica(s) -> {outPath}");

@@ -68,9 +68,8 @@ internal static class InpaintCommand
             if (toImage)
             {
                 // As ut generate and the grid decode: the same pixels as a job's image for the same tokens.
-                using var decoded = CanvasDecoder.Decode(decoder!.Model, edited.Tokens, edited.H, edited.W, device: device);
                 var made = new ImageParameters(info.Version, ModelVersion.OfFile(vqganPath!), spec, Init: ModelVersion.OfFile(tokenFile ?? imageFile!));
-                Images.Save(decoded, outPath, parameters: made.ToJson());
+                CanvasDecoder.DecodeToFile(decoder!.Model, edited.Tokens, edited.H, edited.W, outPath, device: device, parameters: made.ToJson());
             }
             else edited.Save(outPath);
             Console.WriteLine($"inpaint: {count} tokens regenerated in {sw.Elapsed.TotalSeconds:F1} s ({result.WindowPasses:N0} window passes) -> {outPath}");

@@ -35,15 +35,14 @@ internal sealed class TokenDecoder : IDisposable
 
     public long CodebookSize => Model.quantize.CodebookSize;
 
-    /// <summary>Decodes a grid (any H x W: whole up to 64x64 tokens, in blended tiles above, as the canvas does) and
-    /// saves it as an image (format by extension), atomically; a PNG carries <paramref name="parameters"/> (how it
+    /// <summary>Decodes a grid (any H x W: whole up to 64x64 tokens, above in blended tiles streamed to the file, as
+    /// the canvas does) and saves it as an image (format by extension), atomically; a PNG carries <paramref name="parameters"/> (how it
     /// was made) when given.</summary>
     public void Save(TokenGrid grid, string path, string? parameters = null, int tile = 0)
     {
         if (grid.Tokens.Any(t => t < 0 || t >= CodebookSize))
             throw new ArgumentException($"token id out of range: ids must lie in 0..{CodebookSize - 1}");
-        using var image = Grid.Canvas.CanvasDecoder.Decode(Model, grid.Tokens, grid.H, grid.W, tile, device: _device);
-        Images.Save(image, path, parameters: parameters);
+        Grid.Canvas.CanvasDecoder.DecodeToFile(Model, grid.Tokens, grid.H, grid.W, path, tile, device: _device, parameters: parameters);
     }
 
     /// <summary>Tokens of one prepared image (3, S, S).</summary>

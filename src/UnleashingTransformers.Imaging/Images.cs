@@ -91,6 +91,11 @@ public static class Images
     /// .tif tiled and pyramidal, .dzi a DeepZoom pyramid), streaming: a gigapixel image is never whole in memory.</summary>
     public static void Convert(string source, string path, int quality = 90) => Write(path, tmp => ImageCodec.Convert(source, tmp, quality));
 
+    /// <summary>Writes a raw file of interleaved (H, W, 3) uint8 pixels as an image (format by extension), streaming
+    /// from the file, atomically; a PNG carries <paramref name="parameters"/> when given.</summary>
+    public static void SaveRaw(string raw, int width, int height, string path, string? parameters = null, int quality = 95) =>
+        Write(path, tmp => ImageCodec.EncodeRaw(raw, width, height, 3, tmp, quality, parameters));
+
     /// <summary>
     /// Writes atomically: through a temporary beside the target, renamed over it. A DeepZoom pyramid is a
     /// file x.dzi and a folder x_files: the folder is moved into place first, then the .dzi, so a reader that

@@ -50,6 +50,14 @@ public static class ImageCodec
         Native.Check(Native.ut_image_convert(source, path, quality));
     }
 
+    /// <summary>Writes a raw file of interleaved (H, W, bands) uint8 pixels as an image by <paramref name="path"/>'s
+    /// extension, streaming from the file (images too large to hold in memory).</summary>
+    public static void EncodeRaw(string raw, int width, int height, int bands, string path, int quality = 95, string? parameters = null)
+    {
+        if (new FileInfo(raw).Length != (long)width * height * bands) throw new TorchException($"{raw}: not {width}x{height}x{bands} bytes");
+        Native.Check(Native.ut_image_save_raw(raw, width, height, bands, path, quality, parameters));
+    }
+
     /// <summary>Encodes interleaved (H, W, bands) uint8 pixels in memory (format ".png", ".jpg", ...).</summary>
     public static unsafe byte[] EncodeToBytes(string format, ReadOnlySpan<byte> pixels, int width, int height, int bands)
     {

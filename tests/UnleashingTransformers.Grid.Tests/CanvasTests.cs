@@ -302,4 +302,32 @@ public class CanvasDecoderTests
         var wholeSteps = (wholeFlat.narrow(2, 1, 63) - wholeFlat.narrow(2, 0, 63)).abs().mean(new long[] { 0, 1 }).max().item<float>();
         Assert.True(overall <= 1.5 * wholeSteps + 1e-3, $"largest column step {overall:F4} (whole decode {wholeSteps:F4}, interior {interior:F4})");
     }
+
+    [Fact]
+    public void DecodingStraightToAFileStripByStripGivesTheTiledDecodesPixelsBitForBit()
+    {
+        using var scope = NewDisposeScope();
+        using var ae = VqGanCheckpoint.Load(Fixture);
+        var dir = Directory.CreateTempSubdirectory("ut-decode-").FullName;
+        try
+        {
+            var rng = new Random(9);
+            // 19x29 tokens in 8-token tiles overlapping by 3: edge-snapped last rows and columns of tiles too.
+            var tokens = Enumerable.Range(0, 19 * 29).Select(_ => (long)rng.Next(16)).ToArray();
+            Imaging.Images.Save(CanvasDecoder.Decode(ae, tokens, 19, 29, tile: 8, overlap: 3), Path.Combine(dir, "memory.png"));
+            CanvasDecoder.DecodeToFile(ae, tokens, 19, 29, Path.Combine(dir, "streamed.png"), tile: 8, overlap: 3, parameters: "{}");
+            var (memory, streamed) = (Imaging.Images.LoadRgb(Path.Combine(dir, "memory.png")), Imaging.Images.LoadRgb(Path.Combine(dir, "streamed.png")));
+            Assert.Equal(new long[] { 3, 19 * 4, 29 * 4 }, streamed.shape);
+            Assert.True(memory.equal(streamed), "the same pixels");
+            Assert.Equal("{}", ImageCodec.Text(Path.Combine(dir, "streamed.png"), "parameters"));
+            Assert.Equal(new[] { "memory.png", "streamed.png" }, Directory.GetFiles(dir).Select(Path.GetFileName).Order());   // no raw file left
+            // The strip is a tile high: its memory does not grow with the canvas's height.
+            Assert.Equal(CanvasDecoder.PeakBytes(100, 29, 4, 8), CanvasDecoder.PeakBytes(10_000, 29, 4, 8));
+            Assert.True(CanvasDecoder.PeakBytes(1024, 1024, 8) < 100L << 20, "a 1024x1024-token canvas of 8-px tokens decodes in strips of under 100 MB");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -137,6 +137,10 @@ UT_API int ut_image_save(const char* path, const uint8_t* pixels, int32_t width,
 /* Reads an image file and writes it again by the extension of `path` (as ut_image_save does; .tif is tiled
  * and pyramidal, .dzi a DeepZoom pyramid x.dzi + x_files/), streaming: the image is never whole in memory. */
 UT_API int ut_image_convert(const char* source, const char* path, int32_t quality);
+/* Writes the raw interleaved HxWxbands uint8 file `raw` as an image by the extension of `path` (as
+ * ut_image_save), streaming from the file: for images too large to hold in memory. */
+UT_API int ut_image_save_raw(const char* raw, int32_t width, int32_t height, int32_t bands, const char* path, int32_t quality,
+                             const char* parameters);
 /* Encodes an interleaved HxWxbands uint8 buffer in memory as `format` (".png", ".jpg", ...): *data is
  * *length bytes to release with ut_free. */
 UT_API int ut_image_encode(const char* format, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,

@@ -157,6 +157,22 @@ int ut_image_convert(const char* source, const char* path, int32_t quality) {
   })
 }
 
+int ut_image_save_raw(const char* raw, int32_t width, int32_t height, int32_t bands, const char* path, int32_t quality,
+                      const char* parameters) {
+  UT_GUARD({
+    TORCH_CHECK(started(), "libvips failed to start");
+    TORCH_CHECK(bands >= 1 && bands <= 4, "images are saved with 1 to 4 bands, not ", bands);
+    TORCH_CHECK(width > 0 && height > 0, "empty image");
+    try {
+      vips::VImage img = vips::VImage::rawload(raw, width, height, bands);
+      img = img.copy(vips::VImage::option()->set("interpretation", bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
+      save_as(img, path, quality, parameters);
+    } catch (vips::VError& e) {
+      throw std::runtime_error(std::string(path) + ": cannot write image (" + one_line(e.what()) + ")");
+    }
+  })
+}
+
 int ut_image_encode(const char* format, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,
                     uint8_t** data, int64_t* length) {
   UT_GUARD({

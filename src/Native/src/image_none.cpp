@@ -24,6 +24,11 @@ int ut_image_text(const char* path, const char* key, char** value) { UT_GUARD({ 
 
 int ut_image_convert(const char* source, const char* path, int32_t quality) { UT_GUARD({ no_vips(); }) }
 
+int ut_image_save_raw(const char* raw, int32_t width, int32_t height, int32_t bands, const char* path, int32_t quality,
+                      const char* parameters) {
+  UT_GUARD({ no_vips(); })
+}
+
 int ut_image_encode(const char* format, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands, uint8_t** data,
                     int64_t* length) {
   UT_GUARD({ no_vips(); })

@@ -93,6 +93,10 @@ public sealed class CanvasCoordinator
 
     public int Steps => _step.Steps;
 
+    /// <summary>What a canvas of <paramref name="cells"/> tokens holds for its whole run: the tokens (8 bytes each) and
+    /// the mask (a flag and a list entry each); a step adds what its candidates need.</summary>
+    public static long Bytes(long cells) => cells * (sizeof(long) + sizeof(bool) + sizeof(int));
+
     public async Task<long[]> RunAsync(Action<CanvasProgress>? progress = null, CancellationToken cancel = default)
     {
         while (!Done)

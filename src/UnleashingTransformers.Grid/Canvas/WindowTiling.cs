@@ -38,14 +38,26 @@ public sealed class WindowTiling
         return starts;
     }
 
-    /// <summary>The windows covering a cell.</summary>
+    /// <summary>The windows covering a cell, found by binary search among the sorted tops and lefts: the cost is
+    /// the windows returned (at most four at half-window stride), not the canvas's size.</summary>
     public IEnumerable<Window> Covering(int row, int col)
     {
-        for (var i = 0; i < Tops.Count; i++)
+        var (firstTop, firstLeft) = (FirstCovering(Tops, row, WindowHeight), FirstCovering(Lefts, col, WindowWidth));
+        for (var i = firstTop; i < Tops.Count && Tops[i] <= row; i++)
+            for (var j = firstLeft; j < Lefts.Count && Lefts[j] <= col; j++)
+                yield return Windows[i * Lefts.Count + j];
+    }
+
+    /// <summary>The first start s (ascending) with s + size > x, i.e. the first window reaching x.</summary>
+    private static int FirstCovering(IReadOnlyList<int> starts, int x, int size)
+    {
+        var (lo, hi) = (0, starts.Count);
+        while (lo < hi)
         {
-            if (Tops[i] > row || Tops[i] + WindowHeight <= row) continue;
-            for (var j = 0; j < Lefts.Count; j++)
-                if (Lefts[j] <= col && col < Lefts[j] + WindowWidth) yield return Windows[i * Lefts.Count + j];
+            var mid = (lo + hi) / 2;
+            if (starts[mid] + size <= x) lo = mid + 1;
+            else hi = mid;
         }
+        return lo;
     }
 }

@@ -72,8 +72,7 @@ public sealed class CanvasRuntime : IDisposable
         {
             await Task.Factory.StartNew(() =>
             {
-                using var image = CanvasDecoder.Decode(_vqgan, tokens, options.Height, options.Width, device: _device);
-                Images.Save(image, path, parameters: parameters.ToJson());
+                CanvasDecoder.DecodeToFile(_vqgan, tokens, options.Height, options.Width, path, device: _device, parameters: parameters.ToJson());
                 Images.Convert(path, Path.ChangeExtension(path, ".dzi"));
             }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }

@@ -200,6 +200,6 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         var grid = Images.Grid(cat(new[] { preview, recon.xhat.clamp(0, 1) }, 0).cpu(), perRow: (int)preview.size(0));
         var dir = Path.Combine(o.OutDir, "previews");
         Directory.CreateDirectory(dir);
-        Images.Save(grid, Path.Combine(dir, $"recon_{step}.png"));
+        Images.Save(grid, Path.Combine(dir, $"recon_{step}.png"), parameters: $"{{\"vqganTraining\":{{\"step\":{step},\"rows\":\"inputs, EMA reconstructions\"}}}}");
     }
 }

@@ -36,6 +36,8 @@ internal static unsafe partial class Native
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int ut_image_convert(string source, string path, int quality);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int ut_image_save_raw(string raw, int width, int height, int bands, string path, int quality, string? parameters);
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int ut_image_encode(string format, byte* pixels, int width, int height, int bands, out IntPtr data, out long length);
     [LibraryImport(Lib)] internal static partial void ut_free(IntPtr p);
 

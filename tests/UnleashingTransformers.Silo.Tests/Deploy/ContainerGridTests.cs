@@ -113,6 +113,7 @@ public sealed class ContainerGridTests : GridTest
                         else if (e.ValueFrom?.SecretKeyRef is { } secret)
                             (e.Value, e.ValueFrom) = (m.Tokens[secret.Key], null);
                     }
+                    foreach (var (key, value) in Podman.BlasEnvironment) silo.Env.Add(new V1EnvVar { Name = key, Value = value });
                     foreach (var v in d.Spec.Template.Spec.Volumes.Where(v => v.PersistentVolumeClaim?.ClaimName == "ut-models"))
                         (v.PersistentVolumeClaim, v.HostPath) = (null, new V1HostPathVolumeSource { Path = Models, Type = "Directory" });
                     plays.Add(d);

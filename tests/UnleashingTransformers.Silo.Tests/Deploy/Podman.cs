@@ -21,6 +21,15 @@ public static class Podman
         return onPath || System.Environment.UserName == "root" ? null : "podman is not installed and this user cannot install it (deploy/image.sh needs root or sudo for apt-get)";
     }
 
+    /// <summary>
+    /// The host's OpenBLAS settings (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE), which some machines set because
+    /// OpenBLAS' own choice of kernels is wrong there: containers get them too, or their matrix products pick
+    /// other kernels and round differently from the host's (measured: other pixels from the same tokens).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> BlasEnvironment =>
+        System.Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => k.StartsWith("OPENBLAS_", StringComparison.Ordinal))
+            .Order().ToDictionary(k => k, k => System.Environment.GetEnvironmentVariable(k)!);
+
     /// <summary>Builds <see cref="Image"/> with deploy/image.sh (once per test run); returns its last line.</summary>
     public static string Build() => Built.Value;
 
@@ -67,7 +76,8 @@ public sealed class Container : IDisposable
     {
         Name = name;
         Podman.Run("rm", "-f", name);
-        Podman.Ok(["run", "-d", "--name", name, "--network=host", .. volumes.SelectMany(v => new[] { "-v", v }), Podman.Image, .. command]);
+        Podman.Ok(["run", "-d", "--name", name, "--network=host", .. volumes.SelectMany(v => new[] { "-v", v }),
+            .. Podman.BlasEnvironment.SelectMany(e => new[] { "-e", $"{e.Key}={e.Value}" }), Podman.Image, .. command]);
     }
 
     public string Logs() => Podman.Run("logs", Name).output;
