@@ -60,4 +60,37 @@ public class ReproducibilityCliTests : TempDirTest
         Assert.DoesNotContain(Directory.GetFileSystemEntries(Dir), f => Path.GetFileName(f).StartsWith('.'));   // no temporaries left
         Assert.Contains("unknown image format", Ut.Fails("decode", "--vqgan", vqgan, "--tokens", P("a.json"), "--out", P("a.bmp")));
     }
+
+    [Fact]
+    public async Task A_large_grid_decodes_in_strips_with_bounded_memory_measured_in_the_child_process()
+    {
+        // 128x128 tokens of the bundled VQ-GAN: 1024x1024 px. Whole, its attention at token resolution alone would
+        // hold a 16384 x 16384 float matrix (1 GiB); in strips of tiles the process stays far below that.
+        var rng = new Random(5);
+        File.WriteAllText(P("big.json"), JsonSerializer.Serialize(new { shape = new[] { 128, 128 }, tokens = Enumerable.Range(0, 128 * 128).Select(_ => rng.Next(256)).ToArray() }));
+        using var p = System.Diagnostics.Process.Start(Ut.Start("decode", "--vqgan", Path.Combine(AppContext.BaseDirectory, "models", "terrain", "vqgan_ema.th"),
+            "--tokens", P("big.json"), "--out", P("big.png")))!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        long peakKb = 0;
+        while (!p.HasExited)
+        {
+            try
+            {
+                foreach (var line in File.ReadLines($"/proc/{p.Id}/status"))
+                    if (line.StartsWith("VmHWM:")) peakKb = Math.Max(peakKb, long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]));
+            }
+            catch (IOException)
+            {
+                // the process ended between the check and the read
+            }
+            await Task.Delay(20);
+        }
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, await stderr);
+        Assert.Contains("1024x1024 px", await stdout);
+        Assert.InRange(peakKb, 50_000, 700_000);                              // measured: 374 MB, most of it the runtime and libtorch
+        using (Torch.torch.NewDisposeScope())
+            Assert.Equal(new long[] { 3, 1024, 1024 }, Imaging.Images.LoadRgb(P("big.png")).shape);
+    }
 }

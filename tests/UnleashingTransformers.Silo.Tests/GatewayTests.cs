@@ -157,13 +157,16 @@ public sealed class GatewayTests : GridTest
         var early = await http.GetByteArrayAsync($"jobs/{id}/preview.png");
 
         // The event stream: a status event per change, steps never going back, the last one "done".
-        using var stream = await http.GetStreamAsync($"jobs/{id}/events");
-        using var reader = new StreamReader(stream);
+        using var response = await http.GetAsync($"jobs/{id}/events", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
         var events = new List<JsonElement>();
-        string? line;
+        string? line, previous = null;
         while ((line = await reader.ReadLineAsync()) is not null)
         {
+            (var before, previous) = (previous, line);
             if (!line.StartsWith("data: ")) continue;
+            Assert.Equal("event: status", before);                            // each event: its name, its data, a blank line
             var status = JsonDocument.Parse(line["data: ".Length..]).RootElement;
             events.Add(status);
             if (status.GetProperty("state").GetString() == "done") break;
