@@ -99,6 +99,24 @@ int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32
 
 namespace {
 
+// An interleaved HxWxbands uint8 image (from memory or a raw file) tagged with its colours: sRGB with 3 or 4
+// bands, grey with 1 or 2.
+vips::VImage tagged(vips::VImage img) {
+  return img.copy(vips::VImage::option()->set("interpretation",
+      img.bands() >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
+}
+
+void check_geometry(int32_t width, int32_t height, int32_t bands) {
+  TORCH_CHECK(started(), "libvips failed to start");
+  TORCH_CHECK(bands >= 1 && bands <= 4, "images have 1 to 4 bands, not ", bands);
+  TORCH_CHECK(width > 0 && height > 0, "empty image");
+}
+
+vips::VImage from_memory(const uint8_t* pixels, int32_t width, int32_t height, int32_t bands) {
+  return tagged(vips::VImage::new_from_memory(const_cast<uint8_t*>(pixels), static_cast<size_t>(width) * height * bands,
+      width, height, bands, VIPS_FORMAT_UCHAR));
+}
+
 // Saves by the path's extension: PNG (with the parameters text chunk), JPEG, WebP, tiled pyramidal TIFF, or a
 // DeepZoom pyramid (x.dzi beside a folder x_files of tiles). Every writer streams from the image's source.
 void save_as(vips::VImage img, const std::string& path, int quality, const char* parameters) {
@@ -131,15 +149,9 @@ extern "C" {
 int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,
                   int32_t quality, const char* parameters) {
   UT_GUARD({
-    TORCH_CHECK(started(), "libvips failed to start");
-    TORCH_CHECK(bands >= 1 && bands <= 4, "images are saved with 1 to 4 bands, not ", bands);
-    TORCH_CHECK(width > 0 && height > 0, "empty image");
+    check_geometry(width, height, bands);
     try {
-      vips::VImage img = vips::VImage::new_from_memory(const_cast<uint8_t*>(pixels),
-          static_cast<size_t>(width) * height * bands, width, height, bands, VIPS_FORMAT_UCHAR);
-      img = img.copy(vips::VImage::option()->set("interpretation",
-          bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
-      save_as(img, path, quality, parameters);
+      save_as(from_memory(pixels, width, height, bands), path, quality, parameters);
     } catch (vips::VError& e) {
       throw std::runtime_error(std::string(path) + ": cannot write image (" + one_line(e.what()) + ")");
     }
@@ -160,13 +172,9 @@ int ut_image_convert(const char* source, const char* path, int32_t quality) {
 int ut_image_save_raw(const char* raw, int32_t width, int32_t height, int32_t bands, const char* path, int32_t quality,
                       const char* parameters) {
   UT_GUARD({
-    TORCH_CHECK(started(), "libvips failed to start");
-    TORCH_CHECK(bands >= 1 && bands <= 4, "images are saved with 1 to 4 bands, not ", bands);
-    TORCH_CHECK(width > 0 && height > 0, "empty image");
+    check_geometry(width, height, bands);
     try {
-      vips::VImage img = vips::VImage::rawload(raw, width, height, bands);
-      img = img.copy(vips::VImage::option()->set("interpretation", bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
-      save_as(img, path, quality, parameters);
+      save_as(tagged(vips::VImage::rawload(raw, width, height, bands)), path, quality, parameters);
     } catch (vips::VError& e) {
       throw std::runtime_error(std::string(path) + ": cannot write image (" + one_line(e.what()) + ")");
     }
@@ -176,15 +184,11 @@ int ut_image_save_raw(const char* raw, int32_t width, int32_t height, int32_t ba
 int ut_image_encode(const char* format, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,
                     uint8_t** data, int64_t* length) {
   UT_GUARD({
-    TORCH_CHECK(started(), "libvips failed to start");
-    TORCH_CHECK(bands >= 1 && bands <= 4, "images are encoded with 1 to 4 bands, not ", bands);
-    TORCH_CHECK(width > 0 && height > 0, "empty image");
+    check_geometry(width, height, bands);
     try {
-      vips::VImage img = vips::VImage::new_from_memory(const_cast<uint8_t*>(pixels),
-          static_cast<size_t>(width) * height * bands, width, height, bands, VIPS_FORMAT_UCHAR);
       void* buffer = nullptr;
       size_t size = 0;
-      img.write_to_buffer(format, &buffer, &size);
+      from_memory(pixels, width, height, bands).write_to_buffer(format, &buffer, &size);
       *data = static_cast<uint8_t*>(buffer);  // g_malloc'd; glib's default allocator is malloc
       *length = static_cast<int64_t>(size);
     } catch (vips::VError& e) {

@@ -31,6 +31,8 @@ public sealed class CanvasJobGrain(
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _cancel = new();
     private CanvasCoordinator? _canvas;
+    /// <summary>The state status calls report while a finish is being recorded (null: the saved state).</summary>
+    private JobState? _reported;
 
     private string Id => this.GetPrimaryKeyString();
     private CanvasJobState S => job.State;
@@ -157,7 +159,7 @@ public sealed class CanvasJobGrain(
         else StartLoop();
     }
 
-    private JobStatus Status() => new(Id, S.State, _canvas?.Step ?? S.Step, S.Steps, _canvas?.Revealed ?? S.Revealed, S.Total, S.Error, S.Updated);
+    private JobStatus Status() => new(Id, _reported ?? S.State, _canvas?.Step ?? S.Step, S.Steps, _canvas?.Revealed ?? S.Revealed, S.Total, S.Error, S.Updated);
 
     private void StartLoop()
     {
@@ -258,11 +260,21 @@ public sealed class CanvasJobGrain(
 
     private async Task FinishAsync(JobState state)
     {
-        (S.State, S.Updated) = (state, DateTimeOffset.UtcNow);
-        await job.WriteStateAsync();
-        _canvas = null;
-        await UnregisterAsync();
-        await GrainFactory.GetGrain<IJobIndexGrain>(0).FinishedAsync(Id);
+        // Callers see the job finished only once the job index knows: a client that submits the moment it
+        // sees "done" must find the pending queue one shorter.
+        _reported = S.State;
+        try
+        {
+            (S.State, S.Updated) = (state, DateTimeOffset.UtcNow);
+            await job.WriteStateAsync();
+            _canvas = null;
+            await UnregisterAsync();
+            await GrainFactory.GetGrain<IJobIndexGrain>(0).FinishedAsync(Id);
+        }
+        finally
+        {
+            _reported = null;
+        }
         log.LogInformation("job {Id}: {State} at step {Step}/{Steps}", Id, state, S.Step, S.Steps);
     }
 
