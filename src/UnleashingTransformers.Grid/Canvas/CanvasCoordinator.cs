@@ -113,16 +113,16 @@ public sealed class CanvasCoordinator
     {
         using var activity = GridTelemetry.Source.StartActivity("canvas.step");
         activity?.SetTag("ut.step", Step);
-        var reveal = new List<int>();
-        _step.Candidates(Step, _masked, Options.Seed, 0, reveal);
-        if (reveal.Count > 0)
+        var candidates = new List<int>();
+        _step.Candidates(Step, _masked, Options.Seed, 0, candidates);
+        if (candidates.Count > 0)
         {
             var (wh, ww, W) = (Options.WindowHeight, Options.WindowWidth, Options.Width);
-            // Which windows serve the positions being revealed, and where those positions sit in them.
+            // Which windows serve the candidate positions, and where those positions sit in them.
             var byWindow = new SortedDictionary<int, (Window window, List<(int index, int local)> entries)>();
-            for (var i = 0; i < reveal.Count; i++)
+            for (var i = 0; i < candidates.Count; i++)
             {
-                var p = reveal[i];
+                var p = candidates[i];
                 foreach (var w in Covering(p / W, p % W))
                 {
                     if (!byWindow.TryGetValue(w.Id, out var at)) byWindow[w.Id] = at = (w, new());
@@ -130,14 +130,14 @@ public sealed class CanvasCoordinator
                 }
             }
             var requests = byWindow.Select(kv => new WindowRequest(_nextRequest++, kv.Key, Crop(kv.Value.window), kv.Value.entries.Select(v => v.local).ToArray())).ToList();
-            Trace?.Add((Step, reveal.ToArray(), byWindow.Keys.ToArray()));
-            activity?.SetTag("ut.reveal", reveal.Count);
+            Trace?.Add((Step, candidates.ToArray(), byWindow.Keys.ToArray()));
+            activity?.SetTag("ut.reveal", candidates.Count);
             activity?.SetTag("ut.windows", requests.Count);
             var results = (await _pool.EvaluateAsync(requests, cancel)).ToDictionary(r => r.RequestId);
             WindowPasses += requests.Count;
 
             var K = _pool.CodebookSize;
-            var opinions = new List<Opinion>[reveal.Count];
+            var opinions = new List<Opinion>[candidates.Count];
             for (var i = 0; i < opinions.Length; i++) opinions[i] = new List<Opinion>(1);
             foreach (var request in requests)
             {
@@ -148,12 +148,12 @@ public sealed class CanvasCoordinator
                 var (w, entries) = byWindow[request.WindowId];
                 for (var e = 0; e < entries.Count; e++)
                 {
-                    var p = reveal[entries[e].index];
+                    var p = candidates[entries[e].index];
                     opinions[entries[e].index].Add(new Opinion(probabilities.AsMemory(e * K, K), p / W - w.Top, p % W - w.Left));
                 }
             }
             // One opinion is used as is: a one-window canvas is exactly the plain sampler.
-            var revealed = _step.Reveal(Step, reveal,
+            var revealed = _step.Reveal(Step, candidates,
                 i => opinions[i].Count == 1 ? opinions[i][0].Probabilities.Span : Aggregation.Combine(opinions[i], Options.Aggregate, wh, ww),
                 Options.Seed, 0, Tokens, _masked);
             GridTelemetry.TokensRevealed.Add(revealed);
