@@ -122,20 +122,8 @@ public sealed class CanvasJobGrain(
     public async Task<byte[]?> PyramidAsync(string file)
     {
         if (!Exists || S.State != JobState.Done) return null;
-        var path = PyramidFile(file);
+        var path = runtime.PyramidFile(Id, file);
         return path is not null && File.Exists(path) ? await File.ReadAllBytesAsync(path) : null;
-    }
-
-    /// <summary>Where a pyramid file the viewer asks for lies: only <c>image.dzi</c> and tiles named as dzsave names them.</summary>
-    private string? PyramidFile(string file)
-    {
-        var dzi = runtime.PyramidPath(Id);
-        if (file == "image.dzi") return dzi;
-        var parts = file.Split('/');
-        if (parts.Length == 3 && parts[0] == "image_files" && int.TryParse(parts[1], out var level) && level is >= 0 and < 64
-            && System.Text.RegularExpressions.Regex.IsMatch(parts[2], "^[0-9]{1,6}_[0-9]{1,6}\\.jpeg$"))
-            return Path.Combine(Path.ChangeExtension(dzi, null) + "_files", level.ToString(), parts[2]);
-        return null;
     }
 
     public Task<FinishedCanvas?> CanvasAsync() =>
@@ -144,10 +132,7 @@ public sealed class CanvasJobGrain(
     public async Task ForgetAsync()
     {
         _cancel.Cancel();
-        File.Delete(runtime.ImagePath(Id));
-        File.Delete(runtime.PyramidPath(Id));
-        if (Directory.Exists(Path.ChangeExtension(runtime.PyramidPath(Id), null) + "_files"))
-            Directory.Delete(Path.ChangeExtension(runtime.PyramidPath(Id), null) + "_files", recursive: true);
+        runtime.DeleteImages(Id);
         await UnregisterAsync();
         await job.ClearStateAsync();
         DeactivateOnIdle();

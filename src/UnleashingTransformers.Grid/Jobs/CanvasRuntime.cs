@@ -58,6 +58,28 @@ public sealed class CanvasRuntime : IDisposable
     /// <summary>The DeepZoom pyramid of a job's image: <c>{id}.dzi</c> and the folder <c>{id}_files</c>.</summary>
     public string PyramidPath(string id) => Path.Combine(ImageDirectory, $"{id}.dzi");
 
+    private string PyramidTiles(string id) => Path.Combine(ImageDirectory, $"{id}_files");
+
+    /// <summary>Where a file of a job's pyramid that a viewer asks for lies: only <c>image.dzi</c> and tiles named as
+    /// dzsave names them (<c>image_files/LEVEL/COL_ROW.jpeg</c>); null for anything else.</summary>
+    public string? PyramidFile(string id, string file)
+    {
+        if (file == "image.dzi") return PyramidPath(id);
+        var parts = file.Split('/');
+        if (parts.Length == 3 && parts[0] == "image_files" && int.TryParse(parts[1], out var level) && level is >= 0 and < 64
+            && System.Text.RegularExpressions.Regex.IsMatch(parts[2], "^[0-9]{1,6}_[0-9]{1,6}\\.jpeg$"))
+            return Path.Combine(PyramidTiles(id), level.ToString(), parts[2]);
+        return null;
+    }
+
+    /// <summary>Removes a job's image and its pyramid (retention).</summary>
+    public void DeleteImages(string id)
+    {
+        File.Delete(ImagePath(id));
+        File.Delete(PyramidPath(id));
+        if (Directory.Exists(PyramidTiles(id))) Directory.Delete(PyramidTiles(id), recursive: true);
+    }
+
     /// <summary>A PNG of the canvas as it stands, one pixel a token: each revealed token in its code's mean colour
     /// (<see cref="CodePalette"/>, computed once), masked positions grey.</summary>
     public byte[] Preview(long[] tokens, int height, int width) =>
