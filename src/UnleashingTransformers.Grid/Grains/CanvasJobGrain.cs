@@ -132,9 +132,10 @@ public sealed class CanvasJobGrain(
     public async Task ForgetAsync()
     {
         _cancel.Cancel();
-        runtime.DeleteImages(Id);
         await UnregisterAsync();
+        // The record goes first: whoever finds the image gone finds the job gone too.
         await job.ClearStateAsync();
+        runtime.DeleteImages(Id);
         DeactivateOnIdle();
     }
 
