@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Replicas;
@@ -70,7 +71,7 @@ public class TilingAndAggregationTests
     {
         var a = new float[] { 0.5f, 0.5f, 0f };
         var b = new float[] { 0.1f, 0.6f, 0.3f };
-        var ops = new List<Opinion> { new(a, 0, 0), new(b, 1, 1) };
+        var ops = new List<Opinion> { new(Bytes(a), 0, 0), new(Bytes(b), 1, 1) };
         Assert.Equal(new[] { 0.3f, 0.55f, 0.15f }, Aggregation.Combine(ops, AggregationKind.Mean, 4, 4).Select(v => MathF.Round(v, 6)));
 
         // Gaussian: weights exp(-½((r-1.5)² + (c-1.5)²)/(4/4)²) for a 4x4 window.
@@ -85,6 +86,8 @@ public class TilingAndAggregationTests
         for (var i = 0; i < 3; i++) Assert.Equal(geo[i] / geo.Sum(), p[i], 4);
         Assert.Throws<ArgumentException>(() => Aggregation.Parse("median"));
     }
+
+    private static byte[] Bytes(float[] probabilities) => MemoryMarshal.AsBytes(probabilities.AsSpan()).ToArray();
 }
 
 public class CanvasTests
@@ -92,10 +95,11 @@ public class CanvasTests
     private static CanvasOptions Options(int h, int w, int stride = 2, int steps = 12, RevealOrder order = RevealOrder.Parallel, ulong seed = 3,
         AggregationKind agg = AggregationKind.Mean) => new(h, w, 4, 4, stride, stride, steps, TokenSampling.Plain(0.9), seed, agg, order, ScheduleChoice.Reciprocal, TilingKind.Overlap);
 
-    private static async Task<(long[] tokens, CanvasCoordinator canvas, InProcessWindowPool pool)> Run(TinyPriors priors, CanvasOptions o, int replicas = 1, int batch = 8)
+    private static async Task<(long[] tokens, CanvasCoordinator canvas, InProcessWindowPool pool)> Run(TinyPriors priors, CanvasOptions o, int replicas = 1, int batch = 8,
+        long chunkBytes = 16 << 20)
     {
         var pool = new InProcessWindowPool(priors.Denoisers.Take(replicas).ToList(), batch);
-        var canvas = new CanvasCoordinator(pool, o) { Trace = new() };
+        var canvas = new CanvasCoordinator(pool, o) { Trace = new(), ChunkBytes = chunkBytes };
         var tokens = await canvas.RunAsync();
         await pool.DisposeAsync();
         return (tokens, canvas, pool);
@@ -133,6 +137,16 @@ public class CanvasTests
         var reference = (await Run(priors, o, replicas: 1, batch: 8)).tokens;
         foreach (var (replicas, batch) in new[] { (2, 8), (3, 8), (1, 1), (3, 3), (2, 64) })
             Assert.Equal(reference, (await Run(priors, o, replicas, batch)).tokens);
+        // A step's windows go out in chunks (two in flight); a chunk of one window, or of a few, changes nothing,
+        // not even the passes: each window a step needs is asked once whatever the chunks.
+        var whole = await Run(priors, o, replicas: 2);
+        foreach (var chunkBytes in new long[] { 1, 3 * 12 * sizeof(float) })
+        {
+            var chunked = await Run(priors, o, replicas: 2, chunkBytes: chunkBytes);
+            Assert.Equal(reference, chunked.tokens);
+            Assert.Equal(whole.canvas.WindowPasses, chunked.canvas.WindowPasses);
+            Assert.Equal(whole.pool.Counts.positions, chunked.pool.Counts.positions);
+        }
         Assert.NotEqual(reference, (await Run(priors, o with { Seed = 4 })).tokens);
     }
 

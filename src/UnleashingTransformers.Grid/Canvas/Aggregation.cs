@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace UnleashingTransformers.Grid.Canvas;
 
 /// <summary>How the distributions of the windows covering a cell combine.</summary>
@@ -12,8 +14,13 @@ public enum AggregationKind
     ProductOfExperts,
 }
 
-/// <summary>One window's opinion about a cell: its probabilities and the cell's place in the window.</summary>
-public readonly record struct Opinion(ReadOnlyMemory<float> Probabilities, int LocalRow, int LocalCol);
+/// <summary>One window's opinion about a cell: its probabilities, as the window's answer carries them (float32
+/// bytes, read in place: a step reads thousands of answers, and a copy of each doubled its memory), and the
+/// cell's place in the window.</summary>
+public readonly record struct Opinion(ReadOnlyMemory<byte> Answer, int LocalRow, int LocalCol)
+{
+    public ReadOnlySpan<float> Probabilities => MemoryMarshal.Cast<byte, float>(Answer.Span);
+}
 
 public static class Aggregation
 {
@@ -34,7 +41,7 @@ public static class Aggregation
         double totalWeight = 0;
         foreach (var o in opinions)
         {
-            var p = o.Probabilities.Span;
+            var p = o.Probabilities;
             var w = kind == AggregationKind.Gaussian ? GaussianWeight(o.LocalRow, o.LocalCol, windowHeight, windowWidth) : 1.0;
             totalWeight += w;
             for (var i = 0; i < k; i++)

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;
@@ -94,7 +93,8 @@ public sealed class CanvasCoordinator
     public int Steps => _step.Steps;
 
     /// <summary>What a canvas of <paramref name="cells"/> tokens holds for its whole run: the tokens (8 bytes each) and
-    /// the mask (a flag and a list entry each); a step adds what its candidates need.</summary>
+    /// the mask (a flag and a list entry each); a step adds what its candidates need and two chunks of answers
+    /// (<see cref="ChunkBytes"/>).</summary>
     public static long Bytes(long cells) => cells * (sizeof(long) + sizeof(bool) + sizeof(int));
 
     public async Task<long[]> RunAsync(Action<CanvasProgress>? progress = null, CancellationToken cancel = default)
@@ -108,6 +108,11 @@ public sealed class CanvasCoordinator
         return Tokens;
     }
 
+    /// <summary>How many bytes of window answers a step holds at once, per chunk of windows (two chunks are in
+    /// flight: one being answered while the last is aggregated). Bounds a step's memory whatever the canvas's
+    /// size; each chunk still spans hundreds of windows, enough to keep every replica's batches full.</summary>
+    public long ChunkBytes { get; set; } = 16 << 20;
+
     /// <summary>Runs one step of the schedule.</summary>
     public async Task StepAsync(CancellationToken cancel = default)
     {
@@ -117,52 +122,98 @@ public sealed class CanvasCoordinator
         _step.Candidates(Step, _masked, Options.Seed, 0, candidates);
         if (candidates.Count > 0)
         {
-            var (wh, ww, W) = (Options.WindowHeight, Options.WindowWidth, Options.Width);
-            // Which windows serve the candidate positions, and where those positions sit in them.
-            var byWindow = new SortedDictionary<int, (Window window, List<(int index, int local)> entries)>();
-            for (var i = 0; i < candidates.Count; i++)
-            {
-                var p = candidates[i];
-                foreach (var w in Covering(p / W, p % W))
-                {
-                    if (!byWindow.TryGetValue(w.Id, out var at)) byWindow[w.Id] = at = (w, new());
-                    at.entries.Add((i, (p / W - w.Top) * ww + (p % W - w.Left)));
-                }
-            }
-            var requests = byWindow.Select(kv => new WindowRequest(_nextRequest++, kv.Key, Crop(kv.Value.window), kv.Value.entries.Select(v => v.local).ToArray())).ToList();
-            Trace?.Add((Step, candidates.ToArray(), byWindow.Keys.ToArray()));
+            var windows = WindowsServing(candidates, out var unanswered);
+            Trace?.Add((Step, candidates.ToArray(), windows.Keys.ToArray()));
             activity?.SetTag("ut.reveal", candidates.Count);
-            activity?.SetTag("ut.windows", requests.Count);
-            var results = (await _pool.EvaluateAsync(requests, cancel)).ToDictionary(r => r.RequestId);
-            WindowPasses += requests.Count;
+            activity?.SetTag("ut.windows", windows.Count);
 
-            var K = _pool.CodebookSize;
-            var opinions = new List<Opinion>[candidates.Count];
-            for (var i = 0; i < opinions.Length; i++) opinions[i] = new List<Opinion>(1);
-            foreach (var request in requests)
+            // Windows go out in id order (row-major) in chunks; a candidate is drawn as soon as its last window
+            // has answered and its answers dropped, so a step holds the answers of about two chunks, not all.
+            var (wh, ww, W, K) = (Options.WindowHeight, Options.WindowWidth, Options.Width, _pool.CodebookSize);
+            var opinions = new List<Opinion>?[candidates.Count];
+            var drawn = new long[candidates.Count];
+            var confidences = new double[candidates.Count];
+            var chunks = Chunks(windows.Values, ChunkBytes / ((long)K * sizeof(float))).GetEnumerator();
+            Task<IReadOnlyList<WindowResult>>? next = chunks.MoveNext() ? Send(chunks.Current, cancel) : null;
+            while (next is not null)
             {
-                var probabilities = MemoryMarshal.Cast<byte, float>(results[request.RequestId].Probabilities).ToArray();
-                if (probabilities.Length != request.Positions.Length * K)
-                    throw new InvalidOperationException($"window {request.WindowId}: {probabilities.Length} probabilities for {request.Positions.Length} positions");
-                Distributions += request.Positions.Length;
-                var (w, entries) = byWindow[request.WindowId];
-                for (var e = 0; e < entries.Count; e++)
+                var chunk = chunks.Current;
+                var results = await next;
+                next = chunks.MoveNext() ? Send(chunks.Current, cancel) : null;
+                if (results.Count != chunk.Count) throw new InvalidOperationException($"the pool answered {results.Count} of {chunk.Count} windows");
+                for (var c = 0; c < chunk.Count; c++)
                 {
-                    var p = candidates[entries[e].index];
-                    opinions[entries[e].index].Add(new Opinion(probabilities.AsMemory(e * K, K), p / W - w.Top, p % W - w.Left));
+                    var (window, entries) = chunk[c];
+                    var answer = results[c].Probabilities.AsMemory();
+                    if (results[c].WindowId != window.Id || answer.Length != entries.Count * K * sizeof(float))
+                        throw new InvalidOperationException($"window {window.Id}: the answer holds {answer.Length / sizeof(float)} probabilities for {entries.Count} positions");
+                    Distributions += entries.Count;
+                    for (var e = 0; e < entries.Count; e++)
+                    {
+                        var i = entries[e].Candidate;
+                        var p = candidates[i];
+                        (opinions[i] ??= new List<Opinion>(1)).Add(new Opinion(answer.Slice(e * K * sizeof(float), K * sizeof(float)), p / W - window.Top, p % W - window.Left));
+                        if (--unanswered[i] > 0) continue;
+                        // One opinion is used as is: a one-window canvas is exactly the plain sampler.
+                        var row = opinions[i]!.Count == 1 ? opinions[i]![0].Probabilities : Aggregation.Combine(opinions[i]!, Options.Aggregate, wh, ww);
+                        drawn[i] = _step.Draw(Step, p, row, Options.Seed, 0, out confidences[i]);
+                        opinions[i] = null;
+                    }
                 }
+                WindowPasses += chunk.Count;
             }
-            // One opinion is used as is: a one-window canvas is exactly the plain sampler.
-            var revealed = _step.Reveal(Step, candidates,
-                i => opinions[i].Count == 1 ? opinions[i][0].Probabilities.Span : Aggregation.Combine(opinions[i], Options.Aggregate, wh, ww),
-                Options.Seed, 0, Tokens, _masked);
+            var revealed = _step.Keep(Step, candidates, drawn, confidences, Options.Seed, 0, Tokens, _masked);
             GridTelemetry.TokensRevealed.Add(revealed);
         }
         Step++;
     }
 
+    /// <summary>The windows serving the candidate positions, by id, each with those positions (the candidate's
+    /// index and its place in the window); <paramref name="unanswered"/> counts each candidate's windows.</summary>
+    private SortedDictionary<int, WindowAsk> WindowsServing(List<int> candidates, out int[] unanswered)
+    {
+        var (ww, W) = (Options.WindowWidth, Options.Width);
+        var windows = new SortedDictionary<int, WindowAsk>();
+        unanswered = new int[candidates.Count];
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var p = candidates[i];
+            foreach (var w in Covering(p / W, p % W))
+            {
+                if (!windows.TryGetValue(w.Id, out var at)) windows[w.Id] = at = new WindowAsk(w, []);
+                at.Entries.Add((i, (p / W - w.Top) * ww + (p % W - w.Left)));
+                unanswered[i]++;
+            }
+        }
+        return windows;
+    }
+
+    /// <summary>Consecutive runs of windows asking for about <paramref name="distributions"/> positions each.</summary>
+    private static IEnumerable<List<WindowAsk>> Chunks(
+        IEnumerable<WindowAsk> windows, long distributions)
+    {
+        var chunk = new List<WindowAsk>();
+        long size = 0;
+        foreach (var w in windows)
+        {
+            chunk.Add(w);
+            size += w.Entries.Count;
+            if (size < distributions) continue;
+            yield return chunk;
+            (chunk, size) = (new(), 0);
+        }
+        if (chunk.Count > 0) yield return chunk;
+    }
+
+    private Task<IReadOnlyList<WindowResult>> Send(List<WindowAsk> chunk, CancellationToken cancel) =>
+        _pool.EvaluateAsync(chunk.Select(w => new WindowRequest(_nextRequest++, w.Window.Id, Crop(w.Window), w.Entries.Select(e => e.Local).ToArray())).ToList(), cancel);
+
     private IEnumerable<Window> Covering(int row, int col) =>
         Shifted is null ? Tiling.Covering(row, col) : [Shifted.Owner(Step, row, col)];
+
+    /// <summary>A window a step asks, with the candidates it serves: their index among the step's candidates and
+    /// their place in the window.</summary>
+    private sealed record WindowAsk(Window Window, List<(int Candidate, int Local)> Entries);
 
     private long[] Crop(Window w)
     {

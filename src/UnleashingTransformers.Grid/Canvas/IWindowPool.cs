@@ -4,8 +4,8 @@ namespace UnleashingTransformers.Grid.Canvas;
 
 /// <summary>
 /// Where a canvas's window forward passes run: on model replicas in this process
-/// (<see cref="Window.InProcessWindowPool"/>, the embedded <c>ut generate</c>) or on the cluster's window
-/// replica grains (<see cref="Window.OrleansWindowPool"/>). A pool may batch, reorder or retry requests;
+/// (<c>Replicas.InProcessWindowPool</c>, the embedded <c>ut generate</c>) or on the cluster's window
+/// replica grains (<c>Replicas.OrleansWindowPool</c>). A pool may batch, reorder or retry requests;
 /// results come back in request order.
 /// </summary>
 public interface IWindowPool : IAsyncDisposable

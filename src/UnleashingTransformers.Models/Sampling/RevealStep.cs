@@ -27,12 +27,24 @@ public sealed class RevealStep(IRevealSchedule schedule, TokenSampling sampling)
         var drawn = new long[candidates.Count];
         var confidences = new double[candidates.Count];
         for (var i = 0; i < candidates.Count; i++)
-        {
-            var row = rows(i);
-            var u = CounterRng.Uniform(seed, stream, step, candidates[i], CounterRng.Purpose.Token);
-            var token = sampling.Draw(row, step, schedule.Steps, u);
-            (drawn[i], confidences[i]) = (token, row[token]);
-        }
+            drawn[i] = Draw(step, candidates[i], rows(i), seed, stream, out confidences[i]);
+        return Keep(step, candidates, drawn, confidences, seed, stream, tokens, masked);
+    }
+
+    /// <summary>The token drawn at <paramref name="position"/> from its row, and the probability it had. A caller
+    /// whose rows arrive piecemeal (the canvas, window by window) draws each as it completes and then calls
+    /// <see cref="Keep"/> once: the same draws as <see cref="Reveal"/>, without holding every row at once.</summary>
+    public long Draw(int step, int position, ReadOnlySpan<float> row, ulong seed, ulong stream, out double confidence)
+    {
+        var u = CounterRng.Uniform(seed, stream, step, position, CounterRng.Purpose.Token);
+        var token = sampling.Draw(row, step, schedule.Steps, u);
+        confidence = row[token];
+        return token;
+    }
+
+    /// <summary>Writes the draws the schedule keeps and removes them from the mask; returns how many.</summary>
+    public int Keep(int step, IReadOnlyList<int> candidates, ReadOnlySpan<long> drawn, ReadOnlySpan<double> confidences, ulong seed, ulong stream, Span<long> tokens, MaskedPositions masked)
+    {
         var keep = new List<int>(candidates.Count);
         schedule.Select(step, masked.Count, candidates, confidences, seed, stream, keep);
         foreach (var i in keep)
