@@ -10,7 +10,7 @@ using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Silo;
-using UnleashingTransformers.Silo.Tests;
+using UnleashingTransformers.Testing;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
 

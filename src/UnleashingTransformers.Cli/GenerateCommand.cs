@@ -5,6 +5,7 @@ using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.VqGan;
 using UnleashingTransformers.Torch;
 
 namespace UnleashingTransformers.Cli;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.VqGan;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
 
@@ -78,7 +79,7 @@ internal static class ImageCommands
                 foreach (var f in files.Skip(i).Take(batch))
                 {
                     try { images.Add(Images.LoadPrepared(f, size, maxPixels)); }
-                    catch (Exception e) when (e is TorchException or ArgumentException) { skipped.Add(e.Message); Console.Error.WriteLine($"encode: skipped {e.Message}"); }
+                    catch (Exception e) when (e is ImageException or TorchException or ArgumentException) { skipped.Add(e.Message); Console.Error.WriteLine($"encode: skipped {e.Message}"); }
                 }
                 if (images.Count > 0)
                 {
@@ -119,7 +120,7 @@ internal static class ImageCommands
             using var coder = TokenDecoder.Open(r.GetValue(vqgan), device)!;
             var grid = TokenGrid.Load(r.GetValue(tokens)!, (int)coder.CodebookSize);
             CanvasRun.CheckImagePath(r.GetValue(output)!);
-            var need = Grid.Canvas.CanvasDecoder.PeakBytes(grid.H, grid.W, coder.Model.Downscale);
+            var need = Models.VqGan.CanvasDecoder.PeakBytes(grid.H, grid.W, coder.Model.Downscale);
             if (need > MachineMemory.AvailableBytes() && !r.GetValue(force))
                 throw new ArgumentException($"--tokens: its {grid.H}x{grid.W} tokens need about {MachineMemory.Describe(need)} to decode, " +
                     $"{MachineMemory.Describe(MachineMemory.AvailableBytes())} is available: decode a smaller grid (or --force)");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
 

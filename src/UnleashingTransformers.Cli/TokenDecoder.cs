@@ -42,7 +42,7 @@ internal sealed class TokenDecoder : IDisposable
     {
         if (grid.Tokens.Any(t => t < 0 || t >= CodebookSize))
             throw new ArgumentException($"token id out of range: ids must lie in 0..{CodebookSize - 1}");
-        Grid.Canvas.CanvasDecoder.DecodeToFile(Model, grid.Tokens, grid.H, grid.W, path, tile, device: _device, parameters: parameters);
+        Models.VqGan.CanvasDecoder.DecodeToFile(Model, grid.Tokens, grid.H, grid.W, path, tile, device: _device, parameters: parameters);
     }
 
     /// <summary>Tokens of one prepared image (3, S, S).</summary>

@@ -109,7 +109,7 @@ public static class Images
             {
                 write(tmp);
             }
-            catch (TorchException e)
+            catch (ImageException e)
             {
                 throw new ArgumentException(e.Message.Replace(tmp, path));
             }

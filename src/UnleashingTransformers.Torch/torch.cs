@@ -2,6 +2,8 @@ using UnleashingTransformers.Torch.Interop;
 
 namespace UnleashingTransformers.Torch;
 
+#pragma warning disable CS8981 // lower-case type names on purpose: the PyTorch-shaped API (torch, nn, optim)
+
 /// <summary>The <c>torch</c> namespace of PyTorch: creation, functions over tensors, runtime settings.</summary>
 public static partial class torch
 {

@@ -1,6 +1,7 @@
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.VqGan;
+using UnleashingTransformers.Testing;
 using UnleashingTransformers.Torch;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;

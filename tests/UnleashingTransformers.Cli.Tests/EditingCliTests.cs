@@ -1,5 +1,6 @@
 using System.Text.Json;
 using UnleashingTransformers.Imaging;
+using UnleashingTransformers.Testing;
 using UnleashingTransformers.Torch;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;
@@ -19,7 +20,7 @@ public class EditingCliTests : TempDirTest
         File.WriteAllText(file, JsonSerializer.Serialize(new { shape = new[] { h, w }, tokens }));
 
     [Fact]
-    public void A_prior_trained_on_a_pattern_samples_it_with_every_schedule_and_restores_a_masked_region()
+    public void APriorTrainedOnAPatternSamplesItWithEveryScheduleAndRestoresAMaskedRegion()
     {
         using (NewDisposeScope())
             save(from_array<long>(Pattern, 1, 16).repeat(64, 1), P("latents.pt"));
@@ -64,7 +65,7 @@ public class EditingCliTests : TempDirTest
     }
 
     [Fact]
-    public void A_pixel_mask_regenerates_the_tokens_it_touches_and_outpainting_keeps_the_anchored_tokens()
+    public void APixelMaskRegeneratesTheTokensItTouchesAndOutpaintingKeepsTheAnchoredTokens()
     {
         // An 8x8-token grid of the bundled model, decoded to a 64x64 image, and re-encoded at its own size.
         Ut.Ok("generate", "--shape", "8x8", "--steps", "8", "--seed", "2", "--out", P("img.png"), "--tokens-out", P("img.json"));

@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Text;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Transformer;
+using UnleashingTransformers.Testing;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;
 
@@ -15,7 +16,7 @@ public class HostileInputTests : TempDirTest
     private static readonly string VqGan = Path.Combine(AppContext.BaseDirectory, "models", "terrain", "vqgan_ema.th");
 
     [Fact]
-    public void A_canvas_whose_image_cannot_fit_in_memory_is_refused_before_any_work()
+    public void ACanvasWhoseImageCannotFitInMemoryIsRefusedBeforeAnyWork()
     {
         var sw = Stopwatch.StartNew();
         var error = Ut.Fails("generate", "--shape", "100000x100000", "--out", P("huge.png"));
@@ -26,7 +27,7 @@ public class HostileInputTests : TempDirTest
     }
 
     [Fact]
-    public void Generate_says_what_it_is_about_to_do_before_it_does_it()
+    public void GenerateSaysWhatItIsAboutToDoBeforeItDoesIt()
     {
         var stdout = Ut.Ok("generate", "--shape", "16x32", "--steps", "8", "--out", P("small.png"));
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -36,7 +37,7 @@ public class HostileInputTests : TempDirTest
     }
 
     [Fact]
-    public void A_bad_decode_tile_is_refused_before_sampling()
+    public void ABadDecodeTileIsRefusedBeforeSampling()
     {
         var sw = Stopwatch.StartNew();
         Assert.Contains("--decode-tile -1", Ut.Fails("generate", "--shape", "32x64", "--decode-tile", "-1", "--out", P("x.png")));
@@ -49,7 +50,7 @@ public class HostileInputTests : TempDirTest
     [InlineData("[1, 2, 3]")]
     [InlineData("\"tokens\"")]
     [InlineData("42")]
-    public void A_token_file_that_is_not_an_object_is_one_line(string json)
+    public void ATokenFileThatIsNotAnObjectIsOneLine(string json)
     {
         File.WriteAllText(P("t.json"), json);
         Assert.Contains("expected {\"shape\":[H,W],\"tokens\":[...]}", Ut.Fails("decode", "--vqgan", VqGan, "--tokens", P("t.json"), "--out", P("x.png")));
@@ -57,7 +58,7 @@ public class HostileInputTests : TempDirTest
     }
 
     [Fact]
-    public void A_truncated_image_is_an_error_reported_once_and_never_encoded()
+    public void ATruncatedImageIsAnErrorReportedOnceAndNeverEncoded()
     {
         using (var scope = NewDisposeScope())
         {
@@ -85,7 +86,7 @@ public class HostileInputTests : TempDirTest
     }
 
     [Fact]
-    public void An_image_over_the_pixel_limit_is_refused_from_its_header()
+    public void AnImageOverThePixelLimitIsRefusedFromItsHeader()
     {
         // 20000 x 20000 RGB in a ~1.2 MB file: decoded whole it would be 1.2 GB of bytes, 4.8 GB of floats.
         WriteBlankPng(P("bomb.png"), 20000, 20000);
@@ -102,7 +103,7 @@ public class HostileInputTests : TempDirTest
     }
 
     [Fact]
-    public void BFloat16_on_a_CPU_without_bfloat16_instructions_is_warned_about()
+    public void BFloat16OnACPUWithoutBfloat16InstructionsIsWarnedAbout()
     {
         Assert.True(Bf16Support.FromCpuInfo("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 avx512_fp16\n"));
         Assert.True(Bf16Support.FromCpuInfo("flags\t\t: fpu amx_tile amx_bf16 amx_int8\n"));

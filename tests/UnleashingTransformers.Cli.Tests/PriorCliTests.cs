@@ -2,11 +2,10 @@ using System.Diagnostics;
 using System.Text.Json;
 using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Models.Transformer;
+using UnleashingTransformers.Testing;
 using UnleashingTransformers.Torch;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;
-
-[assembly: CollectionBehavior(DisableTestParallelization = true)]
 
 namespace UnleashingTransformers.Cli.Tests;
 
@@ -85,7 +84,7 @@ public class PriorCliTests : TempDirTest
     }
 
     [Fact]
-    public void A_prior_records_its_head_count_and_commands_read_it()
+    public void APriorRecordsItsHeadCountAndCommandsReadIt()
     {
         Ut.Ok(new[] { "train-prior", "--latents", PatternLatents(), "--out", P("run"), "--batch", "4", "--steps", "2", "--checkpoint-every", "2" }.Concat(TinyModel).ToArray());
         foreach (var file in new[] { "absorbing_2.th", "absorbing_ema_2.th" })

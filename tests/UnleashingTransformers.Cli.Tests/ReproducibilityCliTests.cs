@@ -1,4 +1,5 @@
 using System.Text.Json;
+using UnleashingTransformers.Testing;
 using Xunit;
 
 namespace UnleashingTransformers.Cli.Tests;
@@ -11,7 +12,7 @@ public class ReproducibilityCliTests : TempDirTest
     private static JsonElement Parameters(string image) => JsonDocument.Parse(Ut.Ok("info", "--image", image)).RootElement;
 
     [Fact]
-    public void A_generated_png_records_its_job_and_generate_from_makes_the_same_bytes()
+    public void AGeneratedPngRecordsItsJobAndGenerateFromMakesTheSameBytes()
     {
         Ut.Ok("generate", "--shape", "8x16", "--steps", "12", "--seed", "9", "--schedule", "confidence", "--temp", "0.9:0.6", "--top-p", "0.9",
             "--tiling", "shifted", "--out", P("a.png"));
@@ -42,7 +43,7 @@ public class ReproducibilityCliTests : TempDirTest
     }
 
     [Fact]
-    public void Canvases_are_written_as_png_tiled_tiff_or_a_deepzoom_pyramid_by_the_extension()
+    public void CanvasesAreWrittenAsPngTiledTiffOrADeepzoomPyramidByTheExtension()
     {
         var vqgan = Path.Combine(AppContext.BaseDirectory, "models", "terrain", "vqgan_ema.th");
         Ut.Ok("generate", "--shape", "8x40", "--steps", "4", "--out", P("a.png"), "--tokens-out", P("a.json"));
@@ -62,7 +63,7 @@ public class ReproducibilityCliTests : TempDirTest
     }
 
     [Fact]
-    public async Task A_large_grid_decodes_in_strips_with_bounded_memory_measured_in_the_child_process()
+    public async Task ALargeGridDecodesInStripsWithBoundedMemoryMeasuredInTheChildProcess()
     {
         // 128x128 tokens of the bundled VQ-GAN: 1024x1024 px. Whole, its attention at token resolution alone would
         // hold a 16384 x 16384 float matrix (1 GiB); in strips of tiles the process stays far below that.

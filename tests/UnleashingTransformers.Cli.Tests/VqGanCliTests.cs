@@ -1,5 +1,6 @@
 using System.Text.Json;
 using UnleashingTransformers.Imaging;
+using UnleashingTransformers.Testing;
 using UnleashingTransformers.Torch;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;

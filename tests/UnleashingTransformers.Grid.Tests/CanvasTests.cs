@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Replicas;
@@ -9,8 +10,6 @@ using UnleashingTransformers.Models.VqGan;
 using UnleashingTransformers.Torch;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;
-
-[assembly: CollectionBehavior(DisableTestParallelization = true)]
 
 namespace UnleashingTransformers.Grid.Tests;
 

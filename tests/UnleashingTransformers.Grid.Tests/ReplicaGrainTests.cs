@@ -79,7 +79,7 @@ public sealed class ReplicaGrainTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Results_equal_the_in_process_pool_in_request_order_and_every_replica_serves()
+    public async Task ResultsEqualTheInProcessPoolInRequestOrderAndEveryReplicaServes()
     {
         var requests = Requests(24);
         var expected = await InProcess(requests);
@@ -102,7 +102,7 @@ public sealed class ReplicaGrainTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Requests_for_other_weights_are_refused_naming_both_versions()
+    public async Task RequestsForOtherWeightsAreRefusedNamingBothVersions()
     {
         var pool = await PoolOn(0, "v2");
         var e = await Assert.ThrowsAsync<ModelMismatchException>(() => pool.EvaluateAsync(Requests(3)));
@@ -111,7 +111,7 @@ public sealed class ReplicaGrainTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_dead_silo_costs_a_retry_not_a_result()
+    public async Task ADeadSiloCostsARetryNotAResult()
     {
         var requests = Requests(16);
         var expected = await InProcess(requests);

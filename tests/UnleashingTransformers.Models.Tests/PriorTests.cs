@@ -6,9 +6,6 @@ using UnleashingTransformers.Torch;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;
 
-// Tests seed libtorch's process-wide generator; classes run one at a time.
-[assembly: CollectionBehavior(DisableTestParallelization = true)]
-
 namespace UnleashingTransformers.Models.Tests;
 
 internal static class Fixture

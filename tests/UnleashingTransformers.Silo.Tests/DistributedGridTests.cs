@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using UnleashingTransformers.Cli.Tests;
+using UnleashingTransformers.Testing;
 using Xunit;
 
 namespace UnleashingTransformers.Silo.Tests;
@@ -12,7 +12,7 @@ namespace UnleashingTransformers.Silo.Tests;
 public sealed class DistributedGridTests : GridTest
 {
     [Fact]
-    public async Task Two_window_silos_and_a_canvas_silo_give_the_embedded_image()
+    public async Task TwoWindowSilosAndACanvasSiloGiveTheEmbeddedImage()
     {
         var expected = Embedded("16x32", 7, "--steps", "256", "--temp", "0.6", "--aggregate", "mean");
         using var redis = new RedisServer();
@@ -37,7 +37,7 @@ public sealed class DistributedGridTests : GridTest
     }
 
     [Fact]
-    public async Task A_window_silo_killed_mid_job_loses_nothing()
+    public async Task AWindowSiloKilledMidJobLosesNothing()
     {
         var expected = Embedded("32x64", 11);
         using var redis = new RedisServer();
@@ -56,7 +56,7 @@ public sealed class DistributedGridTests : GridTest
     }
 
     [Fact]
-    public async Task A_canvas_silo_killed_mid_job_is_resumed_by_the_other_from_its_last_saved_step()
+    public async Task ACanvasSiloKilledMidJobIsResumedByTheOtherFromItsLastSavedStep()
     {
         var expected = Embedded("32x64", 13);
         using var redis = new RedisServer();

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using UnleashingTransformers.Cli.Tests;
+using UnleashingTransformers.Testing;
 using Xunit;
 
 namespace UnleashingTransformers.Silo.Tests;
@@ -19,7 +19,7 @@ public sealed class GatewayTests : GridTest
     });
 
     [Fact]
-    public async Task Jobs_are_submitted_followed_listed_fetched_and_cancelled()
+    public async Task JobsAreSubmittedFollowedListedFetchedAndCancelled()
     {
         var expected = Embedded("16x32", 21, "--temp", "0.6");
         var port = Ports.Free();
@@ -88,7 +88,7 @@ public sealed class GatewayTests : GridTest
     }
 
     [Fact]
-    public async Task An_edit_regenerates_a_region_of_a_done_job_as_ut_inpaint_does_and_keeps_the_rest()
+    public async Task AnEditRegeneratesARegionOfADoneJobAsUtInpaintDoesAndKeepsTheRest()
     {
         // The source job with MaskGIT's schedule and a temperature ramp: the grid job's image is the embedded run's.
         string[] sampling = ["--steps", "12", "--schedule", "confidence", "--temp", "0.8:0.5", "--top-k", "32"];
@@ -148,7 +148,7 @@ public sealed class GatewayTests : GridTest
     }
 
     [Fact]
-    public async Task Progress_streams_as_events_the_preview_fills_in_and_a_done_job_has_a_deepzoom_pyramid()
+    public async Task ProgressStreamsAsEventsThePreviewFillsInAndADoneJobHasADeepzoomPyramid()
     {
         var port = Ports.Free();
         using var silo = UtProcess.Silo(Embedded(port));
@@ -213,7 +213,7 @@ public sealed class GatewayTests : GridTest
         JsonDocument.Parse(File.ReadAllText(file)).RootElement.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt64()).ToArray();
 
     [Fact]
-    public async Task Off_loopback_the_API_and_dashboard_require_the_token()
+    public async Task OffLoopbackTheAPIAndDashboardRequireTheToken()
     {
         var port = Ports.Free();
         Assert.Contains("set Gateway:Token", Ut.Fails("silo", "--config", Embedded(port, gateway: new { Host = "0.0.0.0", Port = port })));
@@ -251,7 +251,7 @@ public sealed class GatewayTests : GridTest
     }
 
     [Fact]
-    public async Task A_full_queue_answers_429_and_finished_jobs_are_kept_only_as_configured()
+    public async Task AFullQueueAnswers429AndFinishedJobsAreKeptOnlyAsConfigured()
     {
         var port = Ports.Free();
         using var silo = UtProcess.Silo(Embedded(port, canvas: new { MaxPending = 1, KeepFinished = 1 }));
@@ -275,7 +275,7 @@ public sealed class GatewayTests : GridTest
     }
 
     [Fact]
-    public async Task SIGTERM_saves_a_running_job_where_it_is_and_a_restart_finishes_it()
+    public async Task SIGTERMSavesARunningJobWhereItIsAndARestartFinishesIt()
     {
         var expected = Embedded("32x64", 13);
         var port = Ports.Free();
@@ -295,7 +295,7 @@ public sealed class GatewayTests : GridTest
     }
 
     [Fact]
-    public async Task Unreadable_job_state_fails_that_job_and_the_silo_carries_on()
+    public async Task UnreadableJobStateFailsThatJobAndTheSiloCarriesOn()
     {
         var port = Ports.Free();
         var config = Embedded(port, canvas: new { PersistEvery = 4 });
@@ -314,7 +314,7 @@ public sealed class GatewayTests : GridTest
     }
 
     [Fact]
-    public async Task Ctrl_C_on_ut_submit_cancels_its_job()
+    public async Task CtrlCOnUtSubmitCancelsItsJob()
     {
         var port = Ports.Free();
         using var silo = UtProcess.Silo(Embedded(port));

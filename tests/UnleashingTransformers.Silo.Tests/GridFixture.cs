@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using UnleashingTransformers.Cli.Tests;
+using UnleashingTransformers.Testing;
 
 namespace UnleashingTransformers.Silo.Tests;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.RegularExpressions;
-using UnleashingTransformers.Cli.Tests;
+using UnleashingTransformers.Testing;
 using Xunit;
 
 namespace UnleashingTransformers.Silo.Tests;
@@ -13,7 +13,7 @@ public sealed class OpsPortTests : GridTest
     public const string QueueDepthMetric = "ut_window_queue_depth";
 
     [Fact]
-    public async Task A_window_silo_answers_probes_openly_and_metrics_only_with_the_token()
+    public async Task AWindowSiloAnswersProbesOpenlyAndMetricsOnlyWithTheToken()
     {
         using var redis = new RedisServer();
         var ops = Ports.Free();

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.IO.Compression;
 using System.Net;
+using UnleashingTransformers.Testing;
 
 namespace UnleashingTransformers.Silo.Tests;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using UnleashingTransformers.Cli.Tests;
+using UnleashingTransformers.Testing;
 using Xunit;
 
 namespace UnleashingTransformers.Silo.Tests;
@@ -10,7 +10,7 @@ public sealed class SiloConfigTests : GridTest
     private static string Repo(string file) => Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", file);
 
     [Fact]
-    public void The_repository_silo_json_is_valid_and_embedded()
+    public void TheRepositorySiloJsonIsValidAndEmbedded()
     {
         var config = SiloConfig.Load(Repo("silo.json"));
         Assert.Equal(new[] { "window", "canvas", "gateway" }, config.Roles);
@@ -21,7 +21,7 @@ public sealed class SiloConfigTests : GridTest
     [Theory]
     [InlineData("deploy/silo/window.json", "window")]
     [InlineData("deploy/silo/canvas.json", "canvas,gateway")]
-    public void The_example_configurations_are_valid(string file, string roles)
+    public void TheExampleConfigurationsAreValid(string file, string roles)
     {
         var config = SiloConfig.Load(Repo(file));
         Assert.Equal(roles.Split(','), config.Roles);
@@ -30,7 +30,7 @@ public sealed class SiloConfigTests : GridTest
     }
 
     [Fact]
-    public void Environment_and_arguments_override_the_file()
+    public void EnvironmentAndArgumentsOverrideTheFile()
     {
         var path = Config("silo.json", new { Roles = new[] { "window", "canvas" }, Window = new { MaxBatch = 4 } });
         Environment.SetEnvironmentVariable("UTTEST__Window__MaxBatch", "6");
@@ -50,7 +50,7 @@ public sealed class SiloConfigTests : GridTest
     }
 
     [Fact]
-    public void Bad_configurations_are_one_line_each_within_seconds()
+    public void BadConfigurationsAreOneLineEachWithinSeconds()
     {
         var sw = Stopwatch.StartNew();
         Assert.Contains("unknown role 'painter'", Ut.Fails("silo", "--config", Config("a.json", new { Roles = new[] { "window", "painter" } })));
@@ -70,7 +70,7 @@ public sealed class SiloConfigTests : GridTest
     }
 
     [Fact]
-    public void An_unreachable_redis_fails_at_start_within_ten_seconds()
+    public void AnUnreachableRedisFailsAtStartWithinTenSeconds()
     {
         var closed = $"127.0.0.1:{Ports.Free()}";
         var sw = Stopwatch.StartNew();

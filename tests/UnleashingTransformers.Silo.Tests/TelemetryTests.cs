@@ -1,4 +1,4 @@
-using UnleashingTransformers.Cli.Tests;
+using UnleashingTransformers.Testing;
 using Xunit;
 
 namespace UnleashingTransformers.Silo.Tests;
@@ -8,7 +8,7 @@ namespace UnleashingTransformers.Silo.Tests;
 public sealed class TelemetryTests : GridTest
 {
     [Fact]
-    public async Task One_trace_spans_the_gateway_the_canvas_grain_and_a_replica_on_another_silo()
+    public async Task OneTraceSpansTheGatewayTheCanvasGrainAndAReplicaOnAnotherSilo()
     {
         using var collector = new OtlpReceiver();
         string[] Telemetry(string service) => [$"Telemetry:OtlpEndpoint={collector.Endpoint}", "Telemetry:ExportIntervalMs=500", $"Telemetry:ServiceName={service}"];

@@ -1,4 +1,4 @@
-using UnleashingTransformers.Cli.Tests;
+using UnleashingTransformers.Testing;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;
 
@@ -28,7 +28,7 @@ public sealed class TrainerRoleTests : GridTest
     });
 
     [Fact]
-    public void A_killed_trainer_resumes_and_its_checkpoints_reach_the_window_replicas()
+    public void AKilledTrainerResumesAndItsCheckpointsReachTheWindowReplicas()
     {
         var latents = Latents();
         using (var uninterrupted = UtProcess.Silo(TrainerConfig("a.json", P("a"), latents)))
@@ -73,7 +73,7 @@ public sealed class TrainerRoleTests : GridTest
 public sealed class VqGanTrainerRoleTests : GridTest
 {
     [Fact]
-    public void A_vqgan_trainer_silo_trains_as_train_vqgan_does()
+    public void AVqganTrainerSiloTrainsAsTrainVqganDoes()
     {
         Ut.Ok("dataset", "terrain", "--out", P("data"), "--count", "24", "--size", "16");
         var config = Config("vq.json", new

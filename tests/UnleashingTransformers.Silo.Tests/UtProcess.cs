@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using UnleashingTransformers.Cli.Tests;
+using UnleashingTransformers.Testing;
 
 namespace UnleashingTransformers.Silo.Tests;
 

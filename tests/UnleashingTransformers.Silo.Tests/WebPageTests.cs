@@ -1,4 +1,5 @@
 using Microsoft.Playwright;
+using UnleashingTransformers.Testing;
 using Xunit;
 
 namespace UnleashingTransformers.Silo.Tests;
@@ -13,7 +14,7 @@ public sealed class WebPageTests : GridTest
     private static readonly string Shots = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "TestResults", "web"));
 
     [Fact]
-    public async Task The_page_submits_a_job_shows_it_filling_in_zooms_into_the_result_and_cancels_another()
+    public async Task ThePageSubmitsAJobShowsItFillingInZoomsIntoTheResultAndCancelsAnother()
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run deploy/bootstrap.sh (it installs Debian's chromium)");
         Directory.CreateDirectory(Shots);

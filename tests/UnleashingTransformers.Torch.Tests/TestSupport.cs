@@ -3,10 +3,6 @@ using System.Text.Json;
 using UnleashingTransformers.Torch;
 using Xunit;
 
-// Tests seed the process-wide default generator (torch.manual_seed); test classes running in
-// parallel would draw from it concurrently, so they run one at a time (libtorch parallelises ops).
-[assembly: Xunit.CollectionBehavior(DisableTestParallelization = true)]
-
 namespace UnleashingTransformers.Torch.Tests;
 
 internal static class Fixtures

@@ -26,19 +26,6 @@ internal static unsafe partial class Native
 
     [LibraryImport(Lib)] internal static partial IntPtr ut_last_error();
     [LibraryImport(Lib)] internal static partial IntPtr ut_torch_version();
-    [LibraryImport(Lib)] internal static partial IntPtr ut_vips_version();
-    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int ut_image_load(string path, long maxPixels, int shrinkTo, out int width, out int height, out IntPtr pixels);
-    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int ut_image_save(string path, byte* pixels, int width, int height, int bands, int quality, string? parameters);
-    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int ut_image_text(string path, string key, out IntPtr value);
-    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int ut_image_convert(string source, string path, int quality);
-    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int ut_image_save_raw(string raw, int width, int height, int bands, string path, int quality, string? parameters);
-    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int ut_image_encode(string format, byte* pixels, int width, int height, int bands, out IntPtr data, out long length);
     [LibraryImport(Lib)] internal static partial void ut_free(IntPtr p);
 
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]

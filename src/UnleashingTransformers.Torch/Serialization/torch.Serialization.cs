@@ -2,6 +2,8 @@ using UnleashingTransformers.Torch.Serialization;
 
 namespace UnleashingTransformers.Torch;
 
+#pragma warning disable CS8981 // lower-case type names on purpose: the PyTorch-shaped API (torch, nn, optim)
+
 public static partial class torch
 {
     /// <summary>Reads a torch.save file: a tensor, a state dict, an optimizer state, or any nesting of

@@ -1,5 +1,7 @@
 namespace UnleashingTransformers.Torch;
 
+#pragma warning disable CS8981 // lower-case type names on purpose: the PyTorch-shaped API (torch, nn, optim)
+
 /// <summary>A tensor that is a module's learnable weight: requires grad by default and never belongs
 /// to a dispose scope (its module owns it).</summary>
 public sealed class Parameter : Tensor

@@ -2,6 +2,8 @@ using static UnleashingTransformers.Torch.torch.nn.functional;
 
 namespace UnleashingTransformers.Torch;
 
+#pragma warning disable CS8981 // lower-case type names on purpose: the PyTorch-shaped API (torch, nn, optim)
+
 public static partial class torch
 {
     public static partial class nn

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using UnleashingTransformers.Testing;
 using k8s;
 using k8s.Models;
 using Xunit;
@@ -26,7 +27,7 @@ public sealed class ContainerGridTests : GridTest
     ];
 
     [PodmanFact]
-    public async Task A_killed_window_container_and_a_stopped_canvas_container_change_no_byte()
+    public async Task AKilledWindowContainerAndAStoppedCanvasContainerChangeNoByte()
     {
         Podman.Build();
         var expectedA = Embedded("32x64", 11);
@@ -81,7 +82,7 @@ public sealed class ContainerGridTests : GridTest
     /// the trainer (it needs a latent cache).
     /// </summary>
     [PodmanFact(kubectl: true)]
-    public async Task The_cpu_overlay_plays_as_pods_that_serve_a_job()
+    public async Task TheCpuOverlayPlaysAsPodsThatServeAJob()
     {
         Podman.Build();
         var m = Manifests.Render("cpu", P("render"));

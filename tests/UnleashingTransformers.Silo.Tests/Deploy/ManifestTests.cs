@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
-using UnleashingTransformers.Cli.Tests;
+using UnleashingTransformers.Testing;
 using Xunit;
 
 namespace UnleashingTransformers.Silo.Tests.Deploy;
@@ -35,7 +35,7 @@ public sealed class ManifestTests : TempDirTest
     }
 
     [KubectlTheory, MemberData(nameof(Overlays))]
-    public void Every_object_loads_strictly_and_a_misspelled_field_would_not(string overlay)
+    public void EveryObjectLoadsStrictlyAndAMisspelledFieldWouldNot(string overlay)
     {
         var m = Render(overlay);
         var kinds = m.Objects.Select(o => ((IKubernetesObject)o).Kind).ToHashSet();
@@ -52,7 +52,7 @@ public sealed class ManifestTests : TempDirTest
     }
 
     [KubectlTheory, MemberData(nameof(Overlays))]
-    public void Every_silo_pod_is_wired_for_Orleans_Kubernetes_hosting_with_its_own_configuration(string overlay)
+    public void EverySiloPodIsWiredForOrleansKubernetesHostingWithItsOwnConfiguration(string overlay)
     {
         var m = Render(overlay);
         foreach (var (deployment, silo) in m.Silos())
@@ -111,7 +111,7 @@ public sealed class ManifestTests : TempDirTest
     }
 
     [KubectlTheory, MemberData(nameof(Overlays))]
-    public void Every_reference_points_at_something_that_exists(string overlay)
+    public void EveryReferencePointsAtSomethingThatExists(string overlay)
     {
         var m = Render(overlay);
         var secrets = m.All<V1Secret>().ToDictionary(s => s.Metadata.Name);
@@ -165,7 +165,7 @@ public sealed class ManifestTests : TempDirTest
     }
 
     [KubectlTheory, MemberData(nameof(Overlays))]
-    public void GPUs_are_asked_for_only_by_window_silos_of_the_gpu_overlay_one_replica_each(string overlay)
+    public void GPUsAreAskedForOnlyByWindowSilosOfTheGpuOverlayOneReplicaEach(string overlay)
     {
         var m = Render(overlay);
         var images = new HashSet<string>();

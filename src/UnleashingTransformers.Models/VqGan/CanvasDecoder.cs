@@ -1,9 +1,9 @@
 using UnleashingTransformers.Imaging;
-using UnleashingTransformers.Models.VqGan;
+using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
 
-namespace UnleashingTransformers.Grid.Canvas;
+namespace UnleashingTransformers.Models.VqGan;
 
 /// <summary>
 /// Decodes a token canvas to pixels: whole (the reference's way; the decoder attends globally at token

@@ -1,4 +1,4 @@
-namespace UnleashingTransformers.Grid.Canvas;
+namespace UnleashingTransformers.Models.Sampling;
 
 /// <summary>A window of the canvas: its id and top-left cell.</summary>
 public readonly record struct Window(int Id, int Top, int Left);

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using Xunit;
 
-namespace UnleashingTransformers.Cli.Tests;
+namespace UnleashingTransformers.Testing;
 
 /// <summary>Runs the `ut` program as a separate process, as a user would.</summary>
-internal static class Ut
+public static class Ut
 {
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "ut.dll");
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace UnleashingTransformers.Silo.Tests;
+namespace UnleashingTransformers.Testing;
 
 /// <summary>
 /// A throwaway redis-server on a free loopback port (Debian's redis-server, installed by
