@@ -11,6 +11,7 @@ packages=(
   python3-torch         # Debian's PyTorch: tests check our files with it, benchmarks compare against it
   redis-server          # the grid's cluster store (membership, grain state, reminders); tests start their own
   chromium              # a real browser for the gateway page's tests (driven by Playwright)
+  clang-format          # checks the native shim's style (src/Native/.clang-format) in .ci/run
 )
 # npm brings the web page's OpenSeadragon at build time; a machine with Node.js from elsewhere keeps its own.
 command -v npm >/dev/null || packages+=(npm)

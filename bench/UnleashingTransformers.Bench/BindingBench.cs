@@ -8,20 +8,20 @@ namespace UnleashingTransformers.Bench;
 internal sealed class Block : nn.Module<Tensor, Tensor>
 {
     private readonly int _heads;
-    private readonly nn.LayerNorm ln1, ln2;
-    private readonly nn.Linear key, query, value, proj, fc1, fc2;
+    private readonly nn.LayerNorm _ln1, _ln2;
+    private readonly nn.Linear _key, _query, _value, _proj, _fc1, _fc2;
 
     public Block(int d = 512, int heads = 8)
     {
         _heads = heads;
-        ln1 = register_module("ln1", new nn.LayerNorm(d));
-        ln2 = register_module("ln2", new nn.LayerNorm(d));
-        key = register_module("key", new nn.Linear(d, d));
-        query = register_module("query", new nn.Linear(d, d));
-        value = register_module("value", new nn.Linear(d, d));
-        proj = register_module("proj", new nn.Linear(d, d));
-        fc1 = register_module("fc1", new nn.Linear(d, 4 * d));
-        fc2 = register_module("fc2", new nn.Linear(4 * d, d));
+        _ln1 = register_module("ln1", new nn.LayerNorm(d));
+        _ln2 = register_module("ln2", new nn.LayerNorm(d));
+        _key = register_module("key", new nn.Linear(d, d));
+        _query = register_module("query", new nn.Linear(d, d));
+        _value = register_module("value", new nn.Linear(d, d));
+        _proj = register_module("proj", new nn.Linear(d, d));
+        _fc1 = register_module("fc1", new nn.Linear(d, 4 * d));
+        _fc2 = register_module("fc2", new nn.Linear(4 * d, d));
     }
 
     public override Tensor forward(Tensor x)
@@ -29,15 +29,15 @@ internal sealed class Block : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var (B, T, C) = (x.size(0), x.size(1), x.size(2));
         var hs = C / _heads;
-        var h = ln1.forward(x);
-        var k = key.forward(h).view(B, T, _heads, hs).transpose(1, 2);
-        var q = query.forward(h).view(B, T, _heads, hs).transpose(1, 2);
-        var v = value.forward(h).view(B, T, _heads, hs).transpose(1, 2);
+        var h = _ln1.forward(x);
+        var k = _key.forward(h).view(B, T, _heads, hs).transpose(1, 2);
+        var q = _query.forward(h).view(B, T, _heads, hs).transpose(1, 2);
+        var v = _value.forward(h).view(B, T, _heads, hs).transpose(1, 2);
         var att = q.matmul(k.transpose(-2, -1)) * (1.0 / Math.Sqrt(hs));
         att = att.softmax(-1);
         var y = att.matmul(v).transpose(1, 2).contiguous().view(B, T, C);
-        x = x + proj.forward(y);
-        return (x + fc2.forward(nn.functional.gelu(fc1.forward(ln2.forward(x))))).MoveToOuterDisposeScope();
+        x = x + _proj.forward(y);
+        return (x + _fc2.forward(nn.functional.gelu(_fc1.forward(_ln2.forward(x))))).MoveToOuterDisposeScope();
     }
 }
 

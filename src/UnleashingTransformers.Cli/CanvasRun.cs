@@ -34,7 +34,7 @@ internal sealed class CanvasRun
         try
         {
             for (var i = 0; i < Replicas; i++) local.Add(models.Load());
-            IWindowPool pool = new InProcessWindowPool(local.Select(m => m.Denoiser).ToList(), _batch);
+            var pool = new InProcessWindowPool(local.Select(m => m.Denoiser).ToList(), _batch);
             try
             {
                 var canvas = new CanvasCoordinator(pool, options, initial);

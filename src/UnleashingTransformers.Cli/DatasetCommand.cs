@@ -1,6 +1,5 @@
 using System.CommandLine;
 using UnleashingTransformers.Imaging;
-using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Cli;
 

@@ -6,7 +6,6 @@ using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.VqGan;
-using UnleashingTransformers.Torch;
 
 namespace UnleashingTransformers.Cli;
 

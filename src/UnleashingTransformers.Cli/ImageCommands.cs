@@ -1,7 +1,6 @@
 using System.CommandLine;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Sampling;
-using UnleashingTransformers.Models.VqGan;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
 

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Imaging;

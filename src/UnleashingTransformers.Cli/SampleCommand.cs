@@ -69,8 +69,11 @@ internal static class SampleCommand
                         var grid2 = new TokenGrid(h, w, seqs[i]);
                         grid2.Save(Path.Combine(dir, $"sample_{first + i:000}.json"));
                         decoder?.Save(grid2, Path.Combine(dir, $"sample_{first + i:000}.png"), Made.Json(("prior", priorVersion), ("vqgan", decoder.Version),
-                            ("sample", new { index = first + i, seed = r.GetValue(seed), sampler = kind, steps = s, tokenSampling, schedule = r.GetValue(samplingFlags.Schedule),
-                                maskSchedule = r.GetValue(samplingFlags.MaskSchedule), choiceTemperature = r.GetValue(samplingFlags.ChoiceTemp) })));
+                            ("sample", new
+                            {
+                                index = first + i, seed = r.GetValue(seed), sampler = kind, steps = s, tokenSampling, schedule = r.GetValue(samplingFlags.Schedule),
+                                maskSchedule = r.GetValue(samplingFlags.MaskSchedule), choiceTemperature = r.GetValue(samplingFlags.ChoiceTemp)
+                            })));
                     }
                 }
             });

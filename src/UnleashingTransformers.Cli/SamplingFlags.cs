@@ -54,8 +54,13 @@ internal sealed class SamplingFlags
         var sampling = Sampling(r, temperature);
         return spec with
         {
-            Temperature = sampling.Temperature, TemperatureEnd = sampling.TemperatureEnd, TopK = sampling.TopK, TopP = sampling.TopP,
-            Schedule = r.GetValue(Schedule)!, MaskSchedule = r.GetValue(MaskSchedule)!, ChoiceTemperature = r.GetValue(ChoiceTemp),
+            Temperature = sampling.Temperature,
+            TemperatureEnd = sampling.TemperatureEnd,
+            TopK = sampling.TopK,
+            TopP = sampling.TopP,
+            Schedule = r.GetValue(Schedule)!,
+            MaskSchedule = r.GetValue(MaskSchedule)!,
+            ChoiceTemperature = r.GetValue(ChoiceTemp),
         };
     }
 }

@@ -23,7 +23,7 @@ internal static class SubmitCommand
             if ((r.GetValue(gateway) is null) == (r.GetValue(cluster) is null)) throw new ArgumentException("give one of --gateway URL or --cluster redis://host:port");
             var spec = canvas.Spec(r);
             var outPath = r.GetValue(output)!;
-            if (Path.GetExtension(outPath).ToLowerInvariant() != ".png") throw new ArgumentException($"--out {outPath}: jobs give PNG images, use .png");
+            if (!Path.GetExtension(outPath).Equals(".png", StringComparison.OrdinalIgnoreCase)) throw new ArgumentException($"--out {outPath}: jobs give PNG images, use .png");
             if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir && !Directory.Exists(dir)) throw new ArgumentException($"{outPath}: directory {dir} does not exist");
             // Ctrl-C or SIGTERM while following the job: cancel the job too (nobody would wait for it).
             using var stop = new CancellationTokenSource();

@@ -57,7 +57,7 @@ public interface IJobIndexGrain : IGrainWithIntegerKey
     Task<Admission> AdmitAsync(string id);
     Task RemoveAsync(string id);
     Task FinishedAsync(string id);
-    Task FailedAsync(string id, string error);
+    Task FailedAsync(string id, string reason);
     Task<string?> ErrorAsync(string id);
     Task<JobPage> ListAsync(int offset, int limit);
     Task<string[]> UnfinishedAsync();

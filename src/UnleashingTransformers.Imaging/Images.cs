@@ -42,7 +42,9 @@ public static class Images
         var x = image.dtype == ScalarType.Byte ? image.to(float32) / 255 : image.alias();
         if (Math.Min(h, w) != size)
         {
-            var (nh, nw) = h <= w ? ((long)size, (long)(size * (double)w / h)) : ((long)(size * (double)h / w), (long)size);
+            long nh = size, nw = size;   // the shorter side to size, the longer floor(size·long/short)
+            if (h <= w) nw = (long)(size * (double)w / h);
+            else nh = (long)(size * (double)h / w);
             x = F.interpolate(x.unsqueeze(0), size: new[] { nh, nw }, mode: "bilinear", antialias: true).squeeze(0).clamp(0, 1);
             (h, w) = (nh, nw);
         }
@@ -132,7 +134,7 @@ public static class Images
         for (var i = 0; i < n; i++)
         {
             var (r, k) = (i / cols, i % cols);
-            grid.narrow(1, r * (h + padding) + padding, h).narrow(2, k * (w + padding) + padding, w).copy_(images[(int)i]);
+            grid.narrow(1, r * (h + padding) + padding, h).narrow(2, k * (w + padding) + padding, w).copy_(images[i]);
         }
         return grid.MoveToOuterDisposeScope();
     }

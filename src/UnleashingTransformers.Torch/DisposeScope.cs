@@ -8,7 +8,7 @@ namespace UnleashingTransformers.Torch;
 /// </summary>
 public sealed class DisposeScope : IDisposable
 {
-    [ThreadStatic] private static DisposeScope? t_current;
+    [ThreadStatic] private static DisposeScope? s_current;
 
     private readonly HashSet<Tensor> _tensors = new(ReferenceEqualityComparer.Instance);
     internal readonly DisposeScope? Outer;
@@ -16,16 +16,16 @@ public sealed class DisposeScope : IDisposable
 
     internal DisposeScope()
     {
-        Outer = t_current;
-        t_current = this;
+        Outer = s_current;
+        s_current = this;
     }
 
-    public static DisposeScope? Current => t_current;
+    public static DisposeScope? Current => s_current;
 
     /// <summary>How many tensors the scope holds now.</summary>
     public int Count => _tensors.Count;
 
-    internal static void Register(Tensor t) => t_current?.Add(t);
+    internal static void Register(Tensor t) => s_current?.Add(t);
 
     internal void Add(Tensor t)
     {
@@ -40,12 +40,6 @@ public sealed class DisposeScope : IDisposable
         t.OwningScope = null;
     }
 
-    /// <summary>Keeps these tensors alive past the scope, in the enclosing scope.</summary>
-    public void MoveToOuter(params Tensor[] tensors)
-    {
-        foreach (var t in tensors) t.MoveToOuterDisposeScope();
-    }
-
     public void Dispose()
     {
         if (_disposed) return;
@@ -57,6 +51,6 @@ public sealed class DisposeScope : IDisposable
         }
         _tensors.Clear();
         // Scopes are closed innermost first; a scope disposed out of order unlinks itself only.
-        if (ReferenceEquals(t_current, this)) t_current = Outer;
+        if (ReferenceEquals(s_current, this)) s_current = Outer;
     }
 }

@@ -42,9 +42,16 @@ public static class ScalarTypeExtensions
     /// <summary>PyTorch's name, as in torch.float32.</summary>
     public static string PyName(this ScalarType t) => t switch
     {
-        ScalarType.Byte => "uint8", ScalarType.Int8 => "int8", ScalarType.Int16 => "int16",
-        ScalarType.Int32 => "int32", ScalarType.Int64 => "int64", ScalarType.Float16 => "float16",
-        ScalarType.Float32 => "float32", ScalarType.Float64 => "float64", ScalarType.Bool => "bool",
-        ScalarType.BFloat16 => "bfloat16", _ => t.ToString().ToLowerInvariant(),
+        ScalarType.Byte => "uint8",
+        ScalarType.Int8 => "int8",
+        ScalarType.Int16 => "int16",
+        ScalarType.Int32 => "int32",
+        ScalarType.Int64 => "int64",
+        ScalarType.Float16 => "float16",
+        ScalarType.Float32 => "float32",
+        ScalarType.Float64 => "float64",
+        ScalarType.Bool => "bool",
+        ScalarType.BFloat16 => "bfloat16",
+        _ => t.ToString().ToLowerInvariant(),
     };
 }

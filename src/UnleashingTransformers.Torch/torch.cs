@@ -36,12 +36,12 @@ public static partial class torch
     {
         var (torchThreads, blasThreads) = (Native.ut_get_num_threads(), Native.ut_get_blas_threads());
         Native.ut_set_num_threads(1);
-        if (blasThreads > 1) Native.ut_set_blas_threads(1);
+        if (blasThreads > 1) _ = Native.ut_set_blas_threads(1);   // returns 0 where the BLAS has no control: nothing to undo
         try { return work(); }
         finally
         {
             Native.ut_set_num_threads(torchThreads);
-            if (blasThreads > 1) Native.ut_set_blas_threads(blasThreads);
+            if (blasThreads > 1) _ = Native.ut_set_blas_threads(blasThreads);
         }
     }
 

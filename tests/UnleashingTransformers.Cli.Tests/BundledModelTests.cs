@@ -2,7 +2,6 @@ using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.VqGan;
 using UnleashingTransformers.Testing;
-using UnleashingTransformers.Torch;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;
 using UnleashingTransformers.Models.Sampling;

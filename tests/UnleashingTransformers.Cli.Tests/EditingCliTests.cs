@@ -16,7 +16,7 @@ public class EditingCliTests : TempDirTest
     private static long[] Tokens(string file) =>
         JsonDocument.Parse(File.ReadAllText(file)).RootElement.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt64()).ToArray();
 
-    private void WriteTokens(string file, int h, int w, long[] tokens) =>
+    private static void WriteTokens(string file, int h, int w, long[] tokens) =>
         File.WriteAllText(file, JsonSerializer.Serialize(new { shape = new[] { h, w }, tokens }));
 
     [Fact]

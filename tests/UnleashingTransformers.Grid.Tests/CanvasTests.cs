@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Grid.Canvas;
-using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
@@ -278,8 +277,10 @@ public class CanvasTests
             var (r, c) = (k / W, k % W);
             // The reference's windows: every 4x4 window at stride 1 (tops 0..H-4, lefts 0..W-4);
             // the ones covering the cell are those its aggregation averages for it.
-            var want = (from i in Enumerable.Range(0, H - 3) from j in Enumerable.Range(0, W - 3)
-                        where i <= r && r < i + 4 && j <= c && c < j + 4 select i * (W - 3) + j).ToArray();
+            var want = (from i in Enumerable.Range(0, H - 3)
+                        from j in Enumerable.Range(0, W - 3)
+                        where i <= r && r < i + 4 && j <= c && c < j + 4
+                        select i * (W - 3) + j).ToArray();
             Assert.Equal(want, windows);
         }
     }

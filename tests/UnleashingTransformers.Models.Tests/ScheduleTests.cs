@@ -186,8 +186,8 @@ public class ScheduleTests
         Assert.Equal(0.9, ramp.TemperatureAt(0, 4), 12);
         Assert.Equal(0.8, ramp.TemperatureAt(1, 4), 12);
         Assert.Equal(0.6, ramp.TemperatureAt(3, 4), 12);
-        Assert.Equal((0.9, (double?)0.6), TokenSampling.ParseTemperature("0.9:0.6"));
-        Assert.Equal((0.7, (double?)null), TokenSampling.ParseTemperature("0.7"));
+        Assert.Equal((0.9, 0.6), TokenSampling.ParseTemperature("0.9:0.6"));
+        Assert.Equal((0.7, null), TokenSampling.ParseTemperature("0.7"));
         Assert.Throws<ArgumentException>(() => TokenSampling.ParseTemperature("hot"));
         Assert.Throws<ArgumentException>(() => new TokenSampling(1, null, -1, 1).Checked());
         Assert.Throws<ArgumentException>(() => new TokenSampling(1, null, 0, 0).Checked());

@@ -60,13 +60,13 @@ public sealed class UtProcess : IDisposable
     private static extern int SysKill(int pid, int signal);
 
     /// <summary>SIGKILL: dies on the spot, as a crashed node would.</summary>
-    public void Kill() { if (!_process.HasExited) { SysKill(_process.Id, 9); _process.WaitForExit(); } }
+    public void Kill() { if (!_process.HasExited) { _ = SysKill(_process.Id, 9); _process.WaitForExit(); } }
 
     /// <summary>SIGINT: Ctrl-C at a terminal.</summary>
-    public void Interrupt() { if (!_process.HasExited) SysKill(_process.Id, 2); }
+    public void Interrupt() { if (!_process.HasExited) _ = SysKill(_process.Id, 2); }
 
     /// <summary>SIGTERM: the graceful stop an orchestrator sends.</summary>
-    public void Terminate() { if (!_process.HasExited) SysKill(_process.Id, 15); }
+    public void Terminate() { if (!_process.HasExited) _ = SysKill(_process.Id, 15); }
 
     public void Dispose()
     {

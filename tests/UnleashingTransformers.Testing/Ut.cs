@@ -47,7 +47,12 @@ public static class Ut
 /// <summary>A temporary directory per test.</summary>
 public abstract class TempDirTest : IDisposable
 {
-    protected readonly string Dir = Directory.CreateTempSubdirectory("ut-cli-").FullName;
+    protected string Dir { get; } = Directory.CreateTempSubdirectory("ut-cli-").FullName;
     protected string P(string name) => Path.Combine(Dir, name);
-    public void Dispose() => Directory.Delete(Dir, recursive: true);
+
+    public void Dispose()
+    {
+        Directory.Delete(Dir, recursive: true);
+        GC.SuppressFinalize(this);
+    }
 }

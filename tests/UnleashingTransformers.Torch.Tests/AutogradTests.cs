@@ -1,4 +1,3 @@
-using UnleashingTransformers.Torch;
 using Xunit;
 using F = UnleashingTransformers.Torch.torch.nn.functional;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using UnleashingTransformers.Torch;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;
 

@@ -1,4 +1,3 @@
-using UnleashingTransformers.Torch;
 using UnleashingTransformers.Torch.Serialization;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;

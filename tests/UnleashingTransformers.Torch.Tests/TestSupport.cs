@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using UnleashingTransformers.Torch;
 using Xunit;
 
 namespace UnleashingTransformers.Torch.Tests;
@@ -10,11 +9,11 @@ internal static class Fixtures
     public static string Dir => Path.Combine(AppContext.BaseDirectory, "Fixtures");
     public static string PathOf(string name) => Path.Combine(Dir, name);
 
-    private static readonly Lazy<JsonElement> s_expected = new(() =>
+    private static readonly Lazy<JsonElement> ExpectedValues = new(() =>
         JsonDocument.Parse(File.ReadAllText(PathOf("expected.json"))).RootElement);
 
     /// <summary>Values PyTorch computed when it wrote the fixtures (make_fixtures.py).</summary>
-    public static JsonElement Expected => s_expected.Value;
+    public static JsonElement Expected => ExpectedValues.Value;
 
     public static double[] Doubles(this JsonElement e) => e.EnumerateArray().Select(v => v.GetDouble()).ToArray();
     public static long[] Longs(this JsonElement e) => e.EnumerateArray().Select(v => v.GetInt64()).ToArray();

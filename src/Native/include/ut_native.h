@@ -8,10 +8,10 @@
  *  - Handles returned through out-parameters are owned by the caller and freed with the matching
  *    ut_*_free function.
  *
- * ATen operators are not wrapped one by one: ut_op_find looks an operator up in libtorch's dispatcher
- * by its schema name ("aten::add", overload "Tensor") and ut_op_call calls it with a list of tagged
- * values, filling schema defaults for trailing arguments. Autograd, device dispatch and every kernel
- * are libtorch's own.
+ * ATen operators are not wrapped one by one: ut_op_find looks an operator up in libtorch's
+ * dispatcher by its schema name ("aten::add", overload "Tensor") and ut_op_call calls it with a
+ * list of tagged values, filling schema defaults for trailing arguments. Autograd, device dispatch
+ * and every kernel are libtorch's own.
  */
 #ifndef UT_NATIVE_H
 #define UT_NATIVE_H
@@ -30,20 +30,20 @@ typedef struct ut_generator ut_generator; /* an at::Generator */
 
 /* Tags of ut_value. */
 enum {
-  UT_NONE = 0,             /* None / an absent optional */
-  UT_TENSOR = 1,           /* p: ut_tensor* */
-  UT_INT = 2,              /* i */
-  UT_DOUBLE = 3,           /* d */
-  UT_BOOL = 4,             /* i (0 or 1) */
-  UT_INT_LIST = 5,         /* p: int64_t[n] */
-  UT_DOUBLE_LIST = 6,      /* p: double[n] */
-  UT_TENSOR_LIST = 7,      /* p: ut_tensor*[n] */
-  UT_OPT_TENSOR_LIST = 8,  /* p: ut_tensor*[n], a NULL entry is None */
-  UT_DEVICE = 9,           /* i: device type (0 cpu, 1 cuda), n: index (-1 = current) */
-  UT_STRING = 10,          /* p: UTF-8, NUL-terminated */
-  UT_GENERATOR = 11,       /* p: ut_generator* */
-  UT_DEFAULT = 12,         /* the schema's default value for this argument */
-  UT_BOOL_LIST = 13        /* p: uint8_t[n] */
+  UT_NONE = 0,            /* None / an absent optional */
+  UT_TENSOR = 1,          /* p: ut_tensor* */
+  UT_INT = 2,             /* i */
+  UT_DOUBLE = 3,          /* d */
+  UT_BOOL = 4,            /* i (0 or 1) */
+  UT_INT_LIST = 5,        /* p: int64_t[n] */
+  UT_DOUBLE_LIST = 6,     /* p: double[n] */
+  UT_TENSOR_LIST = 7,     /* p: ut_tensor*[n] */
+  UT_OPT_TENSOR_LIST = 8, /* p: ut_tensor*[n], a NULL entry is None */
+  UT_DEVICE = 9,          /* i: device type (0 cpu, 1 cuda), n: index (-1 = current) */
+  UT_STRING = 10,         /* p: UTF-8, NUL-terminated */
+  UT_GENERATOR = 11,      /* p: ut_generator* */
+  UT_DEFAULT = 12,        /* the schema's default value for this argument */
+  UT_BOOL_LIST = 13       /* p: uint8_t[n] */
 };
 
 typedef struct ut_value {
@@ -63,7 +63,8 @@ UT_API void ut_free(void* p); /* frees arrays this library allocated (e.g. tenso
 UT_API int ut_op_find(const char* name, const char* overload, ut_op** out);
 UT_API const char* ut_op_schema(ut_op* op);
 /* Results are written to outs[0..*nouts). A tensor result is a new handle; a tensor-list result is
- * UT_TENSOR_LIST with p a ut_tensor*[n] array to release with ut_free (the handles are the caller's). */
+ * UT_TENSOR_LIST with p a ut_tensor*[n] array to release with ut_free (the handles are the
+ * caller's). */
 UT_API int ut_op_call(ut_op* op, const ut_value* args, int32_t nargs, ut_value* outs, int32_t cap,
                       int32_t* nouts);
 
@@ -72,8 +73,8 @@ UT_API void ut_tensor_free(ut_tensor* t);
 /* A new handle to the same tensor (shares storage and autograd identity). */
 UT_API int ut_tensor_alias(ut_tensor* t, ut_tensor** out);
 /* Copies nbytes of host memory into a new contiguous CPU tensor of the given dtype and sizes. */
-UT_API int ut_tensor_from_data(const void* data, int64_t nbytes, int32_t dtype, const int64_t* sizes,
-                               int32_t ndim, ut_tensor** out);
+UT_API int ut_tensor_from_data(const void* data, int64_t nbytes, int32_t dtype,
+                               const int64_t* sizes, int32_t ndim, ut_tensor** out);
 /* dtype, ndim, device type/index, requires_grad, is_leaf, contiguity. */
 UT_API int ut_tensor_info(ut_tensor* t, int32_t* dtype, int32_t* ndim, int32_t* device_type,
                           int32_t* device_index, int32_t* requires_grad, int32_t* is_leaf,
@@ -125,26 +126,29 @@ UT_API const char* ut_vips_version(void);
 /* Decodes an image file (PNG, JPEG, WebP, ... whatever libvips reads) to 8-bit sRGB: grey is
  * expanded, alpha dropped, 16-bit reduced. *pixels is an interleaved HxWx3 buffer to release with
  * ut_free. Truncated or corrupt data is an error, as is an image of more than max_pixels pixels
- * (when > 0; read from the header, before decoding). With shrink_to > 0, an image whose shorter side is
- * more than twice that is decoded reduced to a shorter side of shrink_to (libvips' shrink-on-load). */
-UT_API int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32_t* width, int32_t* height,
-                         uint8_t** pixels);
+ * (when > 0; read from the header, before decoding). With shrink_to > 0, an image whose shorter
+ * side is more than twice that is decoded reduced to a shorter side of shrink_to (libvips'
+ * shrink-on-load). */
+UT_API int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32_t* width,
+                         int32_t* height, uint8_t** pixels);
 /* Encodes an interleaved HxWxbands uint8 buffer (bands 1 or 3); the format follows the path's
- * extension (.png, .jpg/.jpeg, .webp, .tif/.tiff tiled and pyramidal, .dzi a DeepZoom pyramid). quality applies to JPEG/WebP. A PNG gets a text chunk named
- * "parameters" holding `parameters` when that is not NULL. */
+ * extension (.png, .jpg/.jpeg, .webp, .tif/.tiff tiled and pyramidal, .dzi a DeepZoom pyramid).
+ * quality applies to JPEG/WebP. A PNG gets a text chunk named "parameters" holding `parameters`
+ * when that is not NULL. */
 UT_API int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height,
                          int32_t bands, int32_t quality, const char* parameters);
-/* Reads an image file and writes it again by the extension of `path` (as ut_image_save does; .tif is tiled
- * and pyramidal, .dzi a DeepZoom pyramid x.dzi + x_files/), streaming: the image is never whole in memory. */
+/* Reads an image file and writes it again by the extension of `path` (as ut_image_save does; .tif
+ * is tiled and pyramidal, .dzi a DeepZoom pyramid x.dzi + x_files/), streaming: the image is never
+ * whole in memory. */
 UT_API int ut_image_convert(const char* source, const char* path, int32_t quality);
 /* Writes the raw interleaved HxWxbands uint8 file `raw` as an image by the extension of `path` (as
  * ut_image_save), streaming from the file: for images too large to hold in memory. */
-UT_API int ut_image_save_raw(const char* raw, int32_t width, int32_t height, int32_t bands, const char* path, int32_t quality,
-                             const char* parameters);
-/* Encodes an interleaved HxWxbands uint8 buffer in memory as `format` (".png", ".jpg", ...): *data is
- * *length bytes to release with ut_free. */
-UT_API int ut_image_encode(const char* format, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,
-                           uint8_t** data, int64_t* length);
+UT_API int ut_image_save_raw(const char* raw, int32_t width, int32_t height, int32_t bands,
+                             const char* path, int32_t quality, const char* parameters);
+/* Encodes an interleaved HxWxbands uint8 buffer in memory as `format` (".png", ".jpg", ...): *data
+ * is *length bytes to release with ut_free. */
+UT_API int ut_image_encode(const char* format, const uint8_t* pixels, int32_t width, int32_t height,
+                           int32_t bands, uint8_t** data, int64_t* length);
 /* The text chunk named `key` of a PNG file (read from its header; no pixel is decoded): *value is a
  * string to release with ut_free, or NULL when the file has no such chunk. */
 UT_API int ut_image_text(const char* path, const char* key, char** value);

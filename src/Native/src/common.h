@@ -27,15 +27,15 @@ inline ut_tensor* wrap(at::Tensor t) { return new ut_tensor{std::move(t)}; }
 
 // Every exported function that can fail runs its body inside UT_GUARD: a C++ exception becomes a
 // non-zero return and a message for ut_last_error(), never a crash of the host process.
-#define UT_GUARD(...)                                                                  \
-  try {                                                                                \
-    __VA_ARGS__;                                                                            \
-    return 0;                                                                          \
-  } catch (const c10::Error& e) {                                                      \
-    ut::set_error(e.what_without_backtrace());                                         \
-  } catch (const std::exception& e) {                                                  \
-    ut::set_error(e.what());                                                           \
-  } catch (...) {                                                                      \
-    ut::set_error("unknown native error");                                             \
-  }                                                                                    \
+#define UT_GUARD(...)                          \
+  try {                                        \
+    __VA_ARGS__;                               \
+    return 0;                                  \
+  } catch (const c10::Error& e) {              \
+    ut::set_error(e.what_without_backtrace()); \
+  } catch (const std::exception& e) {          \
+    ut::set_error(e.what());                   \
+  } catch (...) {                              \
+    ut::set_error("unknown native error");     \
+  }                                            \
   return 1;

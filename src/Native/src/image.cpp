@@ -1,12 +1,11 @@
 // Image I/O through libvips: decode any file libvips reads to 8-bit sRGB, encode PNG/JPEG/WebP.
 // Everything else about images (geometry, resampling, tensors) lives in C#.
-#include <vips/vips8>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vips/vips8>
 
 #include "common.h"
 
@@ -19,13 +18,15 @@ void drop_warning(const gchar*, GLogLevelFlags, const gchar*, gpointer) {}
 bool started() {
   static const bool ok = [] {
     if (VIPS_INIT("ut_native") != 0) return false;
-    g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING), drop_warning, nullptr);
+    g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING), drop_warning,
+                      nullptr);
     return true;
   }();
   return ok;
 }
 
-// libvips' error text is its error buffer: several lines, one per layer that failed. Callers get one.
+// libvips' error text is its error buffer: several lines, one per layer that failed. Callers get
+// one.
 std::string one_line(const char* text) {
   std::string msg;
   for (const char* c = text; *c; ++c) msg += *c == '\n' ? std::string("; ") : std::string(1, *c);
@@ -49,48 +50,53 @@ const char* ut_vips_version(void) {
   return vips_version_string();
 }
 
-int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32_t* width, int32_t* height,
-                  uint8_t** pixels) {
+int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32_t* width,
+                  int32_t* height, uint8_t** pixels) {
   UT_GUARD({
     TORCH_CHECK(started(), "libvips failed to start");
     vips::VImage img;
     try {
       // Opening reads the header only: the size is checked before any pixel is decoded.
       img = vips::VImage::new_from_file(path, vips::VImage::option()
-          ->set("access", VIPS_ACCESS_SEQUENTIAL)
-          ->set("fail_on", VIPS_FAIL_ON_ERROR));
+                                                  ->set("access", VIPS_ACCESS_SEQUENTIAL)
+                                                  ->set("fail_on", VIPS_FAIL_ON_ERROR));
       const int64_t area = static_cast<int64_t>(img.width()) * img.height();
       if (max_pixels > 0 && area > max_pixels)
         throw std::invalid_argument(std::string(path) + ": " + std::to_string(img.width()) + "x" +
-            std::to_string(img.height()) + " pixels is over the limit of " + std::to_string(max_pixels) +
-            " (resize it first, or raise --max-pixels)");
-      // Far larger than needed: decoded already reduced (JPEG and WebP decode at a fraction of their size,
-      // the rest streams through the reduction), never whole.
+                                    std::to_string(img.height()) + " pixels is over the limit of " +
+                                    std::to_string(max_pixels) +
+                                    " (resize it first, or raise --max-pixels)");
+      // Far larger than needed: decoded already reduced (JPEG and WebP decode at a fraction of
+      // their size, the rest streams through the reduction), never whole.
       const int shorter = std::min(img.width(), img.height());
       if (shrink_to > 0 && shorter > 2 * shrink_to) {
         const double factor = static_cast<double>(shorter) / shrink_to;
         const int w = std::max(1, static_cast<int>(std::lround(img.width() / factor)));
         const int h = std::max(1, static_cast<int>(std::lround(img.height() / factor)));
-        img = vips::VImage::thumbnail(path, w, vips::VImage::option()
-            ->set("height", h)
-            ->set("size", VIPS_SIZE_FORCE)
-            ->set("no_rotate", true)
-            ->set("fail_on", VIPS_FAIL_ON_ERROR));
+        img = vips::VImage::thumbnail(path, w,
+                                      vips::VImage::option()
+                                          ->set("height", h)
+                                          ->set("size", VIPS_SIZE_FORCE)
+                                          ->set("no_rotate", true)
+                                          ->set("fail_on", VIPS_FAIL_ON_ERROR));
       }
       // Alpha is dropped, not composited (as PIL's convert("RGB") does for the reference's loader).
-      if (img.has_alpha()) img = img.extract_band(0, vips::VImage::option()->set("n", img.bands() - 1));
+      if (img.has_alpha())
+        img = img.extract_band(0, vips::VImage::option()->set("n", img.bands() - 1));
       img = img.colourspace(VIPS_INTERPRETATION_sRGB);
       if (img.bands() > 3) img = img.extract_band(0, vips::VImage::option()->set("n", 3));
       if (img.format() != VIPS_FORMAT_UCHAR) img = img.cast(VIPS_FORMAT_UCHAR);
       TORCH_CHECK(img.bands() == 3, path, ": cannot convert ", img.bands(), "-band image to RGB");
       size_t size = 0;
       void* mem = img.write_to_memory(&size);
-      TORCH_CHECK(size == static_cast<size_t>(img.width()) * img.height() * 3, path, ": unexpected decoded size");
+      TORCH_CHECK(size == static_cast<size_t>(img.width()) * img.height() * 3, path,
+                  ": unexpected decoded size");
       *width = img.width();
       *height = img.height();
       *pixels = static_cast<uint8_t*>(mem);  // g_malloc'd; glib's default allocator is malloc
     } catch (vips::VError& e) {
-      throw std::runtime_error(std::string(path) + ": cannot read image (" + one_line(e.what()) + ")");
+      throw std::runtime_error(std::string(path) + ": cannot read image (" + one_line(e.what()) +
+                               ")");
     }
   })
 }
@@ -99,11 +105,11 @@ int ut_image_load(const char* path, int64_t max_pixels, int32_t shrink_to, int32
 
 namespace {
 
-// An interleaved HxWxbands uint8 image (from memory or a raw file) tagged with its colours: sRGB with 3 or 4
-// bands, grey with 1 or 2.
+// An interleaved HxWxbands uint8 image (from memory or a raw file) tagged with its colours: sRGB
+// with 3 or 4 bands, grey with 1 or 2.
 vips::VImage tagged(vips::VImage img) {
-  return img.copy(vips::VImage::option()->set("interpretation",
-      img.bands() >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
+  return img.copy(vips::VImage::option()->set(
+      "interpretation", img.bands() >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
 }
 
 void check_geometry(int32_t width, int32_t height, int32_t bands) {
@@ -113,12 +119,14 @@ void check_geometry(int32_t width, int32_t height, int32_t bands) {
 }
 
 vips::VImage from_memory(const uint8_t* pixels, int32_t width, int32_t height, int32_t bands) {
-  return tagged(vips::VImage::new_from_memory(const_cast<uint8_t*>(pixels), static_cast<size_t>(width) * height * bands,
-      width, height, bands, VIPS_FORMAT_UCHAR));
+  return tagged(vips::VImage::new_from_memory(const_cast<uint8_t*>(pixels),
+                                              static_cast<size_t>(width) * height * bands, width,
+                                              height, bands, VIPS_FORMAT_UCHAR));
 }
 
-// Saves by the path's extension: PNG (with the parameters text chunk), JPEG, WebP, tiled pyramidal TIFF, or a
-// DeepZoom pyramid (x.dzi beside a folder x_files of tiles). Every writer streams from the image's source.
+// Saves by the path's extension: PNG (with the parameters text chunk), JPEG, WebP, tiled pyramidal
+// TIFF, or a DeepZoom pyramid (x.dzi beside a folder x_files of tiles). Every writer streams from
+// the image's source.
 void save_as(vips::VImage img, const std::string& path, int quality, const char* parameters) {
   const std::string ext = lower_extension(path);
   if (ext == ".png") {
@@ -131,14 +139,19 @@ void save_as(vips::VImage img, const std::string& path, int quality, const char*
     img.webpsave(path.c_str(), vips::VImage::option()->set("Q", quality));
   } else if (ext == ".tif" || ext == ".tiff") {
     img.tiffsave(path.c_str(), vips::VImage::option()
-        ->set("tile", true)->set("pyramid", true)->set("compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE)
-        ->set("tile_width", 256)->set("tile_height", 256));
+                                   ->set("tile", true)
+                                   ->set("pyramid", true)
+                                   ->set("compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE)
+                                   ->set("tile_width", 256)
+                                   ->set("tile_height", 256));
   } else if (ext == ".dzi") {
     // dzsave takes the pyramid's base name: x.dzi and x_files/ are written beside each other.
     const std::string base = path.substr(0, path.size() - ext.size());
-    img.dzsave(base.c_str(), vips::VImage::option()->set("suffix", (".jpeg[Q=" + std::to_string(quality) + "]").c_str()));
+    img.dzsave(base.c_str(), vips::VImage::option()->set(
+                                 "suffix", (".jpeg[Q=" + std::to_string(quality) + "]").c_str()));
   } else {
-    throw std::invalid_argument(path + ": unknown image format '" + ext + "' (use .png, .jpg, .webp, .tif or .dzi)");
+    throw std::invalid_argument(path + ": unknown image format '" + ext +
+                                "' (use .png, .jpg, .webp, .tif or .dzi)");
   }
 }
 
@@ -146,14 +159,15 @@ void save_as(vips::VImage img, const std::string& path, int quality, const char*
 
 extern "C" {
 
-int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,
-                  int32_t quality, const char* parameters) {
+int ut_image_save(const char* path, const uint8_t* pixels, int32_t width, int32_t height,
+                  int32_t bands, int32_t quality, const char* parameters) {
   UT_GUARD({
     check_geometry(width, height, bands);
     try {
       save_as(from_memory(pixels, width, height, bands), path, quality, parameters);
     } catch (vips::VError& e) {
-      throw std::runtime_error(std::string(path) + ": cannot write image (" + one_line(e.what()) + ")");
+      throw std::runtime_error(std::string(path) + ": cannot write image (" + one_line(e.what()) +
+                               ")");
     }
   })
 }
@@ -162,27 +176,31 @@ int ut_image_convert(const char* source, const char* path, int32_t quality) {
   UT_GUARD({
     TORCH_CHECK(started(), "libvips failed to start");
     try {
-      save_as(vips::VImage::new_from_file(source, vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)), path, quality, nullptr);
+      save_as(vips::VImage::new_from_file(
+                  source, vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)),
+              path, quality, nullptr);
     } catch (vips::VError& e) {
-      throw std::runtime_error(std::string(source) + " -> " + path + ": cannot convert image (" + one_line(e.what()) + ")");
+      throw std::runtime_error(std::string(source) + " -> " + path + ": cannot convert image (" +
+                               one_line(e.what()) + ")");
     }
   })
 }
 
-int ut_image_save_raw(const char* raw, int32_t width, int32_t height, int32_t bands, const char* path, int32_t quality,
-                      const char* parameters) {
+int ut_image_save_raw(const char* raw, int32_t width, int32_t height, int32_t bands,
+                      const char* path, int32_t quality, const char* parameters) {
   UT_GUARD({
     check_geometry(width, height, bands);
     try {
       save_as(tagged(vips::VImage::rawload(raw, width, height, bands)), path, quality, parameters);
     } catch (vips::VError& e) {
-      throw std::runtime_error(std::string(path) + ": cannot write image (" + one_line(e.what()) + ")");
+      throw std::runtime_error(std::string(path) + ": cannot write image (" + one_line(e.what()) +
+                               ")");
     }
   })
 }
 
-int ut_image_encode(const char* format, const uint8_t* pixels, int32_t width, int32_t height, int32_t bands,
-                    uint8_t** data, int64_t* length) {
+int ut_image_encode(const char* format, const uint8_t* pixels, int32_t width, int32_t height,
+                    int32_t bands, uint8_t** data, int64_t* length) {
   UT_GUARD({
     check_geometry(width, height, bands);
     try {
@@ -192,7 +210,8 @@ int ut_image_encode(const char* format, const uint8_t* pixels, int32_t width, in
       *data = static_cast<uint8_t*>(buffer);  // g_malloc'd; glib's default allocator is malloc
       *length = static_cast<int64_t>(size);
     } catch (vips::VError& e) {
-      throw std::runtime_error(std::string("cannot encode image as ") + format + " (" + one_line(e.what()) + ")");
+      throw std::runtime_error(std::string("cannot encode image as ") + format + " (" +
+                               one_line(e.what()) + ")");
     }
   })
 }
@@ -202,7 +221,8 @@ int ut_image_text(const char* path, const char* key, char** value) {
     TORCH_CHECK(started(), "libvips failed to start");
     *value = nullptr;
     try {
-      vips::VImage img = vips::VImage::new_from_file(path, vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
+      vips::VImage img = vips::VImage::new_from_file(
+          path, vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
       // Text chunks load as png-comment-N-KEY, N their index in the file.
       const std::string suffix = std::string("-") + key;
       gchar** fields = vips_image_get_fields(img.get_image());
@@ -211,12 +231,14 @@ int ut_image_text(const char* path, const char* key, char** value) {
         if (name.rfind("png-comment-", 0) == 0 && name.size() > suffix.size() &&
             name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
           const char* text = nullptr;
-          if (vips_image_get_string(img.get_image(), *f, &text) == 0 && text != nullptr) *value = strdup(text);
+          if (vips_image_get_string(img.get_image(), *f, &text) == 0 && text != nullptr)
+            *value = strdup(text);
         }
       }
       g_strfreev(fields);
     } catch (vips::VError& e) {
-      throw std::runtime_error(std::string(path) + ": cannot read image (" + one_line(e.what()) + ")");
+      throw std::runtime_error(std::string(path) + ": cannot read image (" + one_line(e.what()) +
+                               ")");
     }
   })
 }

@@ -1,9 +1,9 @@
 // Calling any ATen operator by schema name through libtorch's boxed dispatcher.
 //
 // The C# side passes tagged values; each is converted to the IValue the operator's schema expects
-// (so an int given for a float argument, or a None for an optional, becomes the right thing), missing
-// trailing arguments take the schema's defaults, and a value that cannot fit the argument is a clear
-// error naming the operator and the argument.
+// (so an int given for a float argument, or a None for an optional, becomes the right thing),
+// missing trailing arguments take the schema's defaults, and a value that cannot fit the argument
+// is a clear error naming the operator and the argument.
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/jit_type.h>
 #include <torch/version.h>
@@ -22,20 +22,34 @@ namespace {
 
 const char* tag_name(int32_t tag) {
   switch (tag) {
-    case UT_NONE: return "None";
-    case UT_TENSOR: return "Tensor";
-    case UT_INT: return "int";
-    case UT_DOUBLE: return "float";
-    case UT_BOOL: return "bool";
-    case UT_INT_LIST: return "int[]";
-    case UT_DOUBLE_LIST: return "float[]";
-    case UT_TENSOR_LIST: return "Tensor[]";
-    case UT_OPT_TENSOR_LIST: return "Tensor?[]";
-    case UT_DEVICE: return "Device";
-    case UT_STRING: return "str";
-    case UT_GENERATOR: return "Generator";
-    case UT_BOOL_LIST: return "bool[]";
-    default: return "?";
+    case UT_NONE:
+      return "None";
+    case UT_TENSOR:
+      return "Tensor";
+    case UT_INT:
+      return "int";
+    case UT_DOUBLE:
+      return "float";
+    case UT_BOOL:
+      return "bool";
+    case UT_INT_LIST:
+      return "int[]";
+    case UT_DOUBLE_LIST:
+      return "float[]";
+    case UT_TENSOR_LIST:
+      return "Tensor[]";
+    case UT_OPT_TENSOR_LIST:
+      return "Tensor?[]";
+    case UT_DEVICE:
+      return "Device";
+    case UT_STRING:
+      return "str";
+    case UT_GENERATOR:
+      return "Generator";
+    case UT_BOOL_LIST:
+      return "bool[]";
+    default:
+      return "?";
   }
 }
 
@@ -58,8 +72,8 @@ c10::IValue to_ivalue(const c10::FunctionSchema& schema, const c10::Argument& ar
   using c10::TypeKind;
   if (v.tag == UT_DEFAULT) {
     if (arg.default_value()) return *arg.default_value();
-    throw std::invalid_argument(c10::str(schema.name(), ": argument '", arg.name(),
-                                         "' has no default value"));
+    throw std::invalid_argument(
+        c10::str(schema.name(), ": argument '", arg.name(), "' has no default value"));
   }
   switch (type->kind()) {
     case TypeKind::OptionalType:
@@ -206,8 +220,8 @@ int ut_op_call(ut_op* op, const ut_value* args, int32_t nargs, ut_value* outs, i
       }
     }
     op->handle.callBoxed(stack);
-    TORCH_CHECK(stack.size() <= static_cast<size_t>(cap), schema.name(), " returned ",
-                stack.size(), " values, room for ", cap);
+    TORCH_CHECK(stack.size() <= static_cast<size_t>(cap), schema.name(), " returned ", stack.size(),
+                " values, room for ", cap);
     for (size_t i = 0; i < stack.size(); i++) from_ivalue(stack[i], outs[i]);
     *nouts = static_cast<int32_t>(stack.size());
   })

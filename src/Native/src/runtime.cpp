@@ -3,10 +3,10 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <dlfcn.h>
 #include <torch/version.h>
 
 #include <cstdlib>
-#include <dlfcn.h>
 
 #include "common.h"
 
@@ -44,21 +44,19 @@ int32_t ut_get_blas_threads(void) {
   return get == nullptr ? 0 : get();
 }
 
-int ut_manual_seed(uint64_t seed) {
-  UT_GUARD({
-    {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_current_seed(seed);
-    }
-    // Through the context, not the CUDA hooks: their accessor was renamed in libtorch 2.x.
-    for (int i = 0; i < (at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0); i++) {
-      auto gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, i));
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_current_seed(seed);
-    }
-  })
-}
+int ut_manual_seed(uint64_t seed){UT_GUARD({
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
+  }
+  // Through the context, not the CUDA hooks: their accessor was renamed in libtorch 2.x.
+  for (int i = 0; i < (at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0); i++) {
+    auto gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, i));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
+  }
+})}
 
 int32_t ut_cuda_is_available(void) {
   try {
@@ -89,18 +87,18 @@ int ut_generator_default(int32_t device_type, int32_t device_index, ut_generator
     if (device_type == 0) {
       *out = new ut_generator{at::detail::getDefaultCPUGenerator()};
     } else {
-      *out = new ut_generator{at::globalContext().defaultGenerator(at::Device(at::kCUDA, device_index))};
+      *out = new ut_generator{
+          at::globalContext().defaultGenerator(at::Device(at::kCUDA, device_index))};
     }
   })
 }
 void ut_generator_free(ut_generator* g) { delete g; }
-int ut_generator_seed(ut_generator* g, uint64_t seed) {
-  UT_GUARD({
-    std::lock_guard<std::mutex> lock(g->g.mutex());
-    g->g.set_current_seed(seed);
-  })
+int ut_generator_seed(ut_generator* g, uint64_t seed){UT_GUARD({
+  std::lock_guard<std::mutex> lock(g->g.mutex());
+  g->g.set_current_seed(seed);
+})} uint64_t ut_generator_initial_seed(ut_generator* g) {
+  return g->g.current_seed();
 }
-uint64_t ut_generator_initial_seed(ut_generator* g) { return g->g.current_seed(); }
 int ut_generator_get_state(ut_generator* g, ut_tensor** out) {
   UT_GUARD({
     std::lock_guard<std::mutex> lock(g->g.mutex());

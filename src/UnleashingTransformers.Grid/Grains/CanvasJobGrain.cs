@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Orleans.Placement;
-using Orleans.Runtime;
 using Orleans.Storage;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
@@ -21,6 +20,7 @@ namespace UnleashingTransformers.Grid.Grains;
 /// minutes; a running one keeps itself active.
 /// </summary>
 [RandomPlacement, CollectionAgeLimit(Minutes = 2)]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "its CancellationTokenSources have no timer or wait handle: nothing to release, and the run may still read them after deactivation")]
 public sealed class CanvasJobGrain(
     [PersistentState("job", CanvasRuntime.Storage)] IPersistentState<CanvasJobState> job,
     CanvasRuntime runtime, ILogger<CanvasJobGrain> log) : Grain, ICanvasJobGrain, IRemindable

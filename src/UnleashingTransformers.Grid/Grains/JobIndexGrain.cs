@@ -1,4 +1,3 @@
-using Orleans.Runtime;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 
@@ -56,10 +55,10 @@ public sealed class JobIndexGrain(
         await index.WriteStateAsync();
     }
 
-    public async Task FailedAsync(string id, string error)
+    public async Task FailedAsync(string id, string reason)
     {
         if (Jobs.Find(j => j.Id == id) is not { } entry) return;
-        (entry.Finished, entry.Error) = (DateTimeOffset.UtcNow, error);
+        (entry.Finished, entry.Error) = (DateTimeOffset.UtcNow, reason);
         await index.WriteStateAsync();
     }
 

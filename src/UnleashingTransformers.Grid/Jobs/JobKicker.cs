@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orleans.Runtime;
 using UnleashingTransformers.Grid.Contracts;
 
 namespace UnleashingTransformers.Grid.Jobs;
@@ -13,19 +12,19 @@ namespace UnleashingTransformers.Grid.Jobs;
 /// </summary>
 public sealed class JobKicker(IClusterMembershipService membership, IGrainFactory grains, ILogger<JobKicker> log) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stop)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         HashSet<SiloAddress>? dead = null;
         try
         {
-            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stop))
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stoppingToken))
             {
                 var now = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Dead).Select(m => m.SiloAddress).ToHashSet();
                 if (dead is null || now.Except(dead).Any()) await KickAsync();
                 dead = now;
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
     }
 
     private async Task KickAsync()

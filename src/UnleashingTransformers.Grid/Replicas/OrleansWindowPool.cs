@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;

@@ -30,7 +30,9 @@ public static class GridTelemetry
     public static readonly Gauge<double> JobProgress = Meter.CreateGauge<double>("ut.job.progress", "1", "fraction of a canvas job's steps done");
 
     private static readonly ConcurrentDictionary<object, Func<int>> QueueDepths = new();
-    private static readonly ObservableGauge<int> QueueDepth = Meter.CreateObservableGauge("ut.window.queue_depth",
+
+    // The meter holds its instruments: an observable one needs no field of its own.
+    static GridTelemetry() => Meter.CreateObservableGauge("ut.window.queue_depth",
         () => QueueDepths.Values.Sum(depth => depth()), "{request}", "window requests held by this process's replicas and not yet computed");
 
     /// <summary>Counts <paramref name="depth"/> in <c>ut.window.queue_depth</c> until the returned handle is disposed.</summary>

@@ -11,6 +11,7 @@ namespace UnleashingTransformers.Grid.Training;
 /// between steps. After each prior checkpoint every window replica of the cluster is told to load the new
 /// weights, in checkpoint order; they swap them in between batches.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "its CancellationTokenSource has no timer or wait handle: nothing to release")]
 public sealed class TrainerRun(TrainerSettings settings, string device, ReplicaDirectory replicas, IGrainFactory grains, ILogger<TrainerRun> log)
 {
     private readonly object _gate = new();

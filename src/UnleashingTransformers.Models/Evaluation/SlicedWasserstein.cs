@@ -101,7 +101,7 @@ public static class SlicedWasserstein
         double total = 0;
         for (var repeat = 0; repeat < DirectionRepeats; repeat++)
         {
-            var dirs = randn(new[] { a.size(1), (long)DirectionsPerRepeat }, g);
+            var dirs = randn(new[] { a.size(1), DirectionsPerRepeat }, g);
             dirs = dirs / dirs.square().sum(new long[] { 0 }, keepdim: true).sqrt();
             var pa = a.matmul(dirs).sort(0).values;
             var pb = b.matmul(dirs).sort(0).values;

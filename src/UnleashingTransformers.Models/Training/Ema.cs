@@ -1,4 +1,3 @@
-using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Models.Training;

@@ -1,11 +1,9 @@
 using System.Text.Json;
 using UnleashingTransformers.Imaging;
-using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.VqGan;
 using UnleashingTransformers.Torch;
 using UnleashingTransformers.Torch.Serialization;
 using static UnleashingTransformers.Torch.torch;
-using F = UnleashingTransformers.Torch.torch.nn.functional;
 
 namespace UnleashingTransformers.Models.Training;
 

@@ -98,22 +98,22 @@ public sealed class Lpips : nn.Module<(Tensor a, Tensor b), Tensor>
 
     private sealed class ScalingLayer : nn.Module<Tensor, Tensor>
     {
-        private readonly Tensor shift, scale;
+        private readonly Tensor _shift, _scale;
 
         public ScalingLayer()
         {
-            shift = register_buffer("shift", tensor(new float[] { -.030f, -.088f, -.188f }, 1, 3, 1, 1));
-            scale = register_buffer("scale", tensor(new float[] { .458f, .448f, .450f }, 1, 3, 1, 1));
+            _shift = register_buffer("shift", tensor(new float[] { -.030f, -.088f, -.188f }, 1, 3, 1, 1));
+            _scale = register_buffer("scale", tensor(new float[] { .458f, .448f, .450f }, 1, 3, 1, 1));
         }
 
-        public override Tensor forward(Tensor x) => (x - shift) / scale;
+        public override Tensor forward(Tensor x) => (x - _shift) / _scale;
     }
 
     private sealed class LinLayer : nn.Module<Tensor, Tensor>
     {
-        private readonly nn.Sequential model;
-        public LinLayer(nn.Sequential m) => model = register_module("model", m);
-        public override Tensor forward(Tensor x) => model.forward(x);
+        private readonly nn.Sequential _model;
+        public LinLayer(nn.Sequential m) => _model = register_module("model", m);
+        public override Tensor forward(Tensor x) => _model.forward(x);
     }
 
     private sealed class MaxPool : nn.Module<Tensor, Tensor>

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.Runtime;
 using UnleashingTransformers.Grid.Replicas;
 
 namespace UnleashingTransformers.Silo.Http;

@@ -51,7 +51,7 @@ internal unsafe ref struct OpCall
         public bool Busy;
     }
 
-    [ThreadStatic] private static Frame? t_frame;
+    [ThreadStatic] private static Frame? s_frame;
 
     private readonly Op _op;
     private readonly Frame _frame;
@@ -61,7 +61,7 @@ internal unsafe ref struct OpCall
     internal OpCall(Op op)
     {
         _op = op;
-        _frame = t_frame ??= new Frame();
+        _frame = s_frame ??= new Frame();
         if (_frame.Busy)
         {
             // A call begun while another is being built on this thread: a binding bug (arguments

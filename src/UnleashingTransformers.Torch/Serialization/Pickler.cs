@@ -8,6 +8,7 @@ namespace UnleashingTransformers.Torch.Serialization;
 /// <c>torch._utils._rebuild_tensor_v2</c> calls over persistent storage ids, whose bytes the caller
 /// stores in the zip. Python's own unpickler (torch.load) reads the result.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "a MemoryStream holds no unmanaged resource")]
 internal sealed class Pickler(Func<Tensor, string> storageKey)
 {
     private readonly MemoryStream _out = new();
@@ -87,12 +88,12 @@ internal sealed class Pickler(Func<Tensor, string> storageKey)
         _out.Write(bytes);
     }
 
-    private void WriteTuple(IReadOnlyList<object?> items)
+    private void WriteTuple(object?[] items)
     {
-        if (items.Count == 0) { Op(')'); return; }
-        if (items.Count > 3) Op('(');
+        if (items.Length == 0) { Op(')'); return; }
+        if (items.Length > 3) Op('(');
         foreach (var item in items) Write(item);
-        _out.WriteByte(items.Count switch { 1 => 0x85, 2 => 0x86, 3 => 0x87, _ => (byte)'t' });
+        _out.WriteByte(items.Length switch { 1 => 0x85, 2 => 0x86, 3 => 0x87, _ => (byte)'t' });
     }
 
     private void WriteDict(IEnumerable<KeyValuePair<object, object?>> items, bool ordered, PyDict? withAttributes)
@@ -155,18 +156,30 @@ internal sealed class Pickler(Func<Tensor, string> storageKey)
 
     internal static string StorageClass(ScalarType t) => t switch
     {
-        ScalarType.Float32 => "FloatStorage", ScalarType.Float64 => "DoubleStorage", ScalarType.Float16 => "HalfStorage",
-        ScalarType.BFloat16 => "BFloat16Storage", ScalarType.Int64 => "LongStorage", ScalarType.Int32 => "IntStorage",
-        ScalarType.Int16 => "ShortStorage", ScalarType.Int8 => "CharStorage", ScalarType.Byte => "ByteStorage",
+        ScalarType.Float32 => "FloatStorage",
+        ScalarType.Float64 => "DoubleStorage",
+        ScalarType.Float16 => "HalfStorage",
+        ScalarType.BFloat16 => "BFloat16Storage",
+        ScalarType.Int64 => "LongStorage",
+        ScalarType.Int32 => "IntStorage",
+        ScalarType.Int16 => "ShortStorage",
+        ScalarType.Int8 => "CharStorage",
+        ScalarType.Byte => "ByteStorage",
         ScalarType.Bool => "BoolStorage",
         _ => throw new TorchException($"torch.save cannot write {t} tensors"),
     };
 
     internal static ScalarType? StorageType(string name) => name switch
     {
-        "FloatStorage" => ScalarType.Float32, "DoubleStorage" => ScalarType.Float64, "HalfStorage" => ScalarType.Float16,
-        "BFloat16Storage" => ScalarType.BFloat16, "LongStorage" => ScalarType.Int64, "IntStorage" => ScalarType.Int32,
-        "ShortStorage" => ScalarType.Int16, "CharStorage" => ScalarType.Int8, "ByteStorage" => ScalarType.Byte,
+        "FloatStorage" => ScalarType.Float32,
+        "DoubleStorage" => ScalarType.Float64,
+        "HalfStorage" => ScalarType.Float16,
+        "BFloat16Storage" => ScalarType.BFloat16,
+        "LongStorage" => ScalarType.Int64,
+        "IntStorage" => ScalarType.Int32,
+        "ShortStorage" => ScalarType.Int16,
+        "CharStorage" => ScalarType.Int8,
+        "ByteStorage" => ScalarType.Byte,
         "BoolStorage" => ScalarType.Bool,
         _ => null,
     };

@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json.Nodes;
 using UnleashingTransformers.Testing;
 using k8s;
@@ -19,7 +18,7 @@ public sealed class ContainerGridTests : GridTest
     private static readonly string ConfigDir = Path.Combine(Manifests.Repo, "deploy", "silo");
     private const string ImageModels = "/app/models/terrain";
 
-    private string[] SiloArgs(string config, RedisServer redis, string name, params string[] overrides) =>
+    private static string[] SiloArgs(string config, RedisServer redis, string name, params string[] overrides) =>
     [
         "silo", "--config", $"/etc/ut/{config}", "Cluster:Provider=redis", $"Cluster:Redis={redis.Endpoint}", $"Cluster:SiloName={name}",
         $"Cluster:SiloPort={Ports.Free()}", $"Cluster:GatewayPort={Ports.Free()}",
