@@ -7,6 +7,7 @@ using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Models.Diffusion;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Silo;

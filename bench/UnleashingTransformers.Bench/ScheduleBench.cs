@@ -4,6 +4,7 @@ using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Evaluation;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Models.VqGan;

@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Canvas;
-using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Imaging;
-using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.IO;
 using UnleashingTransformers.Models.VqGan;
 
 namespace UnleashingTransformers.Cli;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using UnleashingTransformers.Imaging;
-using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.IO;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
 
@@ -123,7 +123,7 @@ internal static class ImageCommands
             if (need > MachineMemory.AvailableBytes() && !r.GetValue(force))
                 throw new ArgumentException($"--tokens: its {grid.H}x{grid.W} tokens need about {MachineMemory.Describe(need)} to decode, " +
                     $"{MachineMemory.Describe(MachineMemory.AvailableBytes())} is available: decode a smaller grid (or --force)");
-            coder.Save(grid, r.GetValue(output)!, Made.Json(("vqgan", coder.Version), ("tokens", Grid.Contracts.ModelVersion.OfFile(r.GetValue(tokens)!))));
+            coder.Save(grid, r.GetValue(output)!, Made.Json(("vqgan", coder.Version), ("tokens", Grid.Replicas.ModelVersion.OfFile(r.GetValue(tokens)!))));
             Console.WriteLine($"decode: {grid.H}x{grid.W} tokens -> {r.GetValue(output)} ({grid.W * coder.Model.Downscale}x{grid.H * coder.Model.Downscale} px)");
             return 0;
         });
@@ -149,7 +149,7 @@ internal static class ImageCommands
             var image = Images.LoadPrepared(r.GetValue(input)!, s0).to(device);
             var grid = coder.Encode(image);
             var decoded = coder.Model.decode(from_array<long>(grid.Tokens, 1, grid.H, grid.W).to(device))[0];
-            Images.Save(decoded, r.GetValue(output)!, parameters: Made.Json(("vqgan", coder.Version), ("reconstructed", Grid.Contracts.ModelVersion.OfFile(r.GetValue(input)!)), ("size", s0)));
+            Images.Save(decoded, r.GetValue(output)!, parameters: Made.Json(("vqgan", coder.Version), ("reconstructed", Grid.Replicas.ModelVersion.OfFile(r.GetValue(input)!)), ("size", s0)));
             var l1 = (decoded.clamp(0, 1) - image).abs().mean().item<double>();
             Console.WriteLine($"reconstruct: {r.GetValue(input)} -> {r.GetValue(output)}, L1 {l1:F4}");
             return 0;

@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
-using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Imaging;
+using UnleashingTransformers.Models.IO;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.VqGan;
 using static UnleashingTransformers.Torch.torch;

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using UnleashingTransformers.Models.Diffusion;
+using UnleashingTransformers.Models.IO;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
 
@@ -45,7 +47,7 @@ internal static class SampleCommand
                 throw new ArgumentException("--sampler mlm takes --steps and a fixed --temp only: --schedule, --top-k, --top-p and temperature ramps are for the diffusion sampler");
             if (Bf16Support.Warning(r.GetValue(precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
             using var model = PriorCheckpoint.Load(r.GetValue(prior)!, r.GetValue(heads), device);
-            var priorVersion = Grid.Contracts.ModelVersion.OfFile(r.GetValue(prior)!);
+            var priorVersion = Grid.Replicas.ModelVersion.OfFile(r.GetValue(prior)!);
             var (h, w) = GridShape.Of(model.Config, r.GetValue(grid));
             using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, model.Config.CodebookSize);
             var dir = r.GetValue(outDir)!;

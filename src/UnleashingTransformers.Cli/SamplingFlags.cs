@@ -1,5 +1,6 @@
 using System.CommandLine;
 using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Cli;

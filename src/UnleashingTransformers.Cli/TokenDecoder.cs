@@ -1,5 +1,5 @@
 using UnleashingTransformers.Imaging;
-using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.IO;
 using UnleashingTransformers.Models.VqGan;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
@@ -30,7 +30,7 @@ internal sealed class TokenDecoder : IDisposable
             model.Dispose();
             throw new ArgumentException($"--vqgan {path} has a codebook of {codes} codes but the prior generates {k}: use the VQ-GAN the prior was trained with");
         }
-        return new TokenDecoder(model, device, Grid.Contracts.ModelVersion.OfFile(path));
+        return new TokenDecoder(model, device, Grid.Replicas.ModelVersion.OfFile(path));
     }
 
     public long CodebookSize => Model.quantize.CodebookSize;

@@ -3,6 +3,7 @@ using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Models.Diffusion;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Models.VqGan;

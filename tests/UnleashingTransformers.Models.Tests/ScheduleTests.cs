@@ -1,3 +1,4 @@
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;

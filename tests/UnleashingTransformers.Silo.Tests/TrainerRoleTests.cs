@@ -62,8 +62,8 @@ public sealed class TrainerRoleTests : GridTest
         using var canvas = CanvasSilo(redis, port);
         var error = Ut.Fails("submit", "--gateway", $"http://127.0.0.1:{port}", "--shape", "16x16", "--out", P("x.png"));
         Assert.Contains("window replica holds model", error);
-        Assert.Contains(UnleashingTransformers.Grid.Contracts.ModelVersion.OfFile(Prior), error);
-        Assert.Contains(UnleashingTransformers.Grid.Contracts.ModelVersion.OfFile(P("b/absorbing_ema_600.th")), error);
+        Assert.Contains(UnleashingTransformers.Grid.Replicas.ModelVersion.OfFile(Prior), error);
+        Assert.Contains(UnleashingTransformers.Grid.Replicas.ModelVersion.OfFile(P("b/absorbing_ema_600.th")), error);
         Assert.False(File.Exists(P("x.png")));
     }
 }

@@ -1,5 +1,6 @@
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Grid.Canvas;

@@ -1,5 +1,4 @@
 using UnleashingTransformers.Grid.Canvas;
-using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.VqGan;

@@ -1,4 +1,5 @@
 using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Grid.Jobs;

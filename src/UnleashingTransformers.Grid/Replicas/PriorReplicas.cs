@@ -1,4 +1,3 @@
-using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;

@@ -1,3 +1,4 @@
+using UnleashingTransformers.Models.Sampling.Schedules;
 namespace UnleashingTransformers.Models.Sampling;
 
 /// <summary>Where a sampling run is, reported after every step.</summary>

@@ -1,4 +1,4 @@
-namespace UnleashingTransformers.Models.Sampling;
+namespace UnleashingTransformers.Models.Sampling.Schedules;
 
 /// <summary>
 /// MaskGIT's schedule: every masked position is a candidate; of the tokens drawn there, the step keeps the

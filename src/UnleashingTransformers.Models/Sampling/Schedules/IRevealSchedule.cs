@@ -1,4 +1,4 @@
-namespace UnleashingTransformers.Models.Sampling;
+namespace UnleashingTransformers.Models.Sampling.Schedules;
 
 /// <summary>
 /// Which masked positions a sampler reveals at each of its steps, as diffusers' schedulers are apart from

@@ -1,4 +1,4 @@
-namespace UnleashingTransformers.Models.Sampling;
+namespace UnleashingTransformers.Models.Sampling.Schedules;
 
 /// <summary>MaskGIT's mask-ratio functions γ(r): the fraction of tokens still masked after a fraction r of the
 /// steps (γ(0) = 1, γ(1) = 0).</summary>

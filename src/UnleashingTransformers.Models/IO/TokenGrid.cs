@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using UnleashingTransformers.Torch.Serialization;
 
-namespace UnleashingTransformers.Models.Sampling;
+namespace UnleashingTransformers.Models.IO;
 
 /// <summary>
 /// A token grid as the CLI reads and writes it: <c>{"shape":[H,W],"tokens":[...]}</c>, ids row-major.

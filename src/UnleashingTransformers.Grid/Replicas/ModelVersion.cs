@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using UnleashingTransformers.Models.Sampling;
 
-namespace UnleashingTransformers.Grid.Contracts;
+namespace UnleashingTransformers.Grid.Replicas;
 
 /// <summary>
 /// Which weights a window request is meant for: the first 16 hex digits of the prior file's SHA-256.

@@ -1,4 +1,4 @@
-namespace UnleashingTransformers.Models.Sampling;
+namespace UnleashingTransformers.Models.Sampling.Schedules;
 
 /// <summary>One position per step in raster (row-major) order: the reference's big-sample order.</summary>
 public sealed class RasterRevealSchedule(int length) : IRevealSchedule

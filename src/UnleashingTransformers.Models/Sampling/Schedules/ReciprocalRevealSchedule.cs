@@ -1,4 +1,4 @@
-namespace UnleashingTransformers.Models.Sampling;
+namespace UnleashingTransformers.Models.Sampling.Schedules;
 
 /// <summary>
 /// The paper's schedule (AbsorbingDiffusion.sample): at step k, with t = S − k, each still-masked

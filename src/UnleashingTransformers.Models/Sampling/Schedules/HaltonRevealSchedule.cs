@@ -1,4 +1,4 @@
-namespace UnleashingTransformers.Models.Sampling;
+namespace UnleashingTransformers.Models.Sampling.Schedules;
 
 /// <summary>
 /// The Halton scheduler (Besnier et al., ICLR 2025): positions are revealed in the order of the 2-D Halton

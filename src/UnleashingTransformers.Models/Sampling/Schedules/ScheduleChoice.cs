@@ -1,4 +1,4 @@
-namespace UnleashingTransformers.Models.Sampling;
+namespace UnleashingTransformers.Models.Sampling.Schedules;
 
 /// <summary>The reveal schedules a user can choose (<c>--schedule</c>).</summary>
 public enum ScheduleKind
