@@ -83,7 +83,8 @@ public static class SiloHost
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
-        // Seen at every start on these machines and harmless (shared/reference/orleans-notes.md §12).
+        // The watchdog warns at every start that its participant check "has not completed" for minutes: a
+        // measurement artefact of the first check, harmless, and it would read as a fault.
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         // "Silo not running with ServerGC": workstation GC is chosen, for a box shared by several processes.
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);

@@ -35,7 +35,7 @@ public sealed record CanvasOptions(
 public readonly record struct CanvasProgress(int Step, int Steps, long Revealed, long Total, long WindowPasses, long Distributions);
 
 /// <summary>
-/// Generates a token canvas larger than the prior's window (spec 6, generalised). Each step: the
+/// Generates a token canvas larger than the prior's window (docs/grid.md). Each step: the
 /// schedule picks the candidate positions R; the windows covering R (only those) are asked, through the
 /// pool, for distributions at R's positions inside them (only those); each position's distributions are
 /// aggregated (mean, Gaussian-weighted or product of experts), and the step's <see cref="RevealStep"/>

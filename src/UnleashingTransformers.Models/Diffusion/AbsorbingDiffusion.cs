@@ -5,7 +5,7 @@ using F = UnleashingTransformers.Torch.torch.nn.functional;
 
 namespace UnleashingTransformers.Models.Diffusion;
 
-/// <summary>The training objectives of models/absorbing_diffusion.py (spec §4.2).</summary>
+/// <summary>The training objectives of the reference's models/absorbing_diffusion.py (docs/prior.md).</summary>
 public enum LossType
 {
     /// <summary>The ELBO estimate vb = CE·T / (t·ln2·D).</summary>
@@ -144,7 +144,7 @@ public sealed class AbsorbingDiffusion : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// A single-sample Monte-Carlo estimate of the absorbing ELBO (spec §7.1): for t = T..1 draw
+    /// A single-sample Monte-Carlo estimate of the absorbing ELBO (docs/prior.md): for t = T..1 draw
     /// x_t ~ q(x_t | x_0) and add CE over masked tokens / t. Returns nats per sequence, (B).
     /// </summary>
     public Tensor elbo(Tensor x0, Generator? g = null)

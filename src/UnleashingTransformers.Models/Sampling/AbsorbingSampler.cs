@@ -1,4 +1,5 @@
 using UnleashingTransformers.Models.Sampling.Schedules;
+
 namespace UnleashingTransformers.Models.Sampling;
 
 /// <summary>Where a sampling run is, reported after every step.</summary>

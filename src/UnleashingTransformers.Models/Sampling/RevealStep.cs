@@ -1,4 +1,5 @@
 using UnleashingTransformers.Models.Sampling.Schedules;
+
 namespace UnleashingTransformers.Models.Sampling;
 
 /// <summary>The probability row of the <paramref name="candidate"/>-th candidate of a step.</summary>

@@ -42,7 +42,7 @@ public sealed record PriorTrainingOptions
 public sealed record PriorLogEntry(long Step, double Loss, double Elbo, double Lr, long SkippedNan, double? ValElbo);
 
 /// <summary>
-/// Trains an absorbing prior on a latent cache (spec §4, training loop constants §1.4): Adam with linear
+/// Trains an absorbing prior on a latent cache (docs/prior.md): Adam with linear
 /// warm-up then constant lr, EMA of the parameters, NaN-loss steps skipped and counted, atomic
 /// checkpoint sets, exact resume. Every step's randomness (batch, t, masks) is a function of
 /// (seed, step), so a resumed run repeats an uninterrupted one exactly.
@@ -99,9 +99,8 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
 
         Directory.CreateDirectory(o.OutDir);
         var checkpoints = new CheckpointSet(o.OutDir, "absorbing", o.KeepLast);
-        var existing = checkpoints.CompleteSteps();
-        if (existing.Count > 0 && !o.Resume)
-            throw new ArgumentException($"{o.OutDir} has checkpoints (newest step {existing[0]}): pass --resume to continue, or choose another --out");
+        var logPath = Path.Combine(o.OutDir, LogFile);
+        var resumeFrom = checkpoints.ResumeStep<PriorLogEntry>(o.Resume, logPath, e => e.Step, Say);
 
         // Initial weights from --seed too: a run is a function of its options and data.
         manual_seed(TrainingStreams.Seed(o.Seed, TrainingStreams.InitialWeights, 0));
@@ -111,23 +110,14 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         model.to(device);
         ema.to(device);
         using var opt = new optim.Adam(model.parameters(), lr: o.Lr);
-        long start = 0, skipped = 0;
-        var logPath = Path.Combine(o.OutDir, LogFile);
-        if (o.Resume && existing.Count > 0)
+        long start = resumeFrom ?? 0, skipped = 0;
+        if (resumeFrom is not null)
         {
-            start = existing[0];
             model.load_state_dict(load_state_dict(checkpoints.ModelPath(start)));
             ema.load_state_dict(load_state_dict(checkpoints.EmaPath(start)));
             opt.load_state_dict((PyDict)load(checkpoints.OptimPath(start))!);
             var state = (PyDict)load(checkpoints.StatePath(start))!;
             skipped = Convert.ToInt64(state["skipped_nan"]);
-            TrainingLog.TrimAfter<PriorLogEntry>(logPath, start, e => e.Step);
-            Say?.Invoke($"resuming from step {start} ({checkpoints.StatePath(start)})");
-        }
-        else
-        {
-            if (o.Resume) Say?.Invoke($"--resume: no checkpoint in {o.OutDir}, starting from step 0");
-            File.Delete(logPath);
         }
         model.train();
 

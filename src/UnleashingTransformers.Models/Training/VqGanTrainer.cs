@@ -39,7 +39,7 @@ public sealed record VqGanLogEntry(long Step, double L1, double Nll, double Code
     double DLoss, double Perplexity, int CodesUsed, double Lr);
 
 /// <summary>
-/// Trains the VQ-GAN (spec 2.7, 1.4): autoencoder loss L1 (+ perceptual·LPIPS when weights are given)
+/// Trains the VQ-GAN (docs/vqgan.md): autoencoder loss L1 (+ perceptual·LPIPS when weights are given)
 /// + λ·(−mean D(x̂)) + codebook loss, with λ = ‖∇nll‖ / (‖∇g‖ + 1e-4) at the last decoder conv, clamped to
 /// [0, max], zero before the discriminator starts; hinge loss for the discriminator after it starts;
 /// DiffAugment on what the discriminator sees; two Adams with one lr; EMA; atomic checkpoints; exact
@@ -74,9 +74,8 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
 
         Directory.CreateDirectory(o.OutDir);
         var checkpoints = new CheckpointSet(o.OutDir, "vqgan", o.KeepLast);
-        var existing = checkpoints.CompleteSteps();
-        if (existing.Count > 0 && !o.Resume)
-            throw new ArgumentException($"{o.OutDir} has checkpoints (newest step {existing[0]}): pass --resume to continue, or choose another --out");
+        var logPath = Path.Combine(o.OutDir, LogFile);
+        var resumeFrom = checkpoints.ResumeStep<VqGanLogEntry>(o.Resume, logPath, e => e.Step, Say);
 
         manual_seed(TrainingStreams.Seed(o.Seed, TrainingStreams.InitialWeights, 0));
         using var model = new VqGanModel(VqAutoEncoder.FromConfig(o.Config), new Discriminator(o.Config.Channels, o.Config.Ndf, o.Config.DiscLayers));
@@ -88,20 +87,15 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         var lr = o.Lr ?? 4.5e-6 * o.Batch;
         using var aeOpt = new optim.Adam(model.ae.parameters(), lr: lr);
         using var discOpt = new optim.Adam(model.disc.parameters(), lr: lr);
-        long start = 0;
-        var logPath = Path.Combine(o.OutDir, LogFile);
-        if (o.Resume && existing.Count > 0)
+        var start = resumeFrom ?? 0;
+        if (resumeFrom is not null)
         {
-            start = existing[0];
             model.load_state_dict(load_state_dict(checkpoints.ModelPath(start)));
             ema.load_state_dict(load_state_dict(checkpoints.EmaPath(start)));
             var opts = (PyDict)load(checkpoints.OptimPath(start))!;
             aeOpt.load_state_dict((PyDict)opts["ae"]!);
             discOpt.load_state_dict((PyDict)opts["disc"]!);
-            TrainingLog.TrimAfter<VqGanLogEntry>(logPath, start, e => e.Step);
-            Say?.Invoke($"resuming from step {start} ({checkpoints.StatePath(start)})");
         }
-        else File.Delete(logPath);
         model.train();
 
         var previewFiles = val.Concat(train).Take(8).ToList();

@@ -5,7 +5,7 @@ using F = UnleashingTransformers.Torch.torch.nn.functional;
 namespace UnleashingTransformers.Models.VqGan;
 
 /// <summary>
-/// Differentiable augmentation, policy "color,translation" (models/diffaug.py, spec 2.8), one random
+/// Differentiable augmentation, policy "color,translation" (the reference's models/diffaug.py; docs/vqgan.md), one random
 /// draw per sample, in this order: brightness x + (u − ½); saturation (x − mean_c)·2u + mean_c; contrast
 /// (x − mean)·(u + ½) + mean; translation by an integer shift in ±ratio·size with zero fill.
 /// </summary>

@@ -69,7 +69,7 @@ public sealed record QuantizerStats(Tensor Indices, double Perplexity) : IDispos
 }
 
 /// <summary>
-/// Nearest-neighbour vector quantiser (spec 2.4): tokens in row-major (h, w) order; loss
+/// Nearest-neighbour vector quantiser (docs/vqgan.md): tokens in row-major (h, w) order; loss
 /// mean((sg[z_q] − z)²) + β·mean((z_q − sg[z])²) (β on the codebook term: the reference's "legacy"
 /// ordering); straight-through gradient z + sg(z_q − z).
 /// </summary>
@@ -175,7 +175,7 @@ public sealed class VqAutoEncoder : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>PatchGAN discriminator (spec 2.6): strided 4x4 convs, BatchNorm, LeakyReLU(0.2).</summary>
+/// <summary>PatchGAN discriminator (docs/vqgan.md): strided 4x4 convs, BatchNorm, LeakyReLU(0.2).</summary>
 public sealed class Discriminator : nn.Module<Tensor, Tensor>
 {
     public readonly nn.Sequential main;

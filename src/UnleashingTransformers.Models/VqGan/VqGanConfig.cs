@@ -39,7 +39,7 @@ public enum BlockKind { Conv, Res, Attn, Down, Up, Norm }
 public sealed record BlockSpec(BlockKind Kind, long In, long Out = 0, long Kernel = 3);
 
 /// <summary>
-/// The block lists of the reference's Encoder and Generator (spec tables 2.2 and 2.3), from a config,
+/// The block lists of the reference's Encoder and Generator (docs/vqgan.md), from a config,
 /// or read back from a checkpoint's keys and shapes (a ResBlock has conv1, an AttnBlock q, a resampler
 /// conv, a plain conv a 4-D weight, a norm a 1-D weight), so loading needs no architecture flags.
 /// </summary>
