@@ -24,7 +24,6 @@ public sealed class GatewayTests : GridTest
         var expected = Embedded("16x32", 21, "--temp", "0.6");
         var port = Ports.Free();
         using var silo = UtProcess.Silo(Embedded(port));
-        silo.WaitFor("silo: started");
         var http = await ReadyGateway(port);
         Assert.Equal("ok", await http.GetStringAsync("healthz"));
 
@@ -218,7 +217,6 @@ public sealed class GatewayTests : GridTest
         var port = Ports.Free();
         Assert.Contains("set Gateway:Token", Ut.Fails("silo", "--config", Embedded(port, gateway: new { Host = "0.0.0.0", Port = port })));
         using var silo = UtProcess.Silo(Embedded(port, gateway: new { Host = "0.0.0.0", Port = port }), "Gateway:Token=s3cret");
-        silo.WaitFor("silo: started");
         var http = await ReadyGateway(port); // the probes stay open
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("jobs")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("dashboard/")).StatusCode);
@@ -255,7 +253,6 @@ public sealed class GatewayTests : GridTest
     {
         var port = Ports.Free();
         using var silo = UtProcess.Silo(Embedded(port, canvas: new { MaxPending = 1, KeepFinished = 1 }));
-        silo.WaitFor("silo: started");
         var http = await ReadyGateway(port);
         var first = await Submit(http, new { height = 8, width = 8, steps = 16, seed = 1 });
         var full = await http.PostAsJsonAsync("jobs", new { height = 8, width = 8, steps = 16, seed = 2 });

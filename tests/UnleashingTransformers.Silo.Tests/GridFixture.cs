@@ -31,13 +31,39 @@ public abstract class GridTest : TempDirTest
     protected string[] Cluster(RedisServer redis) =>
         ["Cluster:Provider=redis", $"Cluster:Redis={redis.Endpoint}", $"Cluster:SiloPort={Ports.Free()}", $"Cluster:GatewayPort={Ports.Free()}", $"StateDirectory={P("state")}"];
 
-    /// <summary>deploy/silo/window.json in the cluster.</summary>
-    protected UtProcess WindowSilo(RedisServer redis, params string[] overrides) =>
-        UtProcess.Silo(Path.Combine(Deploy, "window.json"), [.. Cluster(redis), .. overrides]).Also(s => s.WaitFor("silo: started"));
+    /// <summary>deploy/silo/window.json in the cluster, returned once its ops port says it is ready (an active member
+    /// of the cluster): the port <c>Ops:Port</c> names in <paramref name="overrides"/>, or one of its own.</summary>
+    protected UtProcess WindowSilo(RedisServer redis, params string[] overrides)
+    {
+        var given = overrides.FirstOrDefault(o => o.StartsWith("Ops:Port=", StringComparison.Ordinal));
+        var ops = given is null ? Ports.Free() : int.Parse(given["Ops:Port=".Length..]);
+        var silo = UtProcess.Silo(Path.Combine(Deploy, "window.json"), [.. Cluster(redis), .. given is null ? [$"Ops:Port={ops}"] : Array.Empty<string>(), .. overrides]);
+        WaitReady(silo, ops);
+        return silo;
+    }
 
-    /// <summary>deploy/silo/canvas.json (canvas + gateway) in the cluster, its gateway on <paramref name="port"/>.</summary>
+    /// <summary>deploy/silo/canvas.json (canvas + gateway) in the cluster, its gateway on <paramref name="port"/>; ready when
+    /// <see cref="ReadyGateway"/> says so.</summary>
     protected UtProcess CanvasSilo(RedisServer redis, int port, params string[] overrides) =>
-        UtProcess.Silo(Path.Combine(Deploy, "canvas.json"), [.. Cluster(redis), $"Gateway:Port={port}", .. overrides]).Also(s => s.WaitFor("silo: started"));
+        UtProcess.Silo(Path.Combine(Deploy, "canvas.json"), [.. Cluster(redis), $"Gateway:Port={port}", .. overrides]);
+
+    /// <summary>Polls a silo's <c>/readyz</c> on its ops port until it answers 200; fails with the silo's output.</summary>
+    protected static void WaitReady(UtProcess silo, int opsPort, double seconds = 60)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{opsPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (DateTime.UtcNow < deadline && !silo.Exited)
+        {
+            try
+            {
+                if (http.GetAsync("readyz").GetAwaiter().GetResult().IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException) { }   // not listening yet
+            catch (TaskCanceledException) { }
+            Thread.Sleep(200);
+        }
+        throw new TimeoutException($"silo not ready on ops port {opsPort} after {seconds} s (exited: {silo.Exited}); output:\n{silo.Output}");
+    }
 
     /// <summary>The embedded run's image for a job: what every distributed run must reproduce byte for byte.</summary>
     protected byte[] Embedded(string shape, ulong seed, params string[] extra)
@@ -114,9 +140,4 @@ public abstract class GridTest : TempDirTest
         Xunit.Assert.Equal(0, silo.WaitForExit(30));
         return silo.Output.Split('\n').Where(l => l.Contains(" served ")).Sum(l => int.Parse(l.Split(" served ")[1].Split(' ')[0]));
     }
-}
-
-internal static class Fluent
-{
-    public static T Also<T>(this T x, Action<T> f) { f(x); return x; }
 }

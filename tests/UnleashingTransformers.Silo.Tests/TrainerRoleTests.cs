@@ -28,7 +28,7 @@ public sealed class TrainerRoleTests : GridTest
     });
 
     [Fact]
-    public void AKilledTrainerResumesAndItsCheckpointsReachTheWindowReplicas()
+    public async Task AKilledTrainerResumesAndItsCheckpointsReachTheWindowReplicas()
     {
         var latents = Latents();
         using (var uninterrupted = UtProcess.Silo(TrainerConfig("a.json", P("a"), latents)))
@@ -60,6 +60,7 @@ public sealed class TrainerRoleTests : GridTest
         // The replica now holds the trained weights: a job on the bundled prior is refused, naming both versions.
         var port = Ports.Free();
         using var canvas = CanvasSilo(redis, port);
+        await ReadyGateway(port);
         var error = Ut.Fails("submit", "--gateway", $"http://127.0.0.1:{port}", "--shape", "16x16", "--out", P("x.png"));
         Assert.Contains("window replica holds model", error);
         Assert.Contains(UnleashingTransformers.Grid.Replicas.ModelVersion.OfFile(Prior), error);
