@@ -32,8 +32,8 @@ public sealed class DistributedGridTests : GridTest
         Ut.Ok("submit", "--cluster", $"redis://{redis.Endpoint}", "--shape", "16x32", "--temp", "0.6", "--aggregate", "mean", "--seed", "7", "--out", P("client.png"));
         Assert.Equal(expected, File.ReadAllBytes(P("client.png")));
         // The canvas spread its windows over both replicas.
-        Assert.True(Served(w1) > 0, w1.Output);
-        Assert.True(Served(w2) > 0, w2.Output);
+        Assert.True(await Served(w1) > 0, w1.Output);
+        Assert.True(await Served(w2) > 0, w2.Output);
     }
 
     [Fact]

@@ -7,6 +7,8 @@ namespace UnleashingTransformers.Silo.Tests;
 /// <summary>Silo configurations, clusters and reference images for the grid tests.</summary>
 public abstract class GridTest : TempDirTest
 {
+    private readonly Dictionary<UtProcess, int> _opsPorts = new();
+
     protected static readonly string Models = Path.Combine(AppContext.BaseDirectory, "models", "terrain");
     protected static readonly string Prior = Path.Combine(Models, "absorbing_ema.th");
     protected static readonly string VqGan = Path.Combine(Models, "vqgan_ema.th");
@@ -39,6 +41,7 @@ public abstract class GridTest : TempDirTest
         var ops = given is null ? Ports.Free() : int.Parse(given["Ops:Port=".Length..]);
         var silo = UtProcess.Silo(Path.Combine(Deploy, "window.json"), [.. Cluster(redis), .. given is null ? [$"Ops:Port={ops}"] : Array.Empty<string>(), .. overrides]);
         WaitReady(silo, ops);
+        _opsPorts[silo] = ops;
         return silo;
     }
 
@@ -133,11 +136,13 @@ public abstract class GridTest : TempDirTest
         Xunit.Assert.True(status.GetProperty("state").GetString() == state, $"job {id} is not {state}: {status}");
     }
 
-    /// <summary>A window silo's count of requests served, from the line it prints when stopped.</summary>
-    protected static int Served(UtProcess silo)
+    /// <summary>A window silo's count of requests served, from its ops port's metrics (<c>ut_window_requests_total</c>
+    /// over its replicas).</summary>
+    protected async Task<long> Served(UtProcess silo)
     {
-        silo.Terminate();
-        Xunit.Assert.Equal(0, silo.WaitForExit(30));
-        return silo.Output.Split('\n').Where(l => l.Contains(" served ")).Sum(l => int.Parse(l.Split(" served ")[1].Split(' ')[0]));
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_opsPorts[silo]}") };
+        var metrics = await http.GetStringAsync("metrics");
+        return System.Text.RegularExpressions.Regex.Matches(metrics, @"^ut_window_requests_total(\{[^}]*\})? (\d+)", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Sum(m => long.Parse(m.Groups[2].Value));
     }
 }
