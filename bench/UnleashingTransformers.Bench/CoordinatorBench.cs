@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
-using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Sampling.Schedules;
 
 namespace UnleashingTransformers.Bench;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using UnleashingTransformers.Models.Diffusion;
-using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
 using UnleashingTransformers.Torch.Serialization;

@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.IO;
-using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Transformer;
 
 namespace UnleashingTransformers.Cli;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using UnleashingTransformers.Grid.Jobs;
-using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Sampling.Schedules;
 
 namespace UnleashingTransformers.Cli;
 

@@ -12,8 +12,8 @@ using StackExchange.Redis;
 using UnleashingTransformers.Grid.Grains;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Placement;
-using UnleashingTransformers.Grid.Storage;
 using UnleashingTransformers.Grid.Replicas;
+using UnleashingTransformers.Grid.Storage;
 
 namespace UnleashingTransformers.Silo;
 

@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
-using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Replicas;
+using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Diffusion;
-using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Models.VqGan;
 using UnleashingTransformers.Torch;

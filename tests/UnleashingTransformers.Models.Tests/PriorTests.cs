@@ -1,7 +1,7 @@
 using System.Text.Json;
 using UnleashingTransformers.Models.Diffusion;
-using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
 using Xunit;

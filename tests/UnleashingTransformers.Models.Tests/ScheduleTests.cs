@@ -1,5 +1,5 @@
-using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
 using Xunit;

@@ -1,7 +1,7 @@
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
-using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Sampling.Schedules;
 
 namespace UnleashingTransformers.Grid.Canvas;
 

@@ -1,6 +1,6 @@
 using UnleashingTransformers.Grid.Canvas;
-using UnleashingTransformers.Models.Sampling.Schedules;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Sampling.Schedules;
 
 namespace UnleashingTransformers.Grid.Jobs;
 

@@ -1,9 +1,9 @@
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using UnleashingTransformers.Testing;
+using Xunit;
 using k8s;
 using k8s.Models;
-using Xunit;
 
 namespace UnleashingTransformers.Silo.Tests.Deploy;
 

@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
-using k8s;
-using k8s.Models;
 using UnleashingTransformers.Testing;
 using Xunit;
+using k8s;
+using k8s.Models;
 
 namespace UnleashingTransformers.Silo.Tests.Deploy;
 
