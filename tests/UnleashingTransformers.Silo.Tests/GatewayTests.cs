@@ -320,7 +320,7 @@ public sealed class GatewayTests : GridTest
         var id = submit.WaitFor("accepted by").Split(' ')[2];
         await WaitForState(http, id, "running", 30);
         submit.Interrupt();
-        Assert.Equal(130, submit.WaitForExit(90));
+        Assert.Equal(130, submit.WaitForExit(30));
         Assert.Contains($"job {id} cancelled", submit.Output);
         await WaitForState(http, id, "cancelled", 30);
         Assert.False(File.Exists(P("x.png")));

@@ -12,6 +12,14 @@ public sealed class UtProcess : IDisposable
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly SemaphoreSlim _newLine = new(0);
 
+    [DllImport("libc", EntryPoint = "signal")]
+    private static extern IntPtr SysSignal(int signal, IntPtr handler);
+
+    // A `ut` process starts as from a terminal: with SIGINT at its default disposition. A test run launched as a
+    // background job of a non-interactive shell inherits SIGINT ignored (bash does that to background jobs), a
+    // child would inherit it in turn, and .NET leaves a signal ignored at start ignored: Ctrl-C could not be tested.
+    static UtProcess() => _ = SysSignal(2, IntPtr.Zero);   // SIGINT, SIG_DFL
+
     public UtProcess(IDictionary<string, string>? environment, params string[] args)
     {
         var psi = Ut.Start(args);
