@@ -53,10 +53,11 @@ internal static class EvalCommand
 
             using var scope = NewDisposeScope();
             var result = new JsonObject();
-            if (realDir is not null)
-                result["images"] = CompareImages(realDir, fakeDir!, r.GetValue(crop), r.GetValue(count), r.GetValue(seed), r.GetValue(neighbours), r.GetValue(k), r.GetValue(shown));
+            // The ELBO first: a latent cache that fails its checks then leaves no --neighbours picture behind.
             if (priorPath is not null)
                 result["elbo"] = Elbo(priorPath, latentsPath!, r.GetValue(heads), device, r.GetValue(count), r.GetValue(seed));
+            if (realDir is not null)
+                result["images"] = CompareImages(realDir, fakeDir!, r.GetValue(crop), r.GetValue(count), r.GetValue(seed), r.GetValue(neighbours), r.GetValue(k), r.GetValue(shown));
             var text = result.ToJsonString();
             if (r.GetValue(json) is { } path) AtomicFile.WriteAllText(path, text + "\n");
             Console.WriteLine(text);

@@ -96,5 +96,9 @@ public class EvalCliTests : TempDirTest
         Assert.Contains("--latents", Ut.Fails("eval", "--prior", Bundled("absorbing_ema.th"), "--latents", P("missing.th")));
         File.WriteAllText(P("not-latents.th"), "hello");
         Assert.Contains("not-latents.th", Ut.Fails("eval", "--prior", Bundled("absorbing_ema.th"), "--latents", P("not-latents.th")));
+        // A failure leaves no output behind: no picture of neighbours, no JSON.
+        Assert.Contains("not-latents.th", Ut.Fails("eval", "--real", world0, "--fake", world0, "--neighbours", P("nn.png"), "--json", P("e.json"),
+            "--prior", Bundled("absorbing_ema.th"), "--latents", P("not-latents.th")));
+        Assert.False(File.Exists(P("nn.png")) || File.Exists(P("e.json")));
     }
 }
