@@ -1,33 +1,12 @@
 using System.Diagnostics;
 using UnleashingTransformers.Models.VqGan;
+using UnleashingTransformers.Testing;
 using UnleashingTransformers.Torch;
 using UnleashingTransformers.Torch.Serialization;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Models.Tests;
-
-/// <summary>A fact that needs Debian's python3-torch; skipped, saying so, where it is missing.</summary>
-public sealed class PyTorchFactAttribute : FactAttribute
-{
-    public static readonly bool Available = Probe();
-
-    private static bool Probe()
-    {
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo("/usr/bin/python3", "-c \"import torch\"") { RedirectStandardError = true })!;
-            p.WaitForExit();
-            return p.ExitCode == 0;
-        }
-        catch (Exception) { return false; }
-    }
-
-    public PyTorchFactAttribute()
-    {
-        if (!Available) Skip = "needs Debian's python3-torch (/usr/bin/python3 with torch): run deploy/bootstrap.sh";
-    }
-}
 
 public class LpipsTests
 {

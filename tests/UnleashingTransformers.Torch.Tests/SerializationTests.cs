@@ -1,3 +1,4 @@
+using UnleashingTransformers.Testing;
 using UnleashingTransformers.Torch.Serialization;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;

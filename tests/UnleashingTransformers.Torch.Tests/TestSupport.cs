@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Xunit;
 
@@ -27,44 +26,4 @@ internal static class Fixtures
     }
 
     public static double[] Values(Tensor t) => t.to(ScalarType.Float64).ToArray<double>();
-}
-
-/// <summary>Debian's PyTorch (python3-torch), used to check files the binding writes.</summary>
-internal static class PyTorch
-{
-    public const string Python = "/usr/bin/python3";
-
-    public static readonly bool Available = Probe();
-
-    private static bool Probe()
-    {
-        try
-        {
-            var (code, _) = Run("-c", "import torch");
-            return code == 0;
-        }
-        catch (Exception)
-        {
-            return false;
-        }
-    }
-
-    public static (int code, string output) Run(params string[] args)
-    {
-        var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output);
-    }
-}
-
-/// <summary>A fact that needs Debian's python3-torch; skipped, saying so, where it is missing.</summary>
-public sealed class PyTorchFactAttribute : FactAttribute
-{
-    public PyTorchFactAttribute()
-    {
-        if (!PyTorch.Available) Skip = "needs Debian's python3-torch (/usr/bin/python3 with torch): run deploy/bootstrap.sh";
-    }
 }

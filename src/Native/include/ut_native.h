@@ -27,6 +27,7 @@ extern "C" {
 typedef struct ut_tensor ut_tensor;       /* an at::Tensor (may be undefined) */
 typedef struct ut_op ut_op;               /* a dispatcher operator handle */
 typedef struct ut_generator ut_generator; /* an at::Generator */
+typedef struct ut_module ut_module;       /* a TorchScript module (torch::jit::Module) */
 
 /* Tags of ut_value. */
 enum {
@@ -120,6 +121,20 @@ UT_API uint64_t ut_generator_initial_seed(ut_generator* g);
 /* The generator's full state as a uint8 tensor, and back: for exact resume. */
 UT_API int ut_generator_get_state(ut_generator* g, ut_tensor** out);
 UT_API int ut_generator_set_state(ut_generator* g, ut_tensor* state);
+
+/* ---- TorchScript modules ---- */
+/* Loads a file written by torch.jit.save onto a device (type as UT_DEVICE), in eval mode. A file
+ * that is not TorchScript is an error (libtorch's message). */
+UT_API int ut_module_load(const char* path, int32_t device_type, int32_t device_index,
+                          ut_module** out);
+UT_API void ut_module_free(ut_module* m);
+/* Calls method `method` (e.g. "forward"): args[i] is the argument named names[i], or the next
+ * positional one when names (or names[i]) is NULL; each is converted by the method's schema as
+ * ut_op_call converts, and arguments not given take their defaults. A tuple result comes back as
+ * its elements in outs, as ut_op_call's results. */
+UT_API int ut_module_call(ut_module* m, const char* method, const ut_value* args,
+                          const char* const* names, int32_t nargs, ut_value* outs, int32_t cap,
+                          int32_t* nouts);
 
 /* ---- images (libvips) ---- */
 UT_API const char* ut_vips_version(void);

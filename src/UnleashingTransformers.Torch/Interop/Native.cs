@@ -67,6 +67,12 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int ut_generator_get_state(IntPtr gen, out IntPtr state);
     [LibraryImport(Lib)] internal static partial int ut_generator_set_state(IntPtr gen, IntPtr state);
 
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int ut_module_load(string path, int deviceType, int deviceIndex, out IntPtr module);
+    [LibraryImport(Lib)] internal static partial void ut_module_free(IntPtr module);
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int ut_module_call(IntPtr module, string method, UtValue* args, IntPtr* names, int nargs, UtValue* outs, int cap, out int nouts);
+
     /// <summary>Throws the native side's last error when <paramref name="rc"/> says it failed.</summary>
     internal static void Check(int rc)
     {
