@@ -9,6 +9,8 @@ packages=(
   libopenblas0-pthread  # fast BLAS for libtorch (without it: reference BLAS, ~20x slower)
   libvips-dev           # image decode/encode
   python3-torch         # Debian's PyTorch: tests check our files with it, benchmarks compare against it
+  python3-scipy         # tests check FID (matrix square root), KID and precision/recall against numpy and scipy
+  python3-pil           # the same tests read the images in Python to check the feature network's input
   redis-server          # the grid's cluster store (membership, grain state, reminders); tests start their own
   chromium              # a real browser for the gateway page's tests (driven by Playwright)
   clang-format          # checks the native shim's style (src/Native/.clang-format) in .ci/run

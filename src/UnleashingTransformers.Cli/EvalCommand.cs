@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Text.Json.Nodes;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.Diffusion;
@@ -33,9 +34,19 @@ internal static class EvalCommand
         var latents = new Option<string?>("--latents") { Description = "held-out latent cache (torch.save int64 (N, L), `ut encode --data`)" };
         var heads = CommonOptions.PriorHeads();
         var json = new Option<string?>("--json") { Description = "also write the JSON object to this file" };
-        var cmd = new Command("eval", "Compare generated images with real ones (SWD, nearest neighbours); a prior's ELBO on held-out latents")
+        var features = new Option<string?>("--features") { Description = "feature network, a TorchScript file (e.g. inception-2015-12-05.pt): FID, KID, precision/recall/density/coverage in its feature space" };
+        var featuresSize = new Option<int>("--features-size") { DefaultValueFactory = _ => new FeatureInput().Size, Description = "images are resized to this many px a side for the network (0: as they are)" };
+        var featuresRange = new Option<string>("--features-range") { DefaultValueFactory = _ => $"{new FeatureInput().Low},{new FeatureInput().High}", Description = "LOW,HIGH: the values black and white are given to the network as" };
+        var featuresArgs = new Option<string[]>("--features-arg") { Description = "NAME=VALUE: a named argument of the network's forward (bool, int or float), repeatable; e.g. return_features=true" };
+        var featuresBatch = new Option<int>("--features-batch") { DefaultValueFactory = _ => new FeatureInput().Batch, Description = "images per forward pass of the feature network" };
+        var saveFeatures = new Option<string?>("--save-features") { Description = "folder: write the features as real.npy and fake.npy (float64, N x D)" };
+        var kidSubsets = new Option<int>("--kid-subsets") { DefaultValueFactory = _ => KernelDistance.DefaultSubsets, Description = "KID: random subsets averaged" };
+        var kidSubsetSize = new Option<int>("--kid-subset-size") { DefaultValueFactory = _ => KernelDistance.DefaultSubsetSize, Description = "KID: rows per subset, at most" };
+        var prdcK = new Option<int>("--prdc-k") { DefaultValueFactory = _ => PrecisionRecall.DefaultK, Description = "precision/recall/density/coverage: the k of the nearest-neighbour balls" };
+        var cmd = new Command("eval", "Compare generated images with real ones (SWD; FID, KID, precision/recall with a feature network; nearest neighbours); a prior's ELBO on held-out latents")
         {
             real, fake, crop, count, seed, neighbours, k, shown, prior, latents, heads, json,
+            features, featuresSize, featuresRange, featuresArgs, featuresBatch, saveFeatures, kidSubsets, kidSubsetSize, prdcK,
         };
         common.AddTo(cmd);
         cmd.SetAction(r =>
@@ -48,8 +59,16 @@ internal static class EvalCommand
             if (r.GetValue(neighbours) is { } n && (realDir is null || !n.EndsWith(".png", StringComparison.OrdinalIgnoreCase)))
                 throw new ArgumentException($"--neighbours {n}: a .png, with --real and --fake");
             if (r.GetValue(k) < 1 || r.GetValue(shown) < 1) throw new ArgumentException("--k and --shown must be at least 1");
+            if (r.GetValue(features) is not null && realDir is null) throw new ArgumentException("--features needs --real DIR and --fake DIR");
+            if (r.GetValue(saveFeatures) is not null && r.GetValue(features) is null) throw new ArgumentException("--save-features needs --features FILE");
             if (priorPath is not null) CommonOptions.RequireFile(priorPath, "--prior");
             if (latentsPath is not null) CommonOptions.RequireFile(latentsPath, "--latents");
+
+            var evalFeatures = r.GetValue(features) is { } networkPath
+                ? new EvalFeatures(networkPath, ParseFeatureInput(r.GetValue(featuresSize), r.GetValue(featuresRange)!, r.GetValue(featuresArgs) ?? [], r.GetValue(featuresBatch)),
+                    r.GetValue(kidSubsets), r.GetValue(kidSubsetSize), r.GetValue(prdcK), r.GetValue(saveFeatures))
+                : null;
+            evalFeatures?.Check();
 
             using var scope = NewDisposeScope();
             var result = new JsonObject();
@@ -57,7 +76,7 @@ internal static class EvalCommand
             if (priorPath is not null)
                 result["elbo"] = Elbo(priorPath, latentsPath!, r.GetValue(heads), device, r.GetValue(count), r.GetValue(seed));
             if (realDir is not null)
-                result["images"] = CompareImages(realDir, fakeDir!, r.GetValue(crop), r.GetValue(count), r.GetValue(seed), r.GetValue(neighbours), r.GetValue(k), r.GetValue(shown));
+                result["images"] = CompareImages(realDir, fakeDir!, r.GetValue(crop), r.GetValue(count), r.GetValue(seed), r.GetValue(neighbours), r.GetValue(k), r.GetValue(shown), evalFeatures, device);
             var text = result.ToJsonString();
             if (r.GetValue(json) is { } path) AtomicFile.WriteAllText(path, text + "\n");
             Console.WriteLine(text);
@@ -66,7 +85,31 @@ internal static class EvalCommand
         return cmd;
     }
 
-    private static JsonObject CompareImages(string realDir, string fakeDir, int crop, int count, ulong seed, string? picture, int k, int shown)
+    private static FeatureInput ParseFeatureInput(int size, string range, string[] args, int batch)
+    {
+        var bounds = range.Split(',');
+        if (bounds.Length != 2 || !double.TryParse(bounds[0], CultureInfo.InvariantCulture, out var low) || !double.TryParse(bounds[1], CultureInfo.InvariantCulture, out var high) || low == high)
+            throw new ArgumentException($"--features-range {range}: expected LOW,HIGH, two different numbers (e.g. 0,255 or -1,1)");
+        var named = new Dictionary<string, object>();
+        foreach (var arg in args)
+        {
+            var eq = arg.IndexOf('=');
+            if (eq < 1) throw new ArgumentException($"--features-arg {arg}: expected NAME=VALUE");
+            var value = arg[(eq + 1)..];
+            named[arg[..eq]] = value switch
+            {
+                "true" or "True" => true,
+                "false" or "False" => false,
+                _ when long.TryParse(value, CultureInfo.InvariantCulture, out var l) => l,
+                _ when double.TryParse(value, CultureInfo.InvariantCulture, out var d) => d,
+                _ => throw new ArgumentException($"--features-arg {arg}: the value must be true, false, an int or a float"),
+            };
+        }
+        if (size < 0 || batch < 1) throw new ArgumentException("--features-size must be 0 or more and --features-batch at least 1");
+        return new FeatureInput(size, low, high, named, batch);
+    }
+
+    private static JsonObject CompareImages(string realDir, string fakeDir, int crop, int count, ulong seed, string? picture, int k, int shown, EvalFeatures? evalFeatures, Device device)
     {
         var (realCrops, realSources) = ImageCrops.FromFolder(realDir, crop, count);
         var (fakeCrops, fakeSources) = ImageCrops.FromFolder(fakeDir, crop, count);
@@ -94,6 +137,7 @@ internal static class EvalCommand
                 ["distance"] = new JsonArray(distances[i].Select(d => (JsonNode)d).ToArray()),
             }).ToArray()),
         };
+        if (evalFeatures is not null) images["features"] = evalFeatures.Compare(realCrops, fakeCrops, seed, device);
         if (picture is not null)
         {
             var m = Math.Min(shown, indices.Length);

@@ -171,7 +171,7 @@ public partial class Tensor
         s_std = O("aten::std", "correction"), s_max = O("aten::max"), s_max_dim = O("aten::max", "dim"),
         s_min = O("aten::min"), s_min_dim = O("aten::min", "dim"), s_argmax = O("aten::argmax"), s_argmin = O("aten::argmin"),
         s_logsumexp = O("aten::logsumexp"), s_cumsum = O("aten::cumsum"), s_topk = O("aten::topk"),
-        s_sort = O("aten::sort"), s_argsort = O("aten::argsort"), s_any = O("aten::any"), s_all = O("aten::all"),
+        s_sort = O("aten::sort"), s_argsort = O("aten::argsort"), s_any = O("aten::any"), s_any_dim = O("aten::any", "dim"), s_all = O("aten::all"), s_trace = O("aten::trace"), s_diagonal = O("aten::diagonal"),
         s_prod = O("aten::prod"), s_norm = O("aten::linalg_vector_norm");
 
     // No dtype parameter here: C# converts a literal 0 to any enum, so sum(0) would bind to it.
@@ -202,6 +202,9 @@ public partial class Tensor
     public (Tensor values, Tensor indices) sort(long dim = -1, bool descending = false) => s_sort.Begin().T(this).I(dim).B(descending).Call2();
     public Tensor argsort(long dim = -1, bool descending = false) => s_argsort.Begin().T(this).I(dim).B(descending).Call();
     public Tensor any() => s_any.Begin().T(this).Call();
+    public Tensor any(long dim, bool keepdim = false) => s_any_dim.Begin().T(this).I(dim).B(keepdim).Call();
+    public Tensor trace() => s_trace.Begin().T(this).Call();
+    public Tensor diagonal(long offset = 0, long dim1 = 0, long dim2 = 1) => s_diagonal.Begin().T(this).I(offset).I(dim1).I(dim2).Call();
     public Tensor all() => s_all.Begin().T(this).Call();
     public Tensor prod() => s_prod.Begin().T(this).Call();
     /// <summary>The p-norm of all elements (torch.linalg.vector_norm).</summary>

@@ -163,6 +163,18 @@ public static partial class torch
     public static Tensor where(Tensor condition, Tensor x, Scalar y) => s_where_s.Begin().T(condition).T(x).S(y).Call();
     public static Tensor einsum(string equation, params Tensor[] operands) => s_einsum.Begin().Str(equation).Ts(operands).Call();
 
+    // ---- distances and linear algebra ----
+    private static readonly Op s_cdist = O("aten::cdist"), s_eigh = O("aten::linalg_eigh");
+
+    /// <summary>Pairwise p-norm distances between the rows of <paramref name="x1"/> (.., P, M) and <paramref name="x2"/> (.., R, M).</summary>
+    public static Tensor cdist(Tensor x1, Tensor x2, double p = 2.0) => s_cdist.Begin().T(x1).T(x2).D(p).Call();
+
+    public static class linalg
+    {
+        /// <summary>Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix, as torch.linalg.eigh.</summary>
+        public static (Tensor eigenvalues, Tensor eigenvectors) eigh(Tensor a, string uplo = "L") => s_eigh.Begin().T(a).Str(uplo).Call2();
+    }
+
     // ---- functions mirroring Tensor methods ----
     public static Tensor matmul(Tensor a, Tensor b) => a.matmul(b);
     public static Tensor bmm(Tensor a, Tensor b) => a.bmm(b);

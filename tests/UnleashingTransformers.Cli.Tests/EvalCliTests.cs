@@ -69,6 +69,42 @@ public class EvalCliTests : TempDirTest
         }
     }
 
+    private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", name);
+
+    [PyTorchFact]
+    public void FeatureFiguresEqualNumpyAndScipyOnTheSameFeatures()
+    {
+        var world0 = Terrain("world0", 0, count: 20);
+        var world1 = Terrain("world1", 1, count: 20);
+        var (code, output) = PyTorch.Run(Fixture("make_feature_net.py"), P("net.pt"));
+        Assert.True(code == 0, output);
+
+        var result = Eval("--real", world0, "--fake", world1, "--count", "20", "--features", P("net.pt"), "--features-size", "48",
+            "--features-range=-1,1", "--features-arg", "return_features=true", "--save-features", P("features"), "--prdc-k", "3");
+        var features = result.GetProperty("images").GetProperty("features");
+        Assert.Equal(16, features.GetProperty("dims").GetInt32());
+        Assert.Equal(20, features.GetProperty("real").GetInt32());
+
+        // PyTorch computes the real features from the image files as the flags say (size 48, range -1..1),
+        // and numpy/scipy the figures from the saved features.
+        (code, output) = PyTorch.Run(Fixture("check_features.py"), P("net.pt"), world0, "48", "-1", "1", P("features"), "3");
+        Assert.True(code == 0, output);
+        var numpy = JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
+        Assert.Equal(20, numpy.GetProperty("rows").GetInt32());
+        Assert.True(numpy.GetProperty("featuresFromImages").GetDouble() < 1e-4, output);
+        foreach (var name in new[] { "fid", "precision", "recall", "density", "coverage" })
+            Assert.True(Math.Abs(numpy.GetProperty(name).GetDouble() - features.GetProperty(name).GetDouble()) < 1e-6 * Math.Max(1, Math.Abs(numpy.GetProperty(name).GetDouble())),
+                $"{name}: ut {features.GetProperty(name)}, numpy {numpy.GetProperty(name)}");
+        Assert.True(Math.Abs(numpy.GetProperty("kid").GetDouble() - features.GetProperty("kid").GetProperty("mean").GetDouble()) < 1e-9, output);
+        // Two worlds differ: a positive FID; a set against itself: FID ~0, precision and recall 1.
+        Assert.True(features.GetProperty("fid").GetDouble() > 1e-4);
+        var itself = Eval("--real", world0, "--fake", world0, "--count", "20", "--features", P("net.pt"), "--features-size", "48",
+            "--features-arg", "return_features=true").GetProperty("images").GetProperty("features");
+        Assert.True(Math.Abs(itself.GetProperty("fid").GetDouble()) < 1e-6, itself.ToString());
+        Assert.Equal(1.0, itself.GetProperty("precision").GetDouble());
+        Assert.Equal(1.0, itself.GetProperty("coverage").GetDouble());
+    }
+
     [Fact]
     public void ThePriorFindsRealLatentsMoreLikelyThanRandomOnes()
     {
@@ -100,5 +136,13 @@ public class EvalCliTests : TempDirTest
         Assert.Contains("not-latents.th", Ut.Fails("eval", "--real", world0, "--fake", world0, "--neighbours", P("nn.png"), "--json", P("e.json"),
             "--prior", Bundled("absorbing_ema.th"), "--latents", P("not-latents.th")));
         Assert.False(File.Exists(P("nn.png")) || File.Exists(P("e.json")));
+        // A feature network that is not TorchScript: one line naming it, no outputs.
+        File.WriteAllText(P("not-net.pt"), "not a network");
+        var error = Ut.Fails("eval", "--real", world0, "--fake", world0, "--features", P("not-net.pt"), "--neighbours", P("nn.png"), "--json", P("e.json"));
+        Assert.Contains("not-net.pt: not a TorchScript file", error);
+        Assert.False(File.Exists(P("nn.png")) || File.Exists(P("e.json")));
+        Assert.Contains("--features", Ut.Fails("eval", "--real", world0, "--fake", world0, "--features", P("missing.pt")));
+        Assert.Contains("--save-features needs --features", Ut.Fails("eval", "--real", world0, "--fake", world0, "--save-features", P("f")));
+        Assert.Contains("--features-range", Ut.Fails("eval", "--real", world0, "--fake", world0, "--features", P("not-net.pt"), "--features-range", "0"));
     }
 }
