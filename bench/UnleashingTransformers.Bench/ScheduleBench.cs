@@ -21,14 +21,37 @@ namespace UnleashingTransformers.Bench;
 /// </summary>
 internal static class ScheduleBench
 {
-    private static readonly string Models = Path.Combine(AppContext.BaseDirectory, "models", "terrain");
+    public static readonly string Bundled = Path.Combine(AppContext.BaseDirectory, "models", "terrain");
 
-    public static int Run(int count, int canvases)
+    /// <summary>One canvas configuration of the table.</summary>
+    private sealed record CanvasRun(string Schedule, int Steps, TilingKind Tiling, AggregationKind Aggregation = AggregationKind.Gaussian, int Stride = 4);
+
+    // The README's command first (reciprocal, S = 256, overlapping windows, stride 4, gaussian), then what
+    // changes one thing at a time: aggregation, stride, tiling, schedule and S.
+    private static readonly CanvasRun[] CanvasRuns =
+    [
+        new("reciprocal", 256, TilingKind.Overlap),
+        new("reciprocal", 256, TilingKind.Overlap, AggregationKind.Mean),
+        new("reciprocal", 256, TilingKind.Overlap, AggregationKind.ProductOfExperts),
+        new("reciprocal", 256, TilingKind.Overlap, Stride: 2),
+        new("reciprocal", 256, TilingKind.Overlap, Stride: 6),
+        new("reciprocal", 256, TilingKind.Shifted),
+        new("reciprocal", 32, TilingKind.Overlap),
+        new("reciprocal", 32, TilingKind.Shifted),
+        new("confidence", 16, TilingKind.Overlap),
+        new("confidence", 16, TilingKind.Shifted),
+        new("halton", 16, TilingKind.Overlap),
+        new("halton", 16, TilingKind.Shifted),
+        new("halton", 32, TilingKind.Overlap),
+        new("halton", 32, TilingKind.Shifted),
+    ];
+
+    public static int Run(int count, int canvases, string models)
     {
         using var scope = NewDisposeScope();
-        using var prior = PriorCheckpoint.Load(Path.Combine(Models, "absorbing_ema.th"), null);
+        using var prior = PriorCheckpoint.Load(Path.Combine(models, "absorbing_ema.th"), null);
         prior.eval();
-        using var vqgan = VqGanCheckpoint.Load(Path.Combine(Models, "vqgan_ema.th"), Device.CPU);
+        using var vqgan = VqGanCheckpoint.Load(Path.Combine(models, "vqgan_ema.th"), Device.CPU);
         using var inference = new TransformerInference(prior._denoise_fn);
         var denoiser = new TransformerDenoiser(inference, Device.CPU);
         Tensor World(ulong seed, int n) => stack(Enumerable.Range(0, n).Select(i => TerrainMaps.Render(seed, i, 64)).ToList());
@@ -46,7 +69,7 @@ internal static class ScheduleBench
         Console.WriteLine($"| terrain world 1 (real vs real) | - | - | - | {Swd(World(1, count), real)} | - |");
         var tokens = vqgan.encode(real).reshape(count, 8, 8);
         Console.WriteLine($"| VQ-GAN reconstructions of world 0 | - | - | - | {Swd(vqgan.decode(tokens).clamp(0, 1), real)} | - |");
-        foreach (var (name, steps) in new[] { ("reciprocal", new[] { 8, 16, 32, 64, 256 }), ("confidence", new[] { 8, 16, 32, 64 }), ("halton", new[] { 8, 16, 32, 64 }) })
+        foreach (var (name, steps) in new[] { ("reciprocal", new[] { 8, 16, 32, 64, 128, 256 }), ("confidence", new[] { 8, 16, 32, 64 }), ("halton", new[] { 8, 16, 32, 64 }) })
             foreach (var s in steps)
             {
                 using var inner = NewDisposeScope();
@@ -63,17 +86,15 @@ internal static class ScheduleBench
         var crops = canvases * 32;
         var realCrops = World(0, crops);
         Console.WriteLine();
-        Console.WriteLine($"canvases: {canvases} of 32x64 tokens (8x8 windows, stride 4, gaussian, temp 0.6) = {crops} crops of 64 px, against {crops} images of world 0");
-        Console.WriteLine("| schedule | S | tiling | window passes per canvas | SWD mean | per level (64 / 32 / 16 px) | seconds per canvas |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
-        Console.WriteLine($"| terrain world 1 (real vs real) | - | - | - | {Swd(World(1, crops), realCrops)} | - |");
-        var models = new PriorReplicas(Path.Combine(Models, "absorbing_ema.th"), null, Device.CPU, InferencePrecision.Float32);
-        var replica = models.Load();
+        Console.WriteLine($"canvases: {canvases} of 32x64 tokens (8x8 windows, temp 0.6) = {crops} crops of 64 px, against {crops} images of world 0");
+        Console.WriteLine("| schedule | S | tiling | aggregation | stride | window passes per canvas | SWD mean | per level (64 / 32 / 16 px) | seconds per canvas |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine($"| terrain world 1 (real vs real) | - | - | - | - | - | {Swd(World(1, crops), realCrops)} | - |");
+        var replicas = new PriorReplicas(Path.Combine(models, "absorbing_ema.th"), null, Device.CPU, InferencePrecision.Float32);
+        var replica = replicas.Load();
         try
         {
-            var runs = new[] { ("reciprocal", 256), ("reciprocal", 32), ("confidence", 16), ("confidence", 32), ("halton", 16), ("halton", 32) }
-                .SelectMany(r => new[] { (r.Item1, r.Item2, TilingKind.Overlap), (r.Item1, r.Item2, TilingKind.Shifted) });
-            foreach (var (name, s, tiling) in runs)
+            foreach (var (name, s, tiling, aggregation, stride) in CanvasRuns)
             {
                 using var inner = NewDisposeScope();
                 var images = new List<Tensor>();
@@ -82,7 +103,7 @@ internal static class ScheduleBench
                 for (var c = 0; c < canvases; c++)
                 {
                     var pool = new InProcessWindowPool([replica.Denoiser], 8);
-                    var options = new CanvasOptions(32, 64, 8, 8, 4, 4, s, TokenSampling.Plain(0.6), (ulong)c, AggregationKind.Gaussian, RevealOrder.Parallel,
+                    var options = new CanvasOptions(32, 64, 8, 8, stride, stride, s, TokenSampling.Plain(0.6), (ulong)c, aggregation, RevealOrder.Parallel,
                         ScheduleChoice.Parse(name, "cosine", 4.5), tiling);
                     var canvas = new CanvasCoordinator(pool, options);
                     canvas.RunAsync().GetAwaiter().GetResult();
@@ -93,7 +114,7 @@ internal static class ScheduleBench
                         for (var x = 0; x < 8; x++) images.Add(image.narrow(1, y * 64, 64).narrow(2, x * 64, 64));
                 }
                 var seconds = sw.Elapsed.TotalSeconds / canvases;
-                Console.WriteLine($"| {name} | {s} | {tiling.ToString().ToLowerInvariant()} | {(double)passes / canvases:F0} | {Swd(stack(images), realCrops)} | {seconds:F1} |");
+                Console.WriteLine($"| {name} | {s} | {tiling.ToString().ToLowerInvariant()} | {aggregation.ToString().ToLowerInvariant()} | {(tiling == TilingKind.Shifted ? "-" : stride.ToString())} | {(double)passes / canvases:F0} | {Swd(stack(images), realCrops)} | {seconds:F1} |");
             }
         }
         finally
