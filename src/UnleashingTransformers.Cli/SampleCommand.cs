@@ -26,10 +26,11 @@ internal static class SampleCommand
         var vqgan = new Option<string?>("--vqgan") { Description = "VQ-GAN checkpoint: also write PNGs" };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 8, Description = "sequences per network pass" };
         var precision = new Option<InferencePrecision>("--precision") { DefaultValueFactory = _ => InferencePrecision.Float32, Description = "Float32 or BFloat16 matrix products" };
-        var sampler = new Option<string>("--sampler") { DefaultValueFactory = _ => "diffusion", Description = "diffusion (the paper's) or mlm" };
+        var sampler = new Option<string>("--sampler") { DefaultValueFactory = _ => "diffusion", Description = "diffusion (the paper's, with --schedule), mlm, tau-leaping or pc-tau-leaping (continuous-time: leaps of 1/S, then a greedy step)" };
+        var correctors = new Option<int>("--corrector-steps") { DefaultValueFactory = _ => 1, Description = "pc-tau-leaping: corrector leaps after each predictor leap (one network pass each)" };
         var cmd = new Command("sample", "Sample token grids (and images, with --vqgan) from a prior")
         {
-            prior, heads, grid, count, steps, temp, seed, outDir, vqgan, batch, precision, sampler,
+            prior, heads, grid, count, steps, temp, seed, outDir, vqgan, batch, precision, sampler, correctors,
         };
         samplingFlags.AddTo(cmd);
         common.AddTo(cmd);
@@ -42,7 +43,14 @@ internal static class SampleCommand
             var tokenSampling = samplingFlags.Sampling(r, temp);
             var choice = samplingFlags.Choice(r);
             var kind = r.GetValue(sampler);
-            if (kind is not ("diffusion" or "mlm")) throw new ArgumentException($"--sampler {kind}: expected diffusion or mlm");
+            if (kind is not ("diffusion" or "mlm" or "tau-leaping" or "pc-tau-leaping")) throw new ArgumentException($"--sampler {kind}: expected diffusion, mlm, tau-leaping or pc-tau-leaping");
+            if (kind is "tau-leaping" or "pc-tau-leaping")
+            {
+                if (choice.Kind is not (ScheduleKind.Reciprocal or ScheduleKind.TauLeaping))
+                    throw new ArgumentException($"--sampler {kind} reveals by its own rates: leave out --schedule (or use --sampler diffusion with --schedule {r.GetValue(samplingFlags.Schedule)})");
+                choice = choice with { Kind = ScheduleKind.TauLeaping };
+            }
+            if (r.GetValue(correctors) < 0) throw new ArgumentException("--corrector-steps must be >= 0");
             if (kind == "mlm" && (choice.Kind != ScheduleKind.Reciprocal || tokenSampling != TokenSampling.Plain(tokenSampling.Temperature)))
                 throw new ArgumentException("--sampler mlm takes --steps and a fixed --temp only: --schedule, --top-k, --top-p and temperature ramps are for the diffusion sampler");
             if (Bf16Support.Warning(r.GetValue(precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
@@ -55,17 +63,26 @@ internal static class SampleCommand
             using var inference = new TransformerInference(model._denoise_fn, r.GetValue(precision));
             var denoiser = new TransformerDenoiser(inference, device);
             var sw = Stopwatch.StartNew();
-            ConsoleProgress.Run("sample", (double)n * s, report =>
+            var stepsPerSample = kind switch
+            {
+                "pc-tau-leaping" => new PredictorCorrectorSampler(denoiser, s, r.GetValue(correctors), tokenSampling).Steps,
+                "mlm" => s,
+                _ => choice.Create(s, h, w).Steps,
+            };
+            ConsoleProgress.Run("sample", (double)n * stepsPerSample, report =>
             {
                 for (var first = 0; first < n; first += b)
                 {
                     var m = Math.Min(b, n - first);
-                    var done = (double)first * s;
+                    var done = (double)first * stepsPerSample;
                     void Progress(SamplingProgress p) =>
                         report(done + (double)p.Step * m, $"step {p.Step}/{p.Steps}, {p.Revealed}/{p.Total} tokens");
-                    var seqs = kind == "mlm"
-                        ? new MlmSampler(denoiser, s, model.NumTimesteps, tokenSampling.Temperature).Sample(m, r.GetValue(seed), first, Progress)
-                        : new AbsorbingSampler(denoiser, new RevealStep(choice.Create(s, h, w), tokenSampling)).Sample(m, r.GetValue(seed), first, b, Progress);
+                    var seqs = kind switch
+                    {
+                        "mlm" => new MlmSampler(denoiser, s, model.NumTimesteps, tokenSampling.Temperature).Sample(m, r.GetValue(seed), first, Progress),
+                        "pc-tau-leaping" => new PredictorCorrectorSampler(denoiser, s, r.GetValue(correctors), tokenSampling).Sample(m, r.GetValue(seed), first, Progress),
+                        _ => new AbsorbingSampler(denoiser, new RevealStep(choice.Create(s, h, w), tokenSampling)).Sample(m, r.GetValue(seed), first, b, Progress),
+                    };
                     for (var i = 0; i < m; i++)
                     {
                         var grid2 = new TokenGrid(h, w, seqs[i]);
@@ -73,7 +90,7 @@ internal static class SampleCommand
                         decoder?.Save(grid2, Path.Combine(dir, $"sample_{first + i:000}.png"), Made.Json(("prior", priorVersion), ("vqgan", decoder.Version),
                             ("sample", new
                             {
-                                index = first + i, seed = r.GetValue(seed), sampler = kind, steps = s, tokenSampling, schedule = r.GetValue(samplingFlags.Schedule),
+                                index = first + i, seed = r.GetValue(seed), sampler = kind, steps = s, tokenSampling, schedule = choice.Kind == ScheduleKind.TauLeaping ? "tau-leaping" : r.GetValue(samplingFlags.Schedule), correctors = kind == "pc-tau-leaping" ? r.GetValue(correctors) : 0,
                                 maskSchedule = r.GetValue(samplingFlags.MaskSchedule), choiceTemperature = r.GetValue(samplingFlags.ChoiceTemp)
                             })));
                     }

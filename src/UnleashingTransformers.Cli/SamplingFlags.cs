@@ -16,7 +16,7 @@ internal sealed class SamplingFlags
 
     public readonly Option<string> Schedule = new("--schedule")
     {
-        DefaultValueFactory = _ => Defaults.Schedule, Description = "reciprocal (the paper's 1/t), confidence (MaskGIT) or halton",
+        DefaultValueFactory = _ => Defaults.Schedule, Description = "reciprocal (the paper's 1/t), confidence (MaskGIT), halton or tau-leaping (continuous-time leaps of 1/S, then a greedy step: S + 1 steps)",
     };
     public readonly Option<string> MaskSchedule = new("--mask-schedule")
     {

@@ -19,7 +19,7 @@ public sealed record CanvasJobSpec
     [Id(7)] public ulong Seed { get; init; }
     [Id(8)] public string Aggregate { get; init; } = "mean";
     [Id(9)] public string Order { get; init; } = "parallel";
-    /// <summary>Reveal schedule of the parallel order: reciprocal (the paper's 1/t), confidence (MaskGIT) or halton.</summary>
+    /// <summary>Reveal schedule of the parallel order: reciprocal (the paper's 1/t), confidence (MaskGIT), halton or tau-leaping.</summary>
     [Id(10)] public string Schedule { get; init; } = "reciprocal";
     /// <summary>Tokens still masked after each step of the confidence and halton schedules: cosine, arccos or linear.</summary>
     [Id(11)] public string MaskSchedule { get; init; } = "cosine";

@@ -34,17 +34,22 @@ public class PriorCliTests : TempDirTest
         Assert.True(File.Exists(P("run/absorbing_ema_300.th")));
         Assert.True(File.Exists(P("run/absorbing_optim_300.th")));
         Assert.False(File.Exists(P("run/absorbing_100.th")));   // --keep 2: only the last two remain
-        Ut.Ok("sample", "--prior", P("run/absorbing_300.th"), "--heads", "4", "--count", "8", "--steps", "16", "--out", P("samples"), "--seed", "5");
-        long match = 0, total = 0;
-        for (var i = 0; i < 8; i++)
+        // The paper's sampler and the continuous-time ones (tau-leaping; predictor-corrector) all sample it.
+        foreach (var sampler in new[] { "diffusion", "tau-leaping", "pc-tau-leaping" })
         {
-            var json = JsonDocument.Parse(File.ReadAllText(P($"samples/sample_{i:000}.json"))).RootElement;
-            Assert.Equal(new[] { 4, 4 }, json.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()));
-            var tokens = json.GetProperty("tokens").EnumerateArray().Select(v => v.GetInt64()).ToArray();
-            match += tokens.Zip(Pattern).Count(p => p.First == p.Second);
-            total += tokens.Length;
+            var dir = sampler == "diffusion" ? "samples" : sampler;
+            Ut.Ok("sample", "--prior", P("run/absorbing_300.th"), "--heads", "4", "--count", "8", "--steps", "16", "--out", P(dir), "--seed", "5", "--sampler", sampler);
+            long match = 0, total = 0;
+            for (var i = 0; i < 8; i++)
+            {
+                var json = JsonDocument.Parse(File.ReadAllText(P($"{dir}/sample_{i:000}.json"))).RootElement;
+                Assert.Equal(new[] { 4, 4 }, json.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()));
+                var tokens = json.GetProperty("tokens").EnumerateArray().Select(v => v.GetInt64()).ToArray();
+                match += tokens.Zip(Pattern).Count(p => p.First == p.Second);
+                total += tokens.Length;
+            }
+            Assert.True(match >= 0.95 * total, $"{sampler}: {match} of {total} tokens follow the pattern");
         }
-        Assert.True(match >= 0.95 * total, $"{match} of {total} tokens follow the pattern");
         // Same seed, same samples.
         Ut.Ok("sample", "--prior", P("run/absorbing_300.th"), "--heads", "4", "--count", "2", "--steps", "16", "--out", P("again"), "--seed", "5");
         Assert.Equal(File.ReadAllText(P("samples/sample_001.json")), File.ReadAllText(P("again/sample_001.json")));
@@ -128,6 +133,9 @@ public class PriorCliTests : TempDirTest
         Assert.Contains("does not divide the width 32", Ut.Fails("sample", "--prior", P("unrecorded.th"), "--heads", "5", "--out", P("o4")));
         Assert.Contains("--grid 3x3 holds 9 tokens", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--grid", "3x3", "--out", P("o5")));
         Assert.Contains("temperature (--temp) must be > 0", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--temp", "0", "--out", P("o6")));
+        Assert.Contains("--sampler tau-leaping reveals by its own rates", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--sampler", "tau-leaping", "--schedule", "halton", "--out", P("o6")));
+        Assert.Contains("--corrector-steps must be >= 0", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--sampler", "pc-tau-leaping", "--corrector-steps", "-1", "--out", P("o6")));
+        Assert.Contains("expected diffusion, mlm, tau-leaping or pc-tau-leaping", Ut.Fails("sample", "--prior", P("run/absorbing_2.th"), "--heads", "4", "--sampler", "euler", "--out", P("o6")));
         Assert.Contains("latent ids out of range", Ut.Fails(new[] { "train-prior", "--latents", latents, "--out", P("o7"), "--codebook-size", "4" }.Concat(TinyModel).ToArray()));
         Assert.Contains("holds 9", Ut.Fails(new[] { "train-prior", "--latents", latents, "--out", P("o8"), "--grid", "3x3" }.Concat(TinyModel).ToArray()));
         Assert.Contains("--resume", Ut.Fails(new[] { "train-prior", "--latents", latents, "--out", P("run"), "--batch", "4", "--steps", "2" }.Concat(TinyModel).ToArray()));

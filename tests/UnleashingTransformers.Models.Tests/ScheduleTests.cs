@@ -39,6 +39,7 @@ public class ScheduleTests
         (new ConfidenceRevealSchedule(steps, MaskScheduleKind.Linear, 0), MaskScheduleKind.Linear),
         (new HaltonRevealSchedule(steps, h, w, MaskScheduleKind.Arccos), MaskScheduleKind.Arccos),
         (new HaltonRevealSchedule(steps, h, w, MaskScheduleKind.Cosine), MaskScheduleKind.Cosine),
+        (new TauLeapingSchedule(steps), null),
     ];
 
     [Theory]
@@ -56,7 +57,7 @@ public class ScheduleTests
             var step = new RevealStep(schedule, TokenSampling.Plain(1));
             var candidates = new List<int>();
             var writes = new int[L];
-            for (var k = 0; k < steps; k++)
+            for (var k = 0; k < schedule.Steps; k++)
             {
                 var before = tokens.ToArray();
                 step.Candidates(k, masked, 7, 0, candidates);
@@ -203,7 +204,7 @@ public class ScheduleTests
         m.eval();
         using var inf = new TransformerInference(m._denoise_fn);
         var denoiser = new TransformerDenoiser(inf, Device.CPU);
-        foreach (var choice in new[] { "confidence", "halton", "reciprocal" })
+        foreach (var choice in new[] { "confidence", "halton", "reciprocal", "tau-leaping" })
         {
             var schedule = ScheduleChoice.Parse(choice, "cosine", 4.5).Create(6, 4, 4);
             var sampler = new AbsorbingSampler(denoiser, new RevealStep(schedule, new TokenSampling(1.0, 0.7, 8, 0.95)));
@@ -214,7 +215,7 @@ public class ScheduleTests
             Assert.Equal(a[3], single);
             Assert.NotEqual(a.SelectMany(x => x), sampler.Sample(5, 124, batchSize: 5).SelectMany(x => x));
         }
-        Assert.Contains("expected reciprocal, confidence or halton", Assert.Throws<ArgumentException>(() => ScheduleChoice.Parse("best", "cosine", 1)).Message);
+        Assert.Contains("expected reciprocal, confidence, halton or tau-leaping", Assert.Throws<ArgumentException>(() => ScheduleChoice.Parse("best", "cosine", 1)).Message);
     }
 
     [Fact]

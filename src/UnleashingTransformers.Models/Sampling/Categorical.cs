@@ -28,6 +28,15 @@ public static class Categorical
         return last; // rounding at the very top of the range
     }
 
+    /// <summary>The most likely index (the lowest of ties): a greedy draw.</summary>
+    public static int Argmax(ReadOnlySpan<float> probs)
+    {
+        var best = 0;
+        for (var i = 1; i < probs.Length; i++)
+            if (probs[i] > probs[best]) best = i;
+        return best;
+    }
+
     /// <summary>
     /// As <see cref="Sample(ReadOnlySpan{float}, double, double)"/>, after keeping only the <paramref name="topK"/>
     /// heaviest tempered weights (0: all) and of those the smallest heaviest-first set whose mass reaches

@@ -38,8 +38,9 @@ public sealed class RevealStep(IRevealSchedule schedule, TokenSampling sampling)
     /// <see cref="Keep"/> once: the same draws as <see cref="Reveal"/>, without holding every row at once.</summary>
     public long Draw(int step, int position, ReadOnlySpan<float> row, ulong seed, ulong stream, out double confidence)
     {
-        var u = CounterRng.Uniform(seed, stream, step, position, CounterRng.Purpose.Token);
-        var token = sampling.Draw(row, step, schedule.Steps, u);
+        int token;
+        if (schedule.Greedy(step)) token = Categorical.Argmax(row);
+        else token = sampling.Draw(row, step, schedule.Steps, CounterRng.Uniform(seed, stream, step, position, CounterRng.Purpose.Token));
         confidence = row[token];
         return token;
     }

@@ -23,4 +23,8 @@ public interface IRevealSchedule
         keep.Clear();
         for (var i = 0; i < candidates.Count; i++) keep.Add(i);
     }
+
+    /// <summary>Whether the draws of <paramref name="step"/> take each position's most likely token instead of
+    /// sampling it (a final denoising step, as the CTMC samplers end).</summary>
+    bool Greedy(int step) => false;
 }

@@ -9,6 +9,8 @@ public enum ScheduleKind
     Confidence,
     /// <summary>Positions in 2-D Halton order, as many as the mask schedule says.</summary>
     Halton,
+    /// <summary>Tau-leaping on the continuous-time absorbing chain, then a greedy final step.</summary>
+    TauLeaping,
 }
 
 /// <summary>A chosen schedule and its settings, checked; makes the schedule for a grid of a given size.</summary>
@@ -25,7 +27,8 @@ public sealed record ScheduleChoice(ScheduleKind Kind, MaskScheduleKind MaskSche
             "reciprocal" => ScheduleKind.Reciprocal,
             "confidence" => ScheduleKind.Confidence,
             "halton" => ScheduleKind.Halton,
-            _ => throw new ArgumentException($"schedule '{schedule}': expected reciprocal, confidence or halton"),
+            "tau-leaping" => ScheduleKind.TauLeaping,
+            _ => throw new ArgumentException($"schedule '{schedule}': expected reciprocal, confidence, halton or tau-leaping"),
         };
         if (!(choiceTemperature >= 0) || double.IsInfinity(choiceTemperature)) throw new ArgumentException("choiceTemperature (--choice-temp) must be >= 0");
         return new ScheduleChoice(kind, MaskRatio.Parse(maskSchedule ?? ""), choiceTemperature);
@@ -36,6 +39,7 @@ public sealed record ScheduleChoice(ScheduleKind Kind, MaskScheduleKind MaskSche
     {
         ScheduleKind.Confidence => new ConfidenceRevealSchedule(steps, MaskSchedule, ChoiceTemperature),
         ScheduleKind.Halton => new HaltonRevealSchedule(steps, height, width, MaskSchedule),
+        ScheduleKind.TauLeaping => new TauLeapingSchedule(steps),
         _ => new ReciprocalRevealSchedule(steps),
     };
 }
