@@ -61,7 +61,7 @@ internal static class CanvasBench
             manual_seed(0);
             using var m = new AbsorbingDiffusion(c);
             m.eval();
-            using var inf = new TransformerInference(m._denoise_fn);
+            using var inf = new TransformerInference(m.TransformerBackbone);
             var x = randint(0, 1025, new long[] { 8, 256 });
             var rows = arange(8);
             var pos = zeros(new long[] { 8 }, int64);
@@ -79,7 +79,7 @@ internal static class CanvasBench
         (long passes, double seconds) Time(CanvasOptions o, int replicas)
         {
             var models = Enumerable.Range(0, replicas).Select(_ => { manual_seed(0); var m = new AbsorbingDiffusion(mid); m.eval(); return m; }).ToList();
-            var inf = models.Select(m => new TransformerInference(m._denoise_fn)).ToList();
+            var inf = models.Select(m => new TransformerInference(m.TransformerBackbone)).ToList();
             var pool = new InProcessWindowPool(inf.Select(i => (ITokenDenoiser)new TransformerDenoiser(i, Device.CPU)).ToList(), 8);
             var canvas = new CanvasCoordinator(pool, o);
             var sw = Stopwatch.StartNew();

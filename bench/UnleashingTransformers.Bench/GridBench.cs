@@ -173,7 +173,7 @@ internal static class GridBench
             return (sw.Elapsed.TotalSeconds, canvas.Tokens);
         }
         using var model = PriorCheckpoint.Load(Bundled, 8);
-        using var inference = new TransformerInference(model._denoise_fn);
+        using var inference = new TransformerInference(model.TransformerBackbone);
         var local = new InProcessWindowPool([new TransformerDenoiser(inference, Device.CPU)], 8);
         var inProcess = Run(local);
         local.DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -35,8 +35,8 @@ internal static class PriorBench
             var idx = (Tensor)saved["idx"]!;
             var pyLogits = (Tensor)saved["logits"]!;
 
-            using var fp32 = new TransformerInference(model._denoise_fn);
-            using var bf16 = new TransformerInference(model._denoise_fn, InferencePrecision.BFloat16);
+            using var fp32 = new TransformerInference(model.TransformerBackbone);
+            using var bf16 = new TransformerInference(model.TransformerBackbone, InferencePrecision.BFloat16);
             double parity, bfMax, bfMean, argmaxAgree;
             using (no_grad())
             {

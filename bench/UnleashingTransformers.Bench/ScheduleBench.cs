@@ -52,8 +52,8 @@ internal static class ScheduleBench
         using var prior = PriorCheckpoint.Load(Path.Combine(models, "absorbing_ema.th"), null);
         prior.eval();
         using var vqgan = VqGanCheckpoint.Load(Path.Combine(models, "vqgan_ema.th"), Device.CPU);
-        using var inference = new TransformerInference(prior._denoise_fn);
-        var denoiser = new TransformerDenoiser(inference, Device.CPU);
+        var (denoiser, inference) = prior.Denoiser(InferencePrecision.Float32, Device.CPU);
+        using var _ = inference;
         Tensor World(ulong seed, int n) => stack(Enumerable.Range(0, n).Select(i => TerrainMaps.Render(seed, i, 64)).ToList());
         var real = World(0, count);
         Tensor Decode(IEnumerable<long[]> grids) => stack(grids.Select(g => vqgan.decode(from_array<long>(g, 1, 8, 8))[0].clamp(0, 1)).ToList());

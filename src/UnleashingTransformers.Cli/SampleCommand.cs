@@ -56,12 +56,12 @@ internal static class SampleCommand
             if (Bf16Support.Warning(r.GetValue(precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
             using var model = PriorCheckpoint.Load(r.GetValue(prior)!, r.GetValue(heads), device);
             var priorVersion = Grid.Replicas.ModelVersion.OfFile(r.GetValue(prior)!);
-            var (h, w) = GridShape.Of(model.Config, r.GetValue(grid));
+            var (h, w) = GridShape.Of(model._denoise_fn, r.GetValue(grid));
             using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, model.Config.CodebookSize);
             var dir = r.GetValue(outDir)!;
             Directory.CreateDirectory(dir);
-            using var inference = new TransformerInference(model._denoise_fn, r.GetValue(precision));
-            var denoiser = new TransformerDenoiser(inference, device);
+            var (denoiser, inference) = model.Denoiser(r.GetValue(precision), device);
+            using var _ = inference;
             var sw = Stopwatch.StartNew();
             var stepsPerSample = kind switch
             {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using UnleashingTransformers.Models.Backbones;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Training;
 
@@ -36,6 +37,8 @@ internal static class TrainPriorCommand
         var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => Defaults.EvalEvery, Description = "validation ELBO every N steps (0: never)" };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => Defaults.LogEvery };
         var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => Defaults.EmaDecay, Description = "EMA: ema = d*ema + (1-d)*model" };
+        var model = new Option<string>("--model") { DefaultValueFactory = _ => PriorNetworks.Name(Defaults.Model), Description = "denoising network: transformer (the paper's) or dit (adaLN-Zero blocks, time = the share masked)" };
+        var patch = new Option<int>("--patch") { DefaultValueFactory = _ => Defaults.Patch, Description = "dit: patch side on the token grid (it must divide the grid)" };
         var emaEvery = new Option<int>("--ema-every") { DefaultValueFactory = _ => Defaults.EmaEvery, Description = "EMA update every N steps" };
         var cmd = new Command("train-prior", "Train the absorbing-diffusion prior on a latent cache")
         {
@@ -44,6 +47,8 @@ internal static class TrainPriorCommand
         };
         cmd.Options.Add(emaDecay);
         cmd.Options.Add(emaEvery);
+        cmd.Options.Add(model);
+        cmd.Options.Add(patch);
         common.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -59,7 +64,9 @@ internal static class TrainPriorCommand
                 ValFraction = r.GetValue(valFraction), EvalEvery = r.GetValue(evalEvery), LogEvery = Math.Max(1, r.GetValue(logEvery)),
                 Device = device.ToString(),
                 EmaDecay = r.GetValue(emaDecay), EmaEvery = Math.Max(1, r.GetValue(emaEvery)),
+                Model = PriorNetworks.Parse(r.GetValue(model)!), Patch = r.GetValue(patch),
             };
+            if (options.Model == PriorBackbone.Transformer && options.Patch != 1) throw new ArgumentException("--patch is for --model dit");
             string detail = "";
             ConsoleProgress.Run("train-prior", options.Steps, report =>
             {

@@ -56,6 +56,35 @@ public class PriorCliTests : TempDirTest
     }
 
     [Fact]
+    public void ADitPriorTrainedByTheCliSamplesItsPatternAndLoadsAsOne()
+    {
+        // Codebook 256 (the pattern uses 8 of it), so that the bundled VQ-GAN can decode its canvases.
+        Ut.Ok(new[] { "train-prior", "--model", "dit", "--patch", "2", "--grid", "4x4", "--codebook-size", "256", "--latents", PatternLatents(), "--out", P("dit"), "--batch", "16",
+            "--lr", "3e-3", "--warmup", "20", "--steps", "300", "--checkpoint-every", "300" }.Concat(TinyModel).ToArray());
+        Ut.Ok("sample", "--prior", P("dit/absorbing_300.th"), "--count", "8", "--steps", "16", "--out", P("samples"), "--seed", "5");
+        long match = 0;
+        for (var i = 0; i < 8; i++)
+        {
+            var tokens = JsonDocument.Parse(File.ReadAllText(P($"samples/sample_{i:000}.json"))).RootElement.GetProperty("tokens").EnumerateArray().Select(v => v.GetInt64());
+            match += tokens.Zip(Pattern).Count(p => p.First == p.Second);
+        }
+        Assert.True(match >= 0.95 * 8 * 16, $"{match} of {8 * 16} tokens follow the pattern");
+        // The canvas serves it like the transformer prior: 4x4 windows over a larger grid.
+        Ut.Ok("generate", "--prior", P("dit/absorbing_300.th"), "--shape", "6x8", "--steps", "8", "--vqgan", Path.Combine(AppContext.BaseDirectory, "models", "terrain", "vqgan_ema.th"),
+            "--out", P("canvas.png"), "--tokens-out", P("canvas.json"));
+        var canvas = JsonDocument.Parse(File.ReadAllText(P("canvas.json"))).RootElement.GetProperty("tokens").EnumerateArray().Select(v => v.GetInt64()).ToArray();
+        Assert.Equal(48, canvas.Length);
+        Assert.True(canvas.Count(t => t < 8) >= 0.95 * canvas.Length, string.Join(",", canvas));   // the pattern's codes
+        // The file says what it is: PyTorch reads the record beside the head count.
+        var (code, output) = PyTorch.Run("-c", $"import torch; m = torch.load('{P("dit/absorbing_ema_300.th")}')._metadata['_denoise_fn']; print(m['model'], m['grid_h'], m['grid_w'], m['n_head'])");
+        Assert.True(code == 0, output);
+        Assert.Equal("dit 4 4 4", output.Trim().Split('\n')[^1]);
+        Assert.Contains("--patch 3 does not divide the grid 4x4", Ut.Fails(new[] { "train-prior", "--model", "dit", "--patch", "3", "--latents", PatternLatents(), "--out", P("bad") }.Concat(TinyModel).ToArray()));
+        Assert.Contains("expected transformer or dit", Ut.Fails(new[] { "train-prior", "--model", "nat", "--latents", PatternLatents(), "--out", P("bad") }.Concat(TinyModel).ToArray()));
+        Assert.False(Directory.Exists(P("bad")));
+    }
+
+    [Fact]
     public void KilledTrainingResumesWithTheSameLossesAsAnUninterruptedRun()
     {
         var latents = PatternLatents(200);

@@ -25,10 +25,10 @@ internal sealed class TinyPriors : IDisposable
         {
             manual_seed(21); // identical weights in every replica
             var m = new AbsorbingDiffusion(new TransformerConfig(12, 32, 4, 2, 16), 16);
-            using (no_grad()) m._denoise_fn.pos_emb.normal_(0, 0.5);
+            using (no_grad()) m.TransformerBackbone.pos_emb.normal_(0, 0.5);
             m.eval();
             _models.Add(m);
-            _inference.Add(new TransformerInference(m._denoise_fn));
+            _inference.Add(new TransformerInference(m.TransformerBackbone));
         }
     }
 

@@ -21,7 +21,7 @@ internal static class Fixture
     {
         manual_seed(11);
         var m = new AbsorbingDiffusion(new TransformerConfig(codebook, emb, heads, layers, block), timesteps);
-        using (no_grad()) m._denoise_fn.pos_emb.normal_(0, 0.5);
+        using (no_grad()) m.TransformerBackbone.pos_emb.normal_(0, 0.5);
         return m;
     }
 }
@@ -47,7 +47,7 @@ public class PriorLoadingTests
         using (no_grad())
         {
             var reference = model.forward(idx).to(float64).ToArray<double>();
-            using var fast = new TransformerInference(model._denoise_fn);
+            using var fast = new TransformerInference(model.TransformerBackbone);
             var fused = fast.Logits(idx).to(float64).ToArray<double>();
             for (var i = 0; i < want.Length; i++)
             {
@@ -55,13 +55,13 @@ public class PriorLoadingTests
                 Assert.True(Math.Abs(fused[i] - want[i]) < 1e-4, $"inference-path logit {i}: {fused[i]} vs PyTorch {want[i]}");
             }
             // bfloat16 products: close, not equal (the benchmark reports the error at full size).
-            using var bf = new TransformerInference(model._denoise_fn, InferencePrecision.BFloat16);
+            using var bf = new TransformerInference(model.TransformerBackbone, InferencePrecision.BFloat16);
             var low = bf.Logits(idx).to(float64).ToArray<double>();
             var maxErr = want.Select((w, i) => Math.Abs(w - low[i])).Max();
             Assert.InRange(maxErr, 1e-7, 0.25);
         }
         // Probabilities at chosen positions equal the softmax of the full logits there.
-        using var inf = new TransformerInference(model._denoise_fn);
+        using var inf = new TransformerInference(model.TransformerBackbone);
         var rows = tensor(new long[] { 0, 2, 2 });
         var pos = tensor(new long[] { 3, 0, 15 });
         var picked = inf.ProbabilitiesAt(idx, rows, pos);
@@ -277,7 +277,7 @@ public class SamplerTests
         using var scope = NewDisposeScope();
         using var m = Fixture.TinyPrior();
         m.eval();
-        using var inf = new TransformerInference(m._denoise_fn);
+        using var inf = new TransformerInference(m.TransformerBackbone);
         var denoiser = new TransformerDenoiser(inf, Device.CPU);
         var sampler = new AbsorbingSampler(denoiser, new ReciprocalRevealSchedule(8), 0.9);
         var a = sampler.Sample(5, 123, batchSize: 5);

@@ -202,7 +202,7 @@ public class ScheduleTests
         using var scope = NewDisposeScope();
         using var m = Fixture.TinyPrior();
         m.eval();
-        using var inf = new TransformerInference(m._denoise_fn);
+        using var inf = new TransformerInference(m.TransformerBackbone);
         var denoiser = new TransformerDenoiser(inf, Device.CPU);
         foreach (var choice in new[] { "confidence", "halton", "reciprocal", "tau-leaping" })
         {

@@ -15,7 +15,7 @@ public sealed class PriorReplicas(string path, int? heads, Device device, Infere
     public PriorInfo Describe()
     {
         using var model = PriorCheckpoint.Load(path, heads);
-        var (h, w) = GridShape.Of(model.Config, null);
+        var (h, w) = GridShape.Of(model._denoise_fn, null);
         return new PriorInfo(ModelVersion.OfFile(path), h, w, model.Config.BlockSize, model.Config.CodebookSize, model.Config.MaskId);
     }
 
@@ -23,8 +23,8 @@ public sealed class PriorReplicas(string path, int? heads, Device device, Infere
     {
         file ??= path;
         var model = PriorCheckpoint.Load(file, heads, device);
-        var inference = new TransformerInference(model._denoise_fn, precision);
-        return new ReplicaModel(new TransformerDenoiser(inference, device), ModelVersion.OfFile(file), new Owned(inference, model));
+        var (denoiser, owned) = model.Denoiser(precision, device);
+        return new ReplicaModel(denoiser, ModelVersion.OfFile(file), new Owned([.. owned is null ? [] : new[] { owned }, model]));
     }
 
     private sealed class Owned(params IDisposable[] parts) : IDisposable

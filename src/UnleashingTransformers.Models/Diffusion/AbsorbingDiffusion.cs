@@ -1,3 +1,5 @@
+using UnleashingTransformers.Models.Backbones;
+using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
@@ -44,7 +46,7 @@ public sealed record PriorLoss(Tensor Loss, Tensor VbPerSample, Tensor T) : IDis
 /// </summary>
 public sealed class AbsorbingDiffusion : nn.Module<Tensor, Tensor>
 {
-    public readonly Transformer.Transformer _denoise_fn;
+    public readonly PriorNetwork _denoise_fn;
     public readonly Tensor Lt_history, Lt_count, loss_history;
 
     public int NumTimesteps { get; }
@@ -55,19 +57,32 @@ public sealed class AbsorbingDiffusion : nn.Module<Tensor, Tensor>
 
     public AbsorbingDiffusion(TransformerConfig config, int timesteps = 256, LossType loss = LossType.ReweightedElbo,
         MaskSchedule schedule = MaskSchedule.Random, TimeSampling timeSampling = TimeSampling.Uniform)
+        : this(new Transformer.Transformer(config), timesteps, loss, schedule, timeSampling) { }
+
+    /// <summary>Around any denoising network (<see cref="PriorNetworks"/>).</summary>
+    public AbsorbingDiffusion(PriorNetwork network, int timesteps = 256, LossType loss = LossType.ReweightedElbo,
+        MaskSchedule schedule = MaskSchedule.Random, TimeSampling timeSampling = TimeSampling.Uniform)
     {
         if (timesteps < 1) throw new ArgumentException("diffusion timesteps must be >= 1");
         NumTimesteps = timesteps;
         Loss = loss;
         Schedule = schedule;
         TimeSampling = timeSampling;
-        _denoise_fn = register_module("_denoise_fn", new Transformer.Transformer(config));
+        _denoise_fn = register_module("_denoise_fn", network);
         Lt_history = register_buffer("Lt_history", zeros(timesteps + 1));
         Lt_count = register_buffer("Lt_count", zeros(timesteps + 1));
         loss_history = register_buffer("loss_history", zeros(timesteps + 1));
     }
 
     public TransformerConfig Config => _denoise_fn.Config;
+
+    /// <summary>The paper's transformer, when that is the backbone (tests and benchmarks reach into it).</summary>
+    public Transformer.Transformer TransformerBackbone => _denoise_fn as Transformer.Transformer
+        ?? throw new InvalidOperationException($"this prior's backbone is {_denoise_fn.Backbone}, not the transformer");
+
+    /// <summary>A sampling-speed denoiser over the network's current weights, and what to dispose after it.</summary>
+    public (ITokenDenoiser denoiser, IDisposable? owned) Denoiser(InferencePrecision precision, Device device) =>
+        _denoise_fn.Denoiser(precision, device);
 
     public override Tensor forward(Tensor idx) => _denoise_fn.forward(idx);
 

@@ -1,4 +1,4 @@
-using UnleashingTransformers.Models.Transformer;
+using UnleashingTransformers.Models.Backbones;
 using UnleashingTransformers.Torch;
 using UnleashingTransformers.Torch.Serialization;
 
@@ -22,14 +22,17 @@ public static class PriorCheckpoint
     /// contradict the file, or a file that is not a prior or does not fit, is one clear error.
     /// </summary>
     public static AbsorbingDiffusion Load(string path, int? heads = null, Device? device = null) =>
-        Checkpoints.FromFile(path, (sd, metadata) => FromStateDict(sd, Heads(path, heads, metadata), device, path));
+        Checkpoints.FromFile(path, (sd, metadata) => FromStateDict(sd, Heads(path, heads, metadata), device, path, DenoiserEntry(metadata)));
 
-    /// <summary>A state dict to save with its head count recorded (see <see cref="Load"/>).</summary>
-    public static PyDict Recorded(OrderedDictionary<string, Tensor> sd, TransformerConfig config)
+    private static PyDict? DenoiserEntry(PyDict? metadata) => metadata?.GetValueOrDefault(Prefix.TrimEnd('.')) as PyDict;
+
+    /// <summary>A state dict to save with its head count and backbone recorded (see <see cref="Load"/>).</summary>
+    public static PyDict Recorded(OrderedDictionary<string, Tensor> sd, PriorNetwork network)
     {
         var file = new PyDict { IsOrderedDict = true };
         foreach (var (k, v) in sd) file[k] = v;
-        var denoiser = new PyDict { ["version"] = 1L, [HeadsKey] = (long)config.Heads };
+        var denoiser = new PyDict { ["version"] = 1L, [HeadsKey] = (long)network.Config.Heads };
+        PriorNetworks.Record(network, denoiser);
         file.Attributes["_metadata"] = new PyDict { IsOrderedDict = true, [""] = new PyDict { ["version"] = 1L }, [Prefix.TrimEnd('.')] = denoiser };
         return file;
     }
@@ -37,27 +40,27 @@ public static class PriorCheckpoint
     private static int Heads(string path, int? asked, PyDict? metadata)
     {
         if (asked < 1) throw new ArgumentException($"{path}: a head count of {asked}: it must be >= 1");
-        var recorded = (metadata?.GetValueOrDefault(Prefix.TrimEnd('.')) as PyDict)?.GetValueOrDefault(HeadsKey) as long?;
+        var recorded = DenoiserEntry(metadata)?.GetValueOrDefault(HeadsKey) as long?;
         if (recorded is { } r && asked is { } a && a != r)
             throw new ArgumentException($"{path} records {r} attention heads, not the {a} given: leave the head count out (it is read from the file)");
         return (int?)recorded ?? asked ?? ReferenceHeads;
     }
 
-    public static AbsorbingDiffusion FromStateDict(IReadOnlyDictionary<string, Tensor> sd, int heads, Device? device = null, string source = "state dict")
+    public static AbsorbingDiffusion FromStateDict(IReadOnlyDictionary<string, Tensor> sd, int heads, Device? device = null, string source = "state dict", PyDict? denoiserEntry = null)
     {
         var denoiser = sd.Where(kv => kv.Key.StartsWith(Prefix)).ToDictionary(kv => kv.Key[Prefix.Length..], kv => kv.Value);
         if (denoiser.Count == 0)
             throw new ArgumentException($"{source}: not an absorbing-diffusion prior (no '{Prefix}*' keys; {Checkpoints.Found(sd)})");
-        TransformerConfig config;
+        PriorNetwork network;
         try
         {
-            config = TransformerConfig.FromStateDict(denoiser, heads);
+            network = PriorNetworks.FromStateDict(denoiser, heads, denoiserEntry);
         }
         catch (ArgumentException e)
         {
             throw new ArgumentException($"{source}: {e.Message}");
         }
         var timesteps = sd.TryGetValue("Lt_history", out var lt) ? (int)lt.size(0) - 1 : 256;
-        return Checkpoints.Fill(new AbsorbingDiffusion(config, Math.Max(1, timesteps)), m => m.load_reference_state(sd), source, device);
+        return Checkpoints.Fill(new AbsorbingDiffusion(network, Math.Max(1, timesteps)), m => m.load_reference_state(sd), source, device);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using UnleashingTransformers.Models.Backbones;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
@@ -18,6 +19,10 @@ public sealed record PriorTrainingOptions
     public int Emb { get; init; } = 512;
     public int Heads { get; init; } = 8;
     public int Layers { get; init; } = 24;
+    /// <summary>The denoising network (<c>--model</c>): the paper's transformer, or DiT.</summary>
+    public PriorBackbone Model { get; init; } = PriorBackbone.Transformer;
+    /// <summary>DiT's patch side on the token grid (<c>--patch</c>).</summary>
+    public int Patch { get; init; } = 1;
     public int Batch { get; init; } = 20;
     public double Lr { get; init; } = 2e-4;
     public int Warmup { get; init; } = 10000;
@@ -88,6 +93,9 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         var (latents, tokens, codebook) = CheckLatents(load_tensor(o.Latents), o.Latents, gh > 0 ? gh * gw : null, o.CodebookSize);
         var config = new TransformerConfig(codebook, o.Emb, o.Heads, o.Layers, tokens);
         config.Validate();
+        var (gridH, gridW) = o.Model == PriorBackbone.Transformer ? (0, 0) : GridShape.Of(config, o.Grid);   // the transformer needs no grid
+        PriorNetwork Network() => PriorNetworks.Create(o.Model, config, gridH, gridW, o.Patch);
+        PriorNetworks.Check(o.Model, config, gridH, gridW, o.Patch);   // before anything is written
 
         // Deterministic split: the last ValFraction of rows, in index order, as the reference's FFHQ split.
         var n = latents.size(0);
@@ -104,8 +112,8 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
 
         // Initial weights from --seed too: a run is a function of its options and data.
         manual_seed(TrainingStreams.Seed(o.Seed, TrainingStreams.InitialWeights, 0));
-        using var model = new AbsorbingDiffusion(config, o.Timesteps, o.Loss, o.MaskSchedule, o.TimeSampling);
-        using var ema = new AbsorbingDiffusion(config, o.Timesteps, o.Loss, o.MaskSchedule, o.TimeSampling);
+        using var model = new AbsorbingDiffusion(Network(), o.Timesteps, o.Loss, o.MaskSchedule, o.TimeSampling);
+        using var ema = new AbsorbingDiffusion(Network(), o.Timesteps, o.Loss, o.MaskSchedule, o.TimeSampling);
         ema.load_state_dict(model.state_dict());
         model.to(device);
         ema.to(device);
@@ -161,10 +169,10 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
                     {
                         ["codebook_size"] = (long)config.CodebookSize, ["emb"] = (long)config.Emb, ["heads"] = (long)config.Heads,
                         ["layers"] = (long)config.Layers, ["block_size"] = (long)config.BlockSize, ["timesteps"] = (long)o.Timesteps,
-                        ["loss"] = o.Loss.ToString(), ["batch"] = (long)o.Batch, ["lr"] = o.Lr, ["warmup"] = (long)o.Warmup,
+                        ["model"] = PriorNetworks.Name(o.Model), ["patch"] = (long)o.Patch, ["loss"] = o.Loss.ToString(), ["batch"] = (long)o.Batch, ["lr"] = o.Lr, ["warmup"] = (long)o.Warmup,
                     },
                 };
-                checkpoints.Save(done, PriorCheckpoint.Recorded(model.state_dict(), config), PriorCheckpoint.Recorded(ema.state_dict(), config), opt.state_dict(), state);
+                checkpoints.Save(done, PriorCheckpoint.Recorded(model.state_dict(), model._denoise_fn), PriorCheckpoint.Recorded(ema.state_dict(), ema._denoise_fn), opt.state_dict(), state);
                 Checkpointed?.Invoke(done, checkpoints.EmaPath(done));
             }
             Progress?.Invoke(done, o.Steps, entry);

@@ -1,3 +1,5 @@
+using UnleashingTransformers.Models.Backbones;
+using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
 using F = UnleashingTransformers.Torch.torch.nn.functional;
@@ -65,9 +67,10 @@ public sealed class Block : nn.Module<Tensor, Tensor>
 /// The absorbing prior's denoiser (the reference's <c>Transformer</c>, held as <c>_denoise_fn</c>):
 /// token ids (B, L) with mask id = codebook size, to logits over the codebook (B, L, K). No time input.
 /// </summary>
-public sealed class Transformer : nn.Module<Tensor, Tensor>
+public sealed class Transformer : PriorNetwork
 {
-    public TransformerConfig Config { get; }
+    public override TransformerConfig Config { get; }
+    public override PriorBackbone Backbone => PriorBackbone.Transformer;
     public readonly nn.Embedding tok_emb;
     public readonly Parameter pos_emb, start_tok;
     public readonly nn.ModuleList<Block> blocks;
@@ -92,6 +95,13 @@ public sealed class Transformer : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         return head.forward(hidden(idx)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The fused inference path (<see cref="TransformerInference"/>): the same function, faster.</summary>
+    public override (ITokenDenoiser denoiser, IDisposable? owned) Denoiser(InferencePrecision precision, Device device)
+    {
+        var inference = new TransformerInference(this, precision);
+        return (new TransformerDenoiser(inference, device), inference);
     }
 
     /// <summary>The final hidden states after ln_f, (B, L, D).</summary>

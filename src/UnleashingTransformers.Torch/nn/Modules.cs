@@ -141,6 +141,11 @@ public static partial class torch
             public override Tensor forward(Tensor input) => gelu(input, approximate);
         }
 
+        public sealed class SiLU : Module<Tensor, Tensor>
+        {
+            public override Tensor forward(Tensor input) => silu(input);
+        }
+
         public sealed class ReLU : Module<Tensor, Tensor>
         {
             public override Tensor forward(Tensor input) => input.relu();

@@ -1,0 +1,56 @@
+using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Transformer;
+using UnleashingTransformers.Torch;
+using static UnleashingTransformers.Torch.torch;
+
+namespace UnleashingTransformers.Models.Backbones;
+
+/// <summary>The denoising networks an absorbing prior can have (<c>ut train-prior --model</c>).</summary>
+public enum PriorBackbone
+{
+    /// <summary>The paper's: a BERT-like transformer over the flattened token grid, no time input.</summary>
+    Transformer,
+    /// <summary>DiT (Peebles and Xie 2023): patches of the token grid, adaLN-Zero blocks conditioned on time.</summary>
+    Dit,
+}
+
+/// <summary>
+/// What an absorbing prior needs of its denoising network (<c>_denoise_fn</c>): token ids (B, L), the mask id
+/// being the codebook size, to logits over the codebook (B, L, K). Training, the ELBO and checkpoints use
+/// <see cref="nn.Module{TIn,TOut}.forward"/>; samplers, the canvas and the grid use <see cref="Denoiser"/>, so a
+/// backbone plugs in here and in <see cref="PriorNetworks"/> and nowhere else.
+/// </summary>
+public abstract class PriorNetwork : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Width, depth, heads, window length and codebook (a backbone's own settings are its own).</summary>
+    public abstract TransformerConfig Config { get; }
+
+    public abstract PriorBackbone Backbone { get; }
+
+    /// <summary>A sampling-speed view of these weights, and what to dispose (before the network) when done.
+    /// By default the network's own forward, with the wanted rows picked after it.</summary>
+    public virtual (ITokenDenoiser denoiser, IDisposable? owned) Denoiser(InferencePrecision precision, Device device)
+    {
+        if (precision != InferencePrecision.Float32) throw new ArgumentException($"--precision {precision}: the {Backbone} backbone runs in float32 only");
+        return (new NetworkDenoiser(this, device), null);
+    }
+}
+
+/// <summary>Any <see cref="PriorNetwork"/> as a sampler's denoiser: its forward, then softmax at the wanted positions.</summary>
+public sealed class NetworkDenoiser(PriorNetwork network, Device device) : ITokenDenoiser
+{
+    public int Length => network.Config.BlockSize;
+    public int CodebookSize => network.Config.CodebookSize;
+    public int MaskId => network.Config.MaskId;
+
+    public float[] Probabilities(ReadOnlySpan<long> tokens, int rows, IReadOnlyList<WantedPosition> wanted)
+    {
+        if (wanted.Count == 0) return [];
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var idx = from_array(tokens, rows, Length).to(device);
+        var r = from_array<long>(wanted.Select(w => (long)w.Row).ToArray(), wanted.Count).to(device);
+        var p = from_array<long>(wanted.Select(w => (long)w.Position).ToArray(), wanted.Count).to(device);
+        return network.forward(idx).index(r, p).softmax(-1, float32).cpu().ToArray<float>();
+    }
+}

@@ -1,0 +1,71 @@
+using UnleashingTransformers.Models.Transformer;
+using UnleashingTransformers.Torch;
+using UnleashingTransformers.Torch.Serialization;
+
+namespace UnleashingTransformers.Models.Backbones;
+
+/// <summary>
+/// The one place that knows every backbone: building one for training, recording it in a checkpoint (the
+/// denoiser's <c>_metadata</c> entry, beside PyTorch's "version", as the head count is), and rebuilding it from a
+/// file's shapes and record. A file that records no backbone is the paper's transformer.
+/// </summary>
+public static class PriorNetworks
+{
+    private const string ModelKey = "model", GridHeightKey = "grid_h", GridWidthKey = "grid_w";
+
+    /// <summary>"transformer" or "dit", as <c>--model</c> takes it.</summary>
+    public static PriorBackbone Parse(string text) => text.ToLowerInvariant() switch
+    {
+        "transformer" => PriorBackbone.Transformer,
+        "dit" => PriorBackbone.Dit,
+        _ => throw new ArgumentException($"--model {text}: expected transformer or dit"),
+    };
+
+    public static string Name(PriorBackbone backbone) => backbone.ToString().ToLowerInvariant();
+
+    /// <summary>A fresh network of <paramref name="backbone"/> for a <paramref name="gridHeight"/> x <paramref name="gridWidth"/> window.</summary>
+    public static PriorNetwork Create(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch = 1) => backbone switch
+    {
+        PriorBackbone.Dit => new Dit(new DitConfig(config, gridHeight, gridWidth, patch)),
+        _ => patch == 1 ? new Transformer.Transformer(config) : throw new ArgumentException("--patch is for --model dit"),
+    };
+
+    /// <summary>Throws ArgumentException, naming the flag, when <see cref="Create"/> would refuse these settings.</summary>
+    public static void Check(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch)
+    {
+        if (backbone == PriorBackbone.Dit) new DitConfig(config, gridHeight, gridWidth, patch).Validate();
+        else if (patch != 1) throw new ArgumentException("--patch is for --model dit");
+    }
+
+    /// <summary>Writes what rebuilding <paramref name="network"/> needs beyond its shapes into the denoiser's metadata entry.</summary>
+    public static void Record(PriorNetwork network, PyDict entry)
+    {
+        if (network is not Dit dit) return;   // the transformer records nothing: the paper's files are read as they are
+        entry[ModelKey] = Name(PriorBackbone.Dit);
+        entry[GridHeightKey] = (long)dit.Settings.GridHeight;
+        entry[GridWidthKey] = (long)dit.Settings.GridWidth;
+    }
+
+    /// <summary>The network a denoiser state dict (keys without the prefix) and its metadata entry describe.</summary>
+    public static PriorNetwork FromStateDict(IReadOnlyDictionary<string, Tensor> sd, int heads, PyDict? entry)
+    {
+        var model = entry?.GetValueOrDefault(ModelKey) as string ?? Name(PriorBackbone.Transformer);
+        var backbone = Parse(model);
+        if (backbone == PriorBackbone.Transformer) return new Transformer.Transformer(TransformerConfig.FromStateDict(sd, heads));
+
+        Tensor Need(string key) => sd.TryGetValue(key, out var t) ? t : throw new ArgumentException($"not a DiT prior: key '{key}' missing");
+        var tok = Need("tok_emb.weight").shape;
+        var patches = (int)Need("pos_emb").shape[1];
+        var patchArea = (int)(Need("x_embedder.weight").shape[1] / tok[1]);
+        var patch = (int)Math.Round(Math.Sqrt(patchArea));
+        var layers = 0;
+        while (sd.ContainsKey($"blocks.{layers}.adaLN_modulation.1.weight")) layers++;
+        var tokens = patches * patchArea;
+        var (h, w) = (entry?.GetValueOrDefault(GridHeightKey) as long?, entry?.GetValueOrDefault(GridWidthKey) as long?) is ({ } gh, { } gw)
+            ? ((int)gh, (int)gw)
+            : ((int)Math.Round(Math.Sqrt(tokens)), (int)Math.Round(Math.Sqrt(tokens)));
+        var config = new TransformerConfig(CodebookSize: (int)tok[0] - 1, Emb: (int)tok[1], Heads: heads, Layers: layers, BlockSize: tokens,
+            MlpHidden: (int)Need("blocks.0.mlp.0.weight").shape[0]);
+        return new Dit(new DitConfig(config, h, w, patch));
+    }
+}
