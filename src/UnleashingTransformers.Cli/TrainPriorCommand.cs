@@ -37,8 +37,8 @@ internal static class TrainPriorCommand
         var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => Defaults.EvalEvery, Description = "validation ELBO every N steps (0: never)" };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => Defaults.LogEvery };
         var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => Defaults.EmaDecay, Description = "EMA: ema = d*ema + (1-d)*model" };
-        var model = new Option<string>("--model") { DefaultValueFactory = _ => PriorNetworks.Name(Defaults.Model), Description = "denoising network: transformer (the paper's) or dit (adaLN-Zero blocks, time = the share masked)" };
-        var patch = new Option<int>("--patch") { DefaultValueFactory = _ => Defaults.Patch, Description = "dit: patch side on the token grid (it must divide the grid)" };
+        var model = new Option<string>("--model") { DefaultValueFactory = _ => PriorNetworks.Name(Defaults.Model), Description = "denoising network: transformer (the paper's), dit (adaLN-Zero blocks) or uvit (time as a token, long skips); dit and uvit take the time as the share masked" };
+        var patch = new Option<int>("--patch") { DefaultValueFactory = _ => Defaults.Patch, Description = "dit, uvit: patch side on the token grid (it must divide the grid)" };
         var emaEvery = new Option<int>("--ema-every") { DefaultValueFactory = _ => Defaults.EmaEvery, Description = "EMA update every N steps" };
         var cmd = new Command("train-prior", "Train the absorbing-diffusion prior on a latent cache")
         {
@@ -66,7 +66,6 @@ internal static class TrainPriorCommand
                 EmaDecay = r.GetValue(emaDecay), EmaEvery = Math.Max(1, r.GetValue(emaEvery)),
                 Model = PriorNetworks.Parse(r.GetValue(model)!), Patch = r.GetValue(patch),
             };
-            if (options.Model == PriorBackbone.Transformer && options.Patch != 1) throw new ArgumentException("--patch is for --model dit");
             string detail = "";
             ConsoleProgress.Run("train-prior", options.Steps, report =>
             {

@@ -55,11 +55,13 @@ public class PriorCliTests : TempDirTest
         Assert.Equal(File.ReadAllText(P("samples/sample_001.json")), File.ReadAllText(P("again/sample_001.json")));
     }
 
-    [Fact]
-    public void ADitPriorTrainedByTheCliSamplesItsPatternAndLoadsAsOne()
+    [Theory]
+    [InlineData("dit")]
+    [InlineData("uvit")]
+    public void AVitPriorTrainedByTheCliSamplesItsPatternAndRunsOnACanvas(string model)
     {
         // Codebook 256 (the pattern uses 8 of it), so that the bundled VQ-GAN can decode its canvases.
-        Ut.Ok(new[] { "train-prior", "--model", "dit", "--patch", "2", "--grid", "4x4", "--codebook-size", "256", "--latents", PatternLatents(), "--out", P("dit"), "--batch", "16",
+        Ut.Ok(new[] { "train-prior", "--model", model, "--patch", "2", "--grid", "4x4", "--codebook-size", "256", "--latents", PatternLatents(), "--out", P("dit"), "--batch", "16",
             "--lr", "3e-3", "--warmup", "20", "--steps", "300", "--checkpoint-every", "300" }.Concat(TinyModel).ToArray());
         Ut.Ok("sample", "--prior", P("dit/absorbing_300.th"), "--count", "8", "--steps", "16", "--out", P("samples"), "--seed", "5");
         long match = 0;
@@ -78,9 +80,9 @@ public class PriorCliTests : TempDirTest
         // The file says what it is: PyTorch reads the record beside the head count.
         var (code, output) = PyTorch.Run("-c", $"import torch; m = torch.load('{P("dit/absorbing_ema_300.th")}')._metadata['_denoise_fn']; print(m['model'], m['grid_h'], m['grid_w'], m['n_head'])");
         Assert.True(code == 0, output);
-        Assert.Equal("dit 4 4 4", output.Trim().Split('\n')[^1]);
-        Assert.Contains("--patch 3 does not divide the grid 4x4", Ut.Fails(new[] { "train-prior", "--model", "dit", "--patch", "3", "--latents", PatternLatents(), "--out", P("bad") }.Concat(TinyModel).ToArray()));
-        Assert.Contains("expected transformer or dit", Ut.Fails(new[] { "train-prior", "--model", "nat", "--latents", PatternLatents(), "--out", P("bad") }.Concat(TinyModel).ToArray()));
+        Assert.Equal($"{model} 4 4 4", output.Trim().Split('\n')[^1]);
+        Assert.Contains("--patch 3 does not divide the grid 4x4", Ut.Fails(new[] { "train-prior", "--model", model, "--patch", "3", "--latents", PatternLatents(), "--out", P("bad") }.Concat(TinyModel).ToArray()));
+        Assert.Contains("expected transformer, dit or uvit", Ut.Fails(new[] { "train-prior", "--model", "nat", "--latents", PatternLatents(), "--out", P("bad") }.Concat(TinyModel).ToArray()));
         Assert.False(Directory.Exists(P("bad")));
     }
 

@@ -4,48 +4,6 @@ using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Models.Backbones;
 
-/// <summary>
-/// DiT's settings beyond the transformer's: the token grid it runs on (its sequence is the grid's patches)
-/// and the patch side. Defaults: patch 1 (every token its own patch, as the paper's prior); DiT's own
-/// image models use 2.
-/// </summary>
-public sealed record DitConfig(TransformerConfig Transformer, int GridHeight, int GridWidth, int Patch = 1)
-{
-    /// <summary>Frequencies of the sinusoidal time embedding, as DiT's TimestepEmbedder.</summary>
-    public const int FrequencyDim = 256;
-
-    public int Patches => GridHeight / Patch * (GridWidth / Patch);
-
-    public void Validate()
-    {
-        Transformer.Validate();
-        if (GridHeight * GridWidth != Transformer.BlockSize)
-            throw new ArgumentException($"DiT grid {GridHeight}x{GridWidth} does not hold the window's {Transformer.BlockSize} tokens");
-        if (Patch < 1 || GridHeight % Patch != 0 || GridWidth % Patch != 0)
-            throw new ArgumentException($"--patch {Patch} does not divide the grid {GridHeight}x{GridWidth}");
-    }
-}
-
-/// <summary>t_embedder: sinusoidal features of the time, then Linear, SiLU, Linear (mlp.0, mlp.2).</summary>
-public sealed class TimestepEmbedder : nn.Module<Tensor, Tensor>
-{
-    public readonly nn.Sequential mlp;
-
-    public TimestepEmbedder(int emb) =>
-        mlp = register_module("mlp", new nn.Sequential(new nn.Linear(DitConfig.FrequencyDim, emb), new nn.SiLU(), new nn.Linear(emb, emb)));
-
-    /// <summary>cos and sin of t at DitConfig.FrequencyDim / 2 geometric frequencies from 1 to 1/10000, (B, FrequencyDim).</summary>
-    public static Tensor Sinusoid(Tensor t)
-    {
-        const int Half = DitConfig.FrequencyDim / 2;
-        var freqs = (arange(Half, float32, t.device) * (-Math.Log(10000) / Half)).exp();
-        var args = t.to(float32).unsqueeze(1) * freqs.unsqueeze(0);
-        return cat(new[] { args.cos(), args.sin() }, -1);
-    }
-
-    public override Tensor forward(Tensor t) => mlp.forward(Sinusoid(t));
-}
-
 /// <summary>A DiT block with adaLN-Zero: the condition sets shift, scale and gate of the attention and the MLP.</summary>
 public sealed class DitBlock : nn.Module<(Tensor x, Tensor c), Tensor>
 {
@@ -95,14 +53,12 @@ public sealed class DitFinalLayer : nn.Module<(Tensor x, Tensor c), Tensor>
 /// <summary>
 /// DiT (Peebles and Xie 2023, "Scalable Diffusion Models with Transformers") as an absorbing prior's denoiser:
 /// the token grid's embeddings cut into p x p patches (x_embedder), a learned position per patch, adaLN-Zero
-/// blocks conditioned on the time, and a final layer giving p x p x K logits per patch, put back in grid order.
-/// The time of an absorbing state is the share of its tokens still masked (the forward process masks each
-/// with probability t/T), so it is read from the input: the denoiser keeps the prior's signature, ids to
-/// logits. The modulations and the final linear map start at zero (adaLN-Zero): an untrained DiT is uniform.
+/// blocks conditioned on the time (<see cref="VitConfig.Time"/>: the share masked), and a final layer giving
+/// p x p x K logits per patch, put back in grid order. The modulations and the final linear map start at zero (adaLN-Zero): an untrained DiT is uniform.
 /// </summary>
 public sealed class Dit : PriorNetwork
 {
-    public DitConfig Settings { get; }
+    public VitConfig Settings { get; }
     public readonly nn.Embedding tok_emb;
     public readonly nn.Linear x_embedder;
     public readonly Parameter pos_emb;
@@ -110,7 +66,7 @@ public sealed class Dit : PriorNetwork
     public readonly nn.ModuleList<DitBlock> blocks;
     public readonly DitFinalLayer final_layer;
 
-    public Dit(DitConfig settings)
+    public Dit(VitConfig settings)
     {
         settings.Validate();
         Settings = settings;
@@ -136,22 +92,18 @@ public sealed class Dit : PriorNetwork
 
     public override TransformerConfig Config => Settings.Transformer;
     public override PriorBackbone Backbone => PriorBackbone.Dit;
+    public override (int Height, int Width)? Grid => (Settings.GridHeight, Settings.GridWidth);
 
     internal static Tensor Modulate(Tensor x, Tensor shift, Tensor scale) => x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
 
     public override Tensor forward(Tensor idx)
     {
         using var scope = NewDisposeScope();
-        var (B, L) = (idx.size(0), idx.size(1));
-        var c = Config;
+        var (L, c) = (idx.size(1), Config);
         if (L != c.BlockSize) throw new ArgumentException($"DiT runs on its grid of {c.BlockSize} tokens, got {L}");
-        var (p, gh, gw, E, K) = ((long)Settings.Patch, (long)Settings.GridHeight / Settings.Patch, (long)Settings.GridWidth / Settings.Patch, (long)c.Emb, (long)c.CodebookSize);
-        var time = idx.eq(c.MaskId).to(float32).mean(1) * 1000;   // the share masked, on DiT's 0..1000 scale
-        var cond = t_embedder.forward(time);
-        var x = tok_emb.forward(idx).view(B, gh, p, gw, p, E).permute(0, 1, 3, 2, 4, 5).reshape(B, gh * gw, p * p * E);
-        x = x_embedder.forward(x) + pos_emb;
+        var cond = t_embedder.forward(Settings.Time(idx));
+        var x = x_embedder.forward(Settings.Patchify(tok_emb.forward(idx))) + pos_emb;
         foreach (var block in blocks) x = block.forward((x, cond));
-        var logits = final_layer.forward((x, cond));                                    // (B, patches, p p K)
-        return logits.view(B, gh, gw, p, p, K).permute(0, 1, 3, 2, 4, 5).reshape(B, L, K).MoveToOuterDisposeScope();
+        return Settings.Unpatchify(final_layer.forward((x, cond))).MoveToOuterDisposeScope();
     }
 }

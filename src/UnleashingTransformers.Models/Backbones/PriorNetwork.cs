@@ -12,6 +12,8 @@ public enum PriorBackbone
     Transformer,
     /// <summary>DiT (Peebles and Xie 2023): patches of the token grid, adaLN-Zero blocks conditioned on time.</summary>
     Dit,
+    /// <summary>UViT (Bao et al. 2023): patches of the token grid, time as a token, long skips.</summary>
+    Uvit,
 }
 
 /// <summary>
@@ -26,6 +28,10 @@ public abstract class PriorNetwork : nn.Module<Tensor, Tensor>
     public abstract TransformerConfig Config { get; }
 
     public abstract PriorBackbone Backbone { get; }
+
+    /// <summary>The token grid a backbone is bound to (its patches and positions are laid out on it), or null
+    /// when it sees a flat sequence that any grid of its length can be read as (the transformer).</summary>
+    public virtual (int Height, int Width)? Grid => null;
 
     /// <summary>A sampling-speed view of these weights, and what to dispose (before the network) when done.
     /// By default the network's own forward, with the wanted rows picked after it.</summary>

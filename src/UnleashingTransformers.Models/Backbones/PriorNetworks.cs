@@ -13,12 +13,13 @@ public static class PriorNetworks
 {
     private const string ModelKey = "model", GridHeightKey = "grid_h", GridWidthKey = "grid_w";
 
-    /// <summary>"transformer" or "dit", as <c>--model</c> takes it.</summary>
+    /// <summary>"transformer", "dit" or "uvit", as <c>--model</c> takes it.</summary>
     public static PriorBackbone Parse(string text) => text.ToLowerInvariant() switch
     {
         "transformer" => PriorBackbone.Transformer,
         "dit" => PriorBackbone.Dit,
-        _ => throw new ArgumentException($"--model {text}: expected transformer or dit"),
+        "uvit" => PriorBackbone.Uvit,
+        _ => throw new ArgumentException($"--model {text}: expected transformer, dit or uvit"),
     };
 
     public static string Name(PriorBackbone backbone) => backbone.ToString().ToLowerInvariant();
@@ -26,24 +27,26 @@ public static class PriorNetworks
     /// <summary>A fresh network of <paramref name="backbone"/> for a <paramref name="gridHeight"/> x <paramref name="gridWidth"/> window.</summary>
     public static PriorNetwork Create(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch = 1) => backbone switch
     {
-        PriorBackbone.Dit => new Dit(new DitConfig(config, gridHeight, gridWidth, patch)),
-        _ => patch == 1 ? new Transformer.Transformer(config) : throw new ArgumentException("--patch is for --model dit"),
+        PriorBackbone.Dit => new Dit(new VitConfig(config, gridHeight, gridWidth, patch)),
+        PriorBackbone.Uvit => new Uvit(new VitConfig(config, gridHeight, gridWidth, patch)),
+        _ => patch == 1 ? new Transformer.Transformer(config) : throw new ArgumentException("--patch is for --model dit and uvit"),
     };
 
     /// <summary>Throws ArgumentException, naming the flag, when <see cref="Create"/> would refuse these settings.</summary>
     public static void Check(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch)
     {
-        if (backbone == PriorBackbone.Dit) new DitConfig(config, gridHeight, gridWidth, patch).Validate();
-        else if (patch != 1) throw new ArgumentException("--patch is for --model dit");
+        if (backbone == PriorBackbone.Uvit) Uvit.Validate(new VitConfig(config, gridHeight, gridWidth, patch));
+        else if (backbone == PriorBackbone.Dit) new VitConfig(config, gridHeight, gridWidth, patch).Validate();
+        else if (patch != 1) throw new ArgumentException("--patch is for --model dit and uvit");
     }
 
     /// <summary>Writes what rebuilding <paramref name="network"/> needs beyond its shapes into the denoiser's metadata entry.</summary>
     public static void Record(PriorNetwork network, PyDict entry)
     {
-        if (network is not Dit dit) return;   // the transformer records nothing: the paper's files are read as they are
-        entry[ModelKey] = Name(PriorBackbone.Dit);
-        entry[GridHeightKey] = (long)dit.Settings.GridHeight;
-        entry[GridWidthKey] = (long)dit.Settings.GridWidth;
+        if (network.Grid is not { } grid) return;   // the transformer records nothing: the paper's files are read as they are
+        entry[ModelKey] = Name(network.Backbone);
+        entry[GridHeightKey] = (long)grid.Height;
+        entry[GridWidthKey] = (long)grid.Width;
     }
 
     /// <summary>The network a denoiser state dict (keys without the prefix) and its metadata entry describe.</summary>
@@ -53,19 +56,23 @@ public static class PriorNetworks
         var backbone = Parse(model);
         if (backbone == PriorBackbone.Transformer) return new Transformer.Transformer(TransformerConfig.FromStateDict(sd, heads));
 
-        Tensor Need(string key) => sd.TryGetValue(key, out var t) ? t : throw new ArgumentException($"not a DiT prior: key '{key}' missing");
+        Tensor Need(string key) => sd.TryGetValue(key, out var t) ? t : throw new ArgumentException($"not a {model} prior: key '{key}' missing");
         var tok = Need("tok_emb.weight").shape;
-        var patches = (int)Need("pos_emb").shape[1];
+        var patches = (int)Need("pos_emb").shape[1] - (backbone == PriorBackbone.Uvit ? 1 : 0);   // UViT's time token
         var patchArea = (int)(Need("x_embedder.weight").shape[1] / tok[1]);
         var patch = (int)Math.Round(Math.Sqrt(patchArea));
         var layers = 0;
-        while (sd.ContainsKey($"blocks.{layers}.adaLN_modulation.1.weight")) layers++;
+        if (backbone == PriorBackbone.Dit)
+            while (sd.ContainsKey($"blocks.{layers}.adaLN_modulation.1.weight")) layers++;
+        else
+            while (sd.ContainsKey($"in_blocks.{layers / 2}.ln1.weight")) layers += 2;   // as many out blocks, and the middle one
         var tokens = patches * patchArea;
         var (h, w) = (entry?.GetValueOrDefault(GridHeightKey) as long?, entry?.GetValueOrDefault(GridWidthKey) as long?) is ({ } gh, { } gw)
             ? ((int)gh, (int)gw)
             : ((int)Math.Round(Math.Sqrt(tokens)), (int)Math.Round(Math.Sqrt(tokens)));
         var config = new TransformerConfig(CodebookSize: (int)tok[0] - 1, Emb: (int)tok[1], Heads: heads, Layers: layers, BlockSize: tokens,
-            MlpHidden: (int)Need("blocks.0.mlp.0.weight").shape[0]);
-        return new Dit(new DitConfig(config, h, w, patch));
+            MlpHidden: (int)Need(backbone == PriorBackbone.Dit ? "blocks.0.mlp.0.weight" : "mid_block.mlp.0.weight").shape[0]);
+        var settings = new VitConfig(config, h, w, patch);
+        return backbone == PriorBackbone.Dit ? new Dit(settings) : new Uvit(settings);
     }
 }

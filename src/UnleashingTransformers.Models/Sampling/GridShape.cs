@@ -21,13 +21,13 @@ public static class GridShape
         return (h, w);
     }
 
-    /// <summary>The token grid of a prior's network: a DiT's own (a --grid that differs is an error), else as above.</summary>
+    /// <summary>The token grid of a prior's network: its own when it is bound to one (DiT, UViT; a --grid that
+    /// differs is an error), else as above.</summary>
     public static (int h, int w) Of(Backbones.PriorNetwork network, string? grid)
     {
-        if (network is not Backbones.Dit dit) return Of(network.Config, grid);
-        var own = (dit.Settings.GridHeight, dit.Settings.GridWidth);
+        if (network.Grid is not { } own) return Of(network.Config, grid);
         if (grid is not null && Parse(grid, "--grid") != own)
-            throw new ArgumentException($"--grid {grid}: this DiT prior was trained on a {own.Item1}x{own.Item2} grid; leave --grid out");
+            throw new ArgumentException($"--grid {grid}: this {network.Backbone} prior was trained on a {own.Height}x{own.Width} grid; leave --grid out");
         return own;
     }
 

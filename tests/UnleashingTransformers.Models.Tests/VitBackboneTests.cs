@@ -12,7 +12,7 @@ using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Models.Tests;
 
-public class DitTests : IDisposable
+public class VitBackboneTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("ut-dit-").FullName;
 
@@ -22,26 +22,30 @@ public class DitTests : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    private static Dit Tiny(int patch = 2) => new(new DitConfig(new TransformerConfig(CodebookSize: 12, Emb: 32, Heads: 4, Layers: 2, BlockSize: 24), 4, 6, patch));
+    private static VitConfig Settings(int patch = 2) => new(new TransformerConfig(CodebookSize: 12, Emb: 32, Heads: 4, Layers: 2, BlockSize: 24), 4, 6, patch);
+    private static Dit Tiny(int patch = 2) => new(Settings(patch));
 
     [PyTorchFact]
-    public void ForwardReproducesPyTorchsDit()
+    public void ForwardsReproducePyTorchsDitAndUvit()
     {
-        var (code, output) = PyTorch.Run(Fixture.PathOf("make_dit_fixture.py"), _dir);
+        var (code, output) = PyTorch.Run(Fixture.PathOf("make_vit_fixtures.py"), _dir);
         Assert.True(code == 0, output);
-        var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "dit.json"))).RootElement;
+        var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "vit.json"))).RootElement;
         Assert.Equal(2, settings.GetProperty("patch").GetInt32());
-        using var scope = NewDisposeScope();
-        using var dit = Tiny();
-        dit.load_state_dict(load_state_dict(Path.Combine(_dir, "dit.pt")));   // every key, same names and shapes
-        var io = (PyDict)load(Path.Combine(_dir, "dit_io.pt"))!;
-        using var _ = no_grad();
-        var ours = dit.forward((Tensor)io["idx"]!);
-        var theirs = (Tensor)io["logits"]!;
-        Assert.Equal(theirs.shape, ours.shape);
-        var diff = (ours - theirs).abs().max().item<float>();
-        Assert.True(diff < 1e-4, $"max |difference| {diff}");
-        Assert.True(theirs.abs().max().item<float>() > 0.1);   // not a comparison of zeros
+        foreach (var (name, network) in new (string, PriorNetwork)[] { ("dit", Tiny()), ("uvit", new Uvit(Settings())) })
+        {
+            using var scope = NewDisposeScope();
+            using var _ = network;
+            network.load_state_dict(load_state_dict(Path.Combine(_dir, $"{name}.pt")));   // every key, same names and shapes
+            var io = (PyDict)load(Path.Combine(_dir, $"{name}_io.pt"))!;
+            using var noGrad = no_grad();
+            var ours = network.forward((Tensor)io["idx"]!);
+            var theirs = (Tensor)io["logits"]!;
+            Assert.Equal(theirs.shape, ours.shape);
+            var diff = (ours - theirs).abs().max().item<float>();
+            Assert.True(diff < 1e-4, $"{name}: max |difference| {diff}");
+            Assert.True(theirs.abs().max().item<float>() > 0.1);   // not a comparison of zeros
+        }
     }
 
     [Fact]
@@ -63,20 +67,23 @@ public class DitTests : IDisposable
         Assert.True((la[1] - lb[1]).abs().max().item<float>() < 1e-6);
     }
 
-    [Fact]
-    public void ACheckpointRecordsTheBackboneAndLoadsAsADitThatSamples()
+    [Theory]
+    [InlineData("dit")]
+    [InlineData("uvit")]
+    public void ACheckpointRecordsTheBackboneAndLoadsAsOneThatSamples(string model)
     {
         using var scope = NewDisposeScope();
-        using var prior = new AbsorbingDiffusion(Tiny(patch: 2), timesteps: 16);
+        using var prior = new AbsorbingDiffusion(PriorNetworks.Create(PriorNetworks.Parse(model), Settings().Transformer, 4, 6, 2), timesteps: 16);
         using (no_grad())
             foreach (var p in prior.parameters()) p.normal_(0, 0.3);
         var path = Path.Combine(_dir, "absorbing_dit.th");
         save(PriorCheckpoint.Recorded(prior.state_dict(), prior._denoise_fn), path);
 
         using var loaded = PriorCheckpoint.Load(path);
-        var dit = Assert.IsType<Dit>(loaded._denoise_fn);
-        Assert.Equal((4, 6, 2), (dit.Settings.GridHeight, dit.Settings.GridWidth, dit.Settings.Patch));
-        Assert.Equal(4, dit.Config.Heads);
+        Assert.Equal(prior._denoise_fn.GetType(), loaded._denoise_fn.GetType());
+        Assert.Equal((4, 6), loaded._denoise_fn.Grid);
+        Assert.Equal(prior.Config with { MlpHidden = 128 }, loaded.Config);   // the width read back from the shapes
+        Assert.Equal(prior.state_dict().Keys, loaded.state_dict().Keys);
         using var _ = no_grad();
         var idx = randint(0, 13, new long[] { 3, 24 }, null, int64);
         Assert.True(prior.forward(idx).equal(loaded.forward(idx)));
@@ -102,8 +109,9 @@ public class DitTests : IDisposable
     public void BadSettingsAreRefused()
     {
         var c = new TransformerConfig(CodebookSize: 12, Emb: 32, Heads: 4, Layers: 1, BlockSize: 24);
-        Assert.Contains("--patch 4 does not divide the grid 4x6", Assert.Throws<ArgumentException>(() => new Dit(new DitConfig(c, 4, 6, 4))).Message);
-        Assert.Contains("does not hold the window's 24 tokens", Assert.Throws<ArgumentException>(() => new Dit(new DitConfig(c, 5, 5))).Message);
-        Assert.Contains("expected transformer or dit", Assert.Throws<ArgumentException>(() => PriorNetworks.Parse("nat")).Message);
+        Assert.Contains("--patch 4 does not divide the grid 4x6", Assert.Throws<ArgumentException>(() => new Dit(new VitConfig(c, 4, 6, 4))).Message);
+        Assert.Contains("does not hold the window's 24 tokens", Assert.Throws<ArgumentException>(() => new Dit(new VitConfig(c, 5, 5))).Message);
+        Assert.Contains("give an even N", Assert.Throws<ArgumentException>(() => new Uvit(new VitConfig(c, 4, 6))).Message);
+        Assert.Contains("expected transformer, dit or uvit", Assert.Throws<ArgumentException>(() => PriorNetworks.Parse("nat")).Message);
     }
 }
