@@ -39,13 +39,14 @@ internal static class GenerateCommand
         };
         public readonly Option<string?> From = new("--from") { Description = "a PNG made by ut generate or a grid job: make it again from the parameters it carries (same models: same bytes)" };
         public readonly Option<string> Anchor = new("--anchor") { DefaultValueFactory = _ => "0,0", Description = "token row,column of --init's top-left corner on the canvas" };
+        public readonly Option<bool> Whole = new("--whole") { Description = "with a nat prior: sample the whole canvas at once, one network pass a step, no windows" };
 
         public void AddTo(Command c)
         {
             Prior.AddTo(c);
             c.Options.Add(VqGan);
             Canvas.AddTo(c);
-            foreach (Option o in new Option[] { DecodeTile, Output, TokensOut, Force, Init, Anchor, From }) c.Options.Add(o);
+            foreach (Option o in new Option[] { DecodeTile, Output, TokensOut, Force, Init, Anchor, From, Whole }) c.Options.Add(o);
         }
     }
 
@@ -64,6 +65,8 @@ internal static class GenerateCommand
         var anchor = ParseAnchor(r.GetValue(flags.Anchor)!);
         if (decodeTile < 0) throw new ArgumentException($"--decode-tile {decodeTile}: expected 0 (automatic) or a tile size in tokens");
         var (run, replicaModels) = flags.Prior.Open(r, common, device);
+        if (r.GetValue(flags.Whole)) return WholeCanvas.Run(r, flags.Canvas, flags.Prior, spec, r.GetValue(flags.VqGan)!, outPath, r.GetValue(flags.TokensOut), decodeTile, device,
+            new Option[] { flags.Init, flags.From, flags.Canvas.Window, flags.Canvas.Stride, flags.Canvas.Tiling, flags.Canvas.Aggregate, flags.Prior.Replicas });
         var info = replicaModels.Describe();
         var vqganVersion = ModelVersion.OfFile(r.GetValue(flags.VqGan)!);
         if (recorded is not null)

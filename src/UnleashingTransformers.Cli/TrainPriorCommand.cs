@@ -37,8 +37,10 @@ internal static class TrainPriorCommand
         var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => Defaults.EvalEvery, Description = "validation ELBO every N steps (0: never)" };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => Defaults.LogEvery };
         var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => Defaults.EmaDecay, Description = "EMA: ema = d*ema + (1-d)*model" };
-        var model = new Option<string>("--model") { DefaultValueFactory = _ => PriorNetworks.Name(Defaults.Model), Description = "denoising network: transformer (the paper's), dit (adaLN-Zero blocks) or uvit (time as a token, long skips); dit and uvit take the time as the share masked" };
+        var model = new Option<string>("--model") { DefaultValueFactory = _ => PriorNetworks.Name(Defaults.Model), Description = "denoising network: transformer (the paper's), dit (adaLN-Zero blocks), uvit (time as a token, long skips; both take the time as the share masked) or nat (2-D neighborhood attention, rotary positions: runs on any grid)" };
         var patch = new Option<int>("--patch") { DefaultValueFactory = _ => Defaults.Patch, Description = "dit, uvit: patch side on the token grid (it must divide the grid)" };
+        var kernel = new Option<int>("--kernel") { DefaultValueFactory = _ => Defaults.Kernel, Description = "nat: neighbourhood side (odd)" };
+        var dilations = new Option<string?>("--dilations") { Description = "nat: one dilation per head group, e.g. 1,2 (the default: half the heads near, half wider)" };
         var emaEvery = new Option<int>("--ema-every") { DefaultValueFactory = _ => Defaults.EmaEvery, Description = "EMA update every N steps" };
         var cmd = new Command("train-prior", "Train the absorbing-diffusion prior on a latent cache")
         {
@@ -49,6 +51,8 @@ internal static class TrainPriorCommand
         cmd.Options.Add(emaEvery);
         cmd.Options.Add(model);
         cmd.Options.Add(patch);
+        cmd.Options.Add(kernel);
+        cmd.Options.Add(dilations);
         common.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -64,7 +68,8 @@ internal static class TrainPriorCommand
                 ValFraction = r.GetValue(valFraction), EvalEvery = r.GetValue(evalEvery), LogEvery = Math.Max(1, r.GetValue(logEvery)),
                 Device = device.ToString(),
                 EmaDecay = r.GetValue(emaDecay), EmaEvery = Math.Max(1, r.GetValue(emaEvery)),
-                Model = PriorNetworks.Parse(r.GetValue(model)!), Patch = r.GetValue(patch),
+                Model = PriorNetworks.Parse(r.GetValue(model)!), Patch = r.GetValue(patch), Kernel = r.GetValue(kernel),
+                Dilations = r.GetValue(dilations) is { } d ? ParseDilations(d) : null,
             };
             string detail = "";
             ConsoleProgress.Run("train-prior", options.Steps, report =>
@@ -87,4 +92,7 @@ internal static class TrainPriorCommand
         });
         return cmd;
     }
+
+    private static int[] ParseDilations(string text) =>
+        text.Split(',').Select(p => int.TryParse(p, out var d) && d >= 1 ? d : throw new ArgumentException($"--dilations {text}: positive integers, comma-separated (e.g. 1,2)")).ToArray();
 }

@@ -45,7 +45,7 @@ public partial class Tensor
         s_narrow = O("aten::narrow"), s_select = O("aten::select", "int"), s_slice = O("aten::slice", "Tensor"),
         s_index_select = O("aten::index_select"), s_gather = O("aten::gather"), s_scatter_src = O("aten::scatter", "src"),
         s_scatter_value = O("aten::scatter", "value"), s_scatter_add = O("aten::scatter_add"),
-        s_masked_fill = O("aten::masked_fill", "Scalar"), s_masked_fill_ = O("aten::masked_fill_", "Scalar"),
+        s_masked_fill = O("aten::masked_fill", "Scalar"), s_roll = O("aten::roll"), s_masked_fill_ = O("aten::masked_fill_", "Scalar"),
         s_masked_select = O("aten::masked_select"), s_flatten = O("aten::flatten", "using_ints"),
         s_chunk = O("aten::chunk"), s_split = O("aten::split", "Tensor"), s_split_sizes = O("aten::split_with_sizes"),
         s_unbind = O("aten::unbind", "int"), s_index = O("aten::index", "Tensor"), s_index_put_ = O("aten::index_put_"),
@@ -72,6 +72,7 @@ public partial class Tensor
     public Tensor scatter(long dim, Tensor index, Tensor src) => s_scatter_src.Begin().T(this).I(dim).T(index).T(src).Call();
     public Tensor scatter(long dim, Tensor index, Scalar value) => s_scatter_value.Begin().T(this).I(dim).T(index).S(value).Call();
     public Tensor scatter_add(long dim, Tensor index, Tensor src) => s_scatter_add.Begin().T(this).I(dim).T(index).T(src).Call();
+    public Tensor roll(long[] shifts, long[] dims) => s_roll.Begin().T(this).L(shifts).L(dims).Call();
     public Tensor masked_fill(Tensor mask, Scalar value) => s_masked_fill.Begin().T(this).T(mask).S(value).Call();
     public Tensor masked_fill_(Tensor mask, Scalar value) { s_masked_fill_.Begin().T(this).T(mask).S(value).CallInPlace(); return this; }
     public Tensor masked_select(Tensor mask) => s_masked_select.Begin().T(this).T(mask).Call();

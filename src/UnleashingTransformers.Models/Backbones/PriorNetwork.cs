@@ -14,6 +14,8 @@ public enum PriorBackbone
     Dit,
     /// <summary>UViT (Bao et al. 2023): patches of the token grid, time as a token, long skips.</summary>
     Uvit,
+    /// <summary>NAT Diffuser: 2-D neighborhood attention with rotary positions; runs on grids of any size.</summary>
+    Nat,
 }
 
 /// <summary>

@@ -11,33 +11,41 @@ namespace UnleashingTransformers.Models.Backbones;
 /// </summary>
 public static class PriorNetworks
 {
-    private const string ModelKey = "model", GridHeightKey = "grid_h", GridWidthKey = "grid_w";
+    private const string ModelKey = "model", GridHeightKey = "grid_h", GridWidthKey = "grid_w", KernelKey = "kernel", DilationsKey = "dilations";
 
-    /// <summary>"transformer", "dit" or "uvit", as <c>--model</c> takes it.</summary>
+    /// <summary>"transformer", "dit", "uvit" or "nat", as <c>--model</c> takes it.</summary>
     public static PriorBackbone Parse(string text) => text.ToLowerInvariant() switch
     {
         "transformer" => PriorBackbone.Transformer,
         "dit" => PriorBackbone.Dit,
         "uvit" => PriorBackbone.Uvit,
-        _ => throw new ArgumentException($"--model {text}: expected transformer, dit or uvit"),
+        "nat" => PriorBackbone.Nat,
+        _ => throw new ArgumentException($"--model {text}: expected transformer, dit, uvit or nat"),
     };
 
     public static string Name(PriorBackbone backbone) => backbone.ToString().ToLowerInvariant();
 
     /// <summary>A fresh network of <paramref name="backbone"/> for a <paramref name="gridHeight"/> x <paramref name="gridWidth"/> window.</summary>
-    public static PriorNetwork Create(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch = 1) => backbone switch
+    public static PriorNetwork Create(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch = 1, int kernel = 7, int[]? dilations = null)
     {
-        PriorBackbone.Dit => new Dit(new VitConfig(config, gridHeight, gridWidth, patch)),
-        PriorBackbone.Uvit => new Uvit(new VitConfig(config, gridHeight, gridWidth, patch)),
-        _ => patch == 1 ? new Transformer.Transformer(config) : throw new ArgumentException("--patch is for --model dit and uvit"),
-    };
+        Check(backbone, config, gridHeight, gridWidth, patch, kernel, dilations);
+        return backbone switch
+        {
+            PriorBackbone.Dit => new Dit(new VitConfig(config, gridHeight, gridWidth, patch)),
+            PriorBackbone.Uvit => new Uvit(new VitConfig(config, gridHeight, gridWidth, patch)),
+            PriorBackbone.Nat => new Nat(new NatConfig(config, gridHeight, gridWidth, kernel, dilations)),
+            _ => new Transformer.Transformer(config),
+        };
+    }
 
     /// <summary>Throws ArgumentException, naming the flag, when <see cref="Create"/> would refuse these settings.</summary>
-    public static void Check(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch)
+    public static void Check(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch = 1, int kernel = 7, int[]? dilations = null)
     {
+        if (patch != 1 && backbone is not (PriorBackbone.Dit or PriorBackbone.Uvit)) throw new ArgumentException("--patch is for --model dit and uvit");
+        if ((kernel != 7 || dilations is not null) && backbone != PriorBackbone.Nat) throw new ArgumentException("--kernel and --dilations are for --model nat");
         if (backbone == PriorBackbone.Uvit) Uvit.Validate(new VitConfig(config, gridHeight, gridWidth, patch));
         else if (backbone == PriorBackbone.Dit) new VitConfig(config, gridHeight, gridWidth, patch).Validate();
-        else if (patch != 1) throw new ArgumentException("--patch is for --model dit and uvit");
+        else if (backbone == PriorBackbone.Nat) new NatConfig(config, gridHeight, gridWidth, kernel, dilations).Validate();
     }
 
     /// <summary>Writes what rebuilding <paramref name="network"/> needs beyond its shapes into the denoiser's metadata entry.</summary>
@@ -47,6 +55,11 @@ public static class PriorNetworks
         entry[ModelKey] = Name(network.Backbone);
         entry[GridHeightKey] = (long)grid.Height;
         entry[GridWidthKey] = (long)grid.Width;
+        if (network is Nat nat)
+        {
+            entry[KernelKey] = (long)nat.Settings.Kernel;
+            entry[DilationsKey] = string.Join(",", nat.Settings.HeadDilations);
+        }
     }
 
     /// <summary>The network a denoiser state dict (keys without the prefix) and its metadata entry describe.</summary>
@@ -55,6 +68,7 @@ public static class PriorNetworks
         var model = entry?.GetValueOrDefault(ModelKey) as string ?? Name(PriorBackbone.Transformer);
         var backbone = Parse(model);
         if (backbone == PriorBackbone.Transformer) return new Transformer.Transformer(TransformerConfig.FromStateDict(sd, heads));
+        if (backbone == PriorBackbone.Nat) return NatFromStateDict(sd, heads, entry);
 
         Tensor Need(string key) => sd.TryGetValue(key, out var t) ? t : throw new ArgumentException($"not a {model} prior: key '{key}' missing");
         var tok = Need("tok_emb.weight").shape;
@@ -74,5 +88,19 @@ public static class PriorNetworks
             MlpHidden: (int)Need(backbone == PriorBackbone.Dit ? "blocks.0.mlp.0.weight" : "mid_block.mlp.0.weight").shape[0]);
         var settings = new VitConfig(config, h, w, patch);
         return backbone == PriorBackbone.Dit ? new Dit(settings) : new Uvit(settings);
+    }
+
+    private static Nat NatFromStateDict(IReadOnlyDictionary<string, Tensor> sd, int heads, PyDict? entry)
+    {
+        Tensor Need(string key) => sd.TryGetValue(key, out var t) ? t : throw new ArgumentException($"not a nat prior: key '{key}' missing");
+        long Recorded(string key) => entry?.GetValueOrDefault(key) as long? ?? throw new ArgumentException($"a nat prior must record '{key}' in its metadata");
+        var tok = Need("tok_emb.weight").shape;
+        var layers = 0;
+        while (sd.ContainsKey($"blocks.{layers}.ln1.weight")) layers++;
+        var (h, w) = ((int)Recorded(GridHeightKey), (int)Recorded(GridWidthKey));
+        var dilations = (entry?.GetValueOrDefault(DilationsKey) as string ?? "1").Split(',').Select(int.Parse).ToArray();
+        var config = new TransformerConfig(CodebookSize: (int)tok[0] - 1, Emb: (int)tok[1], Heads: heads, Layers: layers, BlockSize: h * w,
+            MlpHidden: (int)Need("blocks.0.mlp.0.weight").shape[0]);
+        return new Nat(new NatConfig(config, h, w, (int)Recorded(KernelKey), dilations));
     }
 }

@@ -21,8 +21,12 @@ public sealed record PriorTrainingOptions
     public int Layers { get; init; } = 24;
     /// <summary>The denoising network (<c>--model</c>): the paper's transformer, or DiT.</summary>
     public PriorBackbone Model { get; init; } = PriorBackbone.Transformer;
-    /// <summary>DiT's patch side on the token grid (<c>--patch</c>).</summary>
+    /// <summary>DiT's and UViT's patch side on the token grid (<c>--patch</c>).</summary>
     public int Patch { get; init; } = 1;
+    /// <summary>NAT's neighbourhood side (<c>--kernel</c>).</summary>
+    public int Kernel { get; init; } = 7;
+    /// <summary>NAT's dilation per head group (<c>--dilations</c>); null: NatConfig's default.</summary>
+    public int[]? Dilations { get; init; }
     public int Batch { get; init; } = 20;
     public double Lr { get; init; } = 2e-4;
     public int Warmup { get; init; } = 10000;
@@ -94,8 +98,8 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         var config = new TransformerConfig(codebook, o.Emb, o.Heads, o.Layers, tokens);
         config.Validate();
         var (gridH, gridW) = o.Model == PriorBackbone.Transformer ? (0, 0) : GridShape.Of(config, o.Grid);   // the transformer needs no grid
-        PriorNetwork Network() => PriorNetworks.Create(o.Model, config, gridH, gridW, o.Patch);
-        PriorNetworks.Check(o.Model, config, gridH, gridW, o.Patch);   // before anything is written
+        PriorNetwork Network() => PriorNetworks.Create(o.Model, config, gridH, gridW, o.Patch, o.Kernel, o.Dilations);
+        PriorNetworks.Check(o.Model, config, gridH, gridW, o.Patch, o.Kernel, o.Dilations);   // before anything is written
 
         // Deterministic split: the last ValFraction of rows, in index order, as the reference's FFHQ split.
         var n = latents.size(0);
