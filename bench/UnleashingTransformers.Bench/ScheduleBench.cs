@@ -46,6 +46,30 @@ internal static class ScheduleBench
         new("halton", 32, TilingKind.Shifted),
     ];
 
+    /// <summary>Only the baselines: real vs real and the VQ-GAN's reconstructions (a VQ-GAN checkpoint measured while it trains).</summary>
+    public static int Reconstructions(int count, string vqganPath)
+    {
+        using var scope = NewDisposeScope();
+        using var vqgan = VqGanCheckpoint.Load(vqganPath, Device.CPU);
+        var real = stack(Enumerable.Range(0, count).Select(i => TerrainMaps.Render(0, i, 64)).ToList());
+        var other = stack(Enumerable.Range(0, count).Select(i => TerrainMaps.Render(1, i, 64)).ToList());
+        var side = (long)(64 / vqgan.Downscale);
+        using var noGrad = no_grad();
+        var tokens = vqgan.encode(real).reshape(count, side, side);
+        var recon = vqgan.decode(tokens).clamp(0, 1);
+        var used = tokens.flatten().ToArray<long>().Distinct().Count();
+        string Swd(Tensor images)
+        {
+            var levels = SlicedWasserstein.Distance(images, real);
+            return $"{levels.Average():F1} | {string.Join(" / ", levels.Select(l => l.ToString("F0")))}";
+        }
+        Console.WriteLine($"| images against {count} of terrain world 0 | SWD mean | per level (64 / 32 / 16 px) | L1 | codes used |");
+        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine($"| terrain world 1 (real vs real) | {Swd(other)} | - | - |");
+        Console.WriteLine($"| reconstructions by {Path.GetFileName(vqganPath)} | {Swd(recon)} | {(recon - real).abs().mean().item<double>():F4} | {used} |");
+        return 0;
+    }
+
     public static int Run(int count, int canvases, string models)
     {
         using var scope = NewDisposeScope();

@@ -12,32 +12,24 @@ using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Models.Tests;
 
-public class VitBackboneTests : IDisposable
+public class VitBackboneTests : TempDirTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("ut-dit-").FullName;
-
-    public void Dispose()
-    {
-        Directory.Delete(_dir, recursive: true);
-        GC.SuppressFinalize(this);
-    }
-
     private static VitConfig Settings(int patch = 2) => new(new TransformerConfig(CodebookSize: 12, Emb: 32, Heads: 4, Layers: 2, BlockSize: 24), 4, 6, patch);
     private static Dit Tiny(int patch = 2) => new(Settings(patch));
 
     [PyTorchFact]
     public void ForwardsReproducePyTorchsDitAndUvit()
     {
-        var (code, output) = PyTorch.Run(Fixture.PathOf("make_vit_fixtures.py"), _dir);
+        var (code, output) = PyTorch.Run(Fixture.PathOf("make_vit_fixtures.py"), Dir);
         Assert.True(code == 0, output);
-        var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "vit.json"))).RootElement;
+        var settings = JsonDocument.Parse(File.ReadAllText(P("vit.json"))).RootElement;
         Assert.Equal(2, settings.GetProperty("patch").GetInt32());
         foreach (var (name, network) in new (string, PriorNetwork)[] { ("dit", Tiny()), ("uvit", new Uvit(Settings())) })
         {
             using var scope = NewDisposeScope();
             using var _ = network;
-            network.load_state_dict(load_state_dict(Path.Combine(_dir, $"{name}.pt")));   // every key, same names and shapes
-            var io = (PyDict)load(Path.Combine(_dir, $"{name}_io.pt"))!;
+            network.load_state_dict(load_state_dict(P($"{name}.pt")));   // every key, same names and shapes
+            var io = (PyDict)load(P($"{name}_io.pt"))!;
             using var noGrad = no_grad();
             var ours = network.forward((Tensor)io["idx"]!);
             var theirs = (Tensor)io["logits"]!;
@@ -76,7 +68,7 @@ public class VitBackboneTests : IDisposable
         using var prior = new AbsorbingDiffusion(PriorNetworks.Create(PriorNetworks.Parse(model), Settings().Transformer, 4, 6, 2), timesteps: 16);
         using (no_grad())
             foreach (var p in prior.parameters()) p.normal_(0, 0.3);
-        var path = Path.Combine(_dir, "absorbing_dit.th");
+        var path = P("absorbing_dit.th");
         save(PriorCheckpoint.Recorded(prior.state_dict(), prior._denoise_fn), path);
 
         using var loaded = PriorCheckpoint.Load(path);

@@ -4,16 +4,8 @@ using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Torch.Tests;
 
-public class ScriptModuleTests : IDisposable
+public class ScriptModuleTests : TempDirTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("ut-jit-").FullName;
-
-    public void Dispose()
-    {
-        Directory.Delete(_dir, recursive: true);
-        GC.SuppressFinalize(this);
-    }
-
     // A scripted module with a keyword flag and a tuple result, saved by PyTorch with the input it was
     // given and its outputs, to run here and compare.
     private const string MakeModule = """
@@ -48,14 +40,14 @@ public class ScriptModuleTests : IDisposable
     [PyTorchFact]
     public void AScriptedModuleRunsAsInPyTorchWithNamedArgumentsAndTuples()
     {
-        var script = Path.Combine(_dir, "make.py");   // a file: torch.jit.script reads the class's source
+        var script = P("make.py");   // a file: torch.jit.script reads the class's source
         File.WriteAllText(script, MakeModule);
-        var (code, output) = PyTorch.Run(script, _dir);
+        var (code, output) = PyTorch.Run(script, Dir);
         Assert.True(code == 0, output);
         using var scope = NewDisposeScope();
-        var io = (Serialization.PyDict)load(Path.Combine(_dir, "io.pt"))!;
+        var io = (Serialization.PyDict)load(P("io.pt"))!;
         var x = (Tensor)io["x"]!;
-        using var net = jit.load(Path.Combine(_dir, "net.pt"));
+        using var net = jit.load(P("net.pt"));
         using var _ = no_grad();
 
         // Eval mode (dropout off, running statistics used): the same values as PyTorch.
@@ -80,9 +72,9 @@ public class ScriptModuleTests : IDisposable
     [Fact]
     public void AFileThatIsNotTorchScriptIsAnError()
     {
-        var path = Path.Combine(_dir, "not.pt");
+        var path = P("not.pt");
         File.WriteAllText(path, "not a zip archive");
         Assert.Throws<TorchException>(() => jit.load(path));
-        Assert.Throws<TorchException>(() => jit.load(Path.Combine(_dir, "missing.pt")));
+        Assert.Throws<TorchException>(() => jit.load(P("missing.pt")));
     }
 }

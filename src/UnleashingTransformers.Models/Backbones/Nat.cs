@@ -90,34 +90,22 @@ public sealed class Nat : PriorNetwork
         using var scope = NewDisposeScope();
         if (idx.size(1) != (long)height * width) throw new ArgumentException($"{idx.size(1)} tokens are not a {height}x{width} grid");
         var x = tok_emb.forward(idx);
-        foreach (var block in blocks) x = block.forward((x, height, width));
+        foreach (var block in blocks)
+        {
+            // Each layer's gathered neighbours (cells x K² x width) released before the next: on a whole
+            // canvas they are the largest tensors of the pass.
+            using var layer = NewDisposeScope();
+            x = block.forward((x, height, width)).MoveToOuterDisposeScope();
+        }
         return head.forward(ln_f.forward(x)).MoveToOuterDisposeScope();
     }
 
     /// <summary>A denoiser over a grid of another size than the trained one: a whole canvas at once.</summary>
-    public ITokenDenoiser DenoiserFor(int height, int width, Device device) => new NatDenoiser(this, height, width, device);
+    public ITokenDenoiser DenoiserFor(int height, int width, Device device) => new NetworkDenoiser(idx => forward(idx, height, width), Config, height * width, device);
 
     public override (ITokenDenoiser denoiser, IDisposable? owned) Denoiser(InferencePrecision precision, Device device)
     {
         if (precision != InferencePrecision.Float32) throw new ArgumentException($"--precision {precision}: the nat backbone runs in float32 only");
         return (DenoiserFor(Settings.GridHeight, Settings.GridWidth, device), null);
-    }
-
-    private sealed class NatDenoiser(Nat network, int height, int width, Device device) : ITokenDenoiser
-    {
-        public int Length => height * width;
-        public int CodebookSize => network.Config.CodebookSize;
-        public int MaskId => network.Config.MaskId;
-
-        public float[] Probabilities(ReadOnlySpan<long> tokens, int rows, IReadOnlyList<WantedPosition> wanted)
-        {
-            if (wanted.Count == 0) return [];
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var idx = from_array(tokens, rows, Length).to(device);
-            var r = from_array<long>(wanted.Select(w => (long)w.Row).ToArray(), wanted.Count).to(device);
-            var p = from_array<long>(wanted.Select(w => (long)w.Position).ToArray(), wanted.Count).to(device);
-            return network.forward(idx, height, width).index(r, p).softmax(-1, float32).cpu().ToArray<float>();
-        }
     }
 }

@@ -40,16 +40,17 @@ public abstract class PriorNetwork : nn.Module<Tensor, Tensor>
     public virtual (ITokenDenoiser denoiser, IDisposable? owned) Denoiser(InferencePrecision precision, Device device)
     {
         if (precision != InferencePrecision.Float32) throw new ArgumentException($"--precision {precision}: the {Backbone} backbone runs in float32 only");
-        return (new NetworkDenoiser(this, device), null);
+        return (new NetworkDenoiser(forward, Config, Config.BlockSize, device), null);
     }
 }
 
-/// <summary>Any <see cref="PriorNetwork"/> as a sampler's denoiser: its forward, then softmax at the wanted positions.</summary>
-public sealed class NetworkDenoiser(PriorNetwork network, Device device) : ITokenDenoiser
+/// <summary>A network's forward over (B, <paramref name="length"/>) ids as a sampler's denoiser: the logits, then
+/// softmax at the wanted positions only.</summary>
+public sealed class NetworkDenoiser(Func<Tensor, Tensor> forward, TransformerConfig config, int length, Device device) : ITokenDenoiser
 {
-    public int Length => network.Config.BlockSize;
-    public int CodebookSize => network.Config.CodebookSize;
-    public int MaskId => network.Config.MaskId;
+    public int Length => length;
+    public int CodebookSize => config.CodebookSize;
+    public int MaskId => config.MaskId;
 
     public float[] Probabilities(ReadOnlySpan<long> tokens, int rows, IReadOnlyList<WantedPosition> wanted)
     {
@@ -59,6 +60,6 @@ public sealed class NetworkDenoiser(PriorNetwork network, Device device) : IToke
         var idx = from_array(tokens, rows, Length).to(device);
         var r = from_array<long>(wanted.Select(w => (long)w.Row).ToArray(), wanted.Count).to(device);
         var p = from_array<long>(wanted.Select(w => (long)w.Position).ToArray(), wanted.Count).to(device);
-        return network.forward(idx).index(r, p).softmax(-1, float32).cpu().ToArray<float>();
+        return forward(idx).index(r, p).softmax(-1, float32).cpu().ToArray<float>();
     }
 }
