@@ -46,27 +46,31 @@ internal static class ScheduleBench
         new("halton", 32, TilingKind.Shifted),
     ];
 
+    /// <summary>The first <paramref name="n"/> 64-px maps of terrain world <paramref name="seed"/>.</summary>
+    private static Tensor World(ulong seed, int n) => stack(Enumerable.Range(0, n).Select(i => TerrainMaps.Render(seed, i, 64)).ToList());
+
+    /// <summary>"mean | per level" of the SWD of <paramref name="images"/> against <paramref name="against"/>, for a table row.</summary>
+    private static string Swd(Tensor images, Tensor against)
+    {
+        var levels = SlicedWasserstein.Distance(images, against);
+        return $"{levels.Average(),6:F1} | {string.Join(" / ", levels.Select(l => l.ToString("F0")))}";
+    }
+
     /// <summary>Only the baselines: real vs real and the VQ-GAN's reconstructions (a VQ-GAN checkpoint measured while it trains).</summary>
     public static int Reconstructions(int count, string vqganPath)
     {
         using var scope = NewDisposeScope();
         using var vqgan = VqGanCheckpoint.Load(vqganPath, Device.CPU);
-        var real = stack(Enumerable.Range(0, count).Select(i => TerrainMaps.Render(0, i, 64)).ToList());
-        var other = stack(Enumerable.Range(0, count).Select(i => TerrainMaps.Render(1, i, 64)).ToList());
+        var real = World(0, count);
         var side = (long)(64 / vqgan.Downscale);
         using var noGrad = no_grad();
         var tokens = vqgan.encode(real).reshape(count, side, side);
         var recon = vqgan.decode(tokens).clamp(0, 1);
         var used = tokens.flatten().ToArray<long>().Distinct().Count();
-        string Swd(Tensor images)
-        {
-            var levels = SlicedWasserstein.Distance(images, real);
-            return $"{levels.Average():F1} | {string.Join(" / ", levels.Select(l => l.ToString("F0")))}";
-        }
         Console.WriteLine($"| images against {count} of terrain world 0 | SWD mean | per level (64 / 32 / 16 px) | L1 | codes used |");
         Console.WriteLine("|---|---|---|---|---|");
-        Console.WriteLine($"| terrain world 1 (real vs real) | {Swd(other)} | - | - |");
-        Console.WriteLine($"| reconstructions by {Path.GetFileName(vqganPath)} | {Swd(recon)} | {(recon - real).abs().mean().item<double>():F4} | {used} |");
+        Console.WriteLine($"| terrain world 1 (real vs real) | {Swd(World(1, count), real)} | - | - |");
+        Console.WriteLine($"| reconstructions by {Path.GetFileName(vqganPath)} | {Swd(recon, real)} | {(recon - real).abs().mean().item<double>():F4} | {used} |");
         return 0;
     }
 
@@ -78,14 +82,8 @@ internal static class ScheduleBench
         using var vqgan = VqGanCheckpoint.Load(Path.Combine(models, "vqgan_ema.th"), Device.CPU);
         var (denoiser, inference) = prior.Denoiser(InferencePrecision.Float32, Device.CPU);
         using var _ = inference;
-        Tensor World(ulong seed, int n) => stack(Enumerable.Range(0, n).Select(i => TerrainMaps.Render(seed, i, 64)).ToList());
         var real = World(0, count);
         Tensor Decode(IEnumerable<long[]> grids) => stack(grids.Select(g => vqgan.decode(from_array<long>(g, 1, 8, 8))[0].clamp(0, 1)).ToList());
-        string Swd(Tensor images, Tensor against)
-        {
-            var levels = SlicedWasserstein.Distance(images, against);
-            return $"{levels.Average(),6:F1} | {string.Join(" / ", levels.Select(l => l.ToString("F0")))}";
-        }
 
         Console.WriteLine($"schedules: bundled terrain prior (8x8 tokens, 64 px), {count} images a row, SWD x1e3 against {count} images of terrain world 0");
         Console.WriteLine("| images | schedule | S | forward passes (rows) per image | SWD mean | per level (64 / 32 / 16 px) | seconds |");

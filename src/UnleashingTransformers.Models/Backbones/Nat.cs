@@ -10,8 +10,10 @@ namespace UnleashingTransformers.Models.Backbones;
 /// on any), the kernel side and one dilation per head group. Defaults as NAT Diffuser's: kernel 7, dilations
 /// 1 and 2 (hydra: half the heads see the near cells, half a wider, sparser window).
 /// </summary>
-public sealed record NatConfig(TransformerConfig Transformer, int GridHeight, int GridWidth, int Kernel = 7, int[]? Dilations = null)
+public sealed record NatConfig(TransformerConfig Transformer, int GridHeight, int GridWidth, int Kernel = NatConfig.DefaultKernel, int[]? Dilations = null)
 {
+    public const int DefaultKernel = 7;
+
     public int[] HeadDilations => Dilations ?? [1, 2];
 
     public void Validate()

@@ -26,7 +26,7 @@ public static class PriorNetworks
     public static string Name(PriorBackbone backbone) => backbone.ToString().ToLowerInvariant();
 
     /// <summary>A fresh network of <paramref name="backbone"/> for a <paramref name="gridHeight"/> x <paramref name="gridWidth"/> window.</summary>
-    public static PriorNetwork Create(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch = 1, int kernel = 7, int[]? dilations = null)
+    public static PriorNetwork Create(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch = 1, int kernel = NatConfig.DefaultKernel, int[]? dilations = null)
     {
         Check(backbone, config, gridHeight, gridWidth, patch, kernel, dilations);
         return backbone switch
@@ -39,10 +39,10 @@ public static class PriorNetworks
     }
 
     /// <summary>Throws ArgumentException, naming the flag, when <see cref="Create"/> would refuse these settings.</summary>
-    public static void Check(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch = 1, int kernel = 7, int[]? dilations = null)
+    public static void Check(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch = 1, int kernel = NatConfig.DefaultKernel, int[]? dilations = null)
     {
         if (patch != 1 && backbone is not (PriorBackbone.Dit or PriorBackbone.Uvit)) throw new ArgumentException("--patch is for --model dit and uvit");
-        if ((kernel != 7 || dilations is not null) && backbone != PriorBackbone.Nat) throw new ArgumentException("--kernel and --dilations are for --model nat");
+        if ((kernel != NatConfig.DefaultKernel || dilations is not null) && backbone != PriorBackbone.Nat) throw new ArgumentException("--kernel and --dilations are for --model nat");
         if (backbone == PriorBackbone.Uvit) Uvit.Validate(new VitConfig(config, gridHeight, gridWidth, patch));
         else if (backbone == PriorBackbone.Dit) new VitConfig(config, gridHeight, gridWidth, patch).Validate();
         else if (backbone == PriorBackbone.Nat) new NatConfig(config, gridHeight, gridWidth, kernel, dilations).Validate();

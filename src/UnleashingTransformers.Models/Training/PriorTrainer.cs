@@ -24,7 +24,7 @@ public sealed record PriorTrainingOptions
     /// <summary>DiT's and UViT's patch side on the token grid (<c>--patch</c>).</summary>
     public int Patch { get; init; } = 1;
     /// <summary>NAT's neighbourhood side (<c>--kernel</c>).</summary>
-    public int Kernel { get; init; } = 7;
+    public int Kernel { get; init; } = NatConfig.DefaultKernel;
     /// <summary>NAT's dilation per head group (<c>--dilations</c>); null: NatConfig's default.</summary>
     public int[]? Dilations { get; init; }
     public int Batch { get; init; } = 20;
