@@ -82,7 +82,7 @@ internal static class BackboneBench
                 using var inner = NewDisposeScope();
                 long passes = 0;
                 var sw = Stopwatch.StartNew();
-                new AbsorbingSampler(nat.DenoiserFor(side, side, Device.CPU), new RevealStep(schedule.Create(32, side, side), TokenSampling.Plain(1)))
+                new TokenSampler(nat.DenoiserFor(side, side, Device.CPU), new RevealStep(schedule.Create(32, side, side), TokenSampling.Plain(1)))
                     .Sample(1, 0, progress: p => passes = p.NetworkPasses);
                 Console.WriteLine($"| {side}x{side} | nat, the whole canvas (--whole) | {passes} | {passes} grids of {side}x{side} | {sw.Elapsed.TotalSeconds:F1} |");
             }

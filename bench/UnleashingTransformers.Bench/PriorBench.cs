@@ -71,7 +71,7 @@ internal static class PriorBench
             var fraction = ExpectedActiveFraction(256, 256, 2000);
             (double measured, double rowsPerStep, double projected) StepMs(TransformerInference inf, int batch, int steps, int seeds)
             {
-                var sampler = new AbsorbingSampler(new TransformerDenoiser(inf, Device.CPU), new ReciprocalRevealSchedule(256), 1.0);
+                var sampler = new TokenSampler(new TransformerDenoiser(inf, Device.CPU), new ReciprocalRevealSchedule(256), 1.0);
                 double ms = 0, rows = 0;
                 for (var seed = 0; seed < seeds; seed++)
                 {

@@ -98,7 +98,7 @@ internal static class ScheduleBench
                 long rows = 0;
                 var sw = Stopwatch.StartNew();
                 var schedule = ScheduleChoice.Parse(name, "cosine", 4.5).Create(s, 8, 8);
-                var samples = new AbsorbingSampler(denoiser, new RevealStep(schedule, TokenSampling.Plain(1.0)))
+                var samples = new TokenSampler(denoiser, new RevealStep(schedule, TokenSampling.Plain(1.0)))
                     .Sample(count, 1, batchSize: 16, progress: p => { if (p.Step == p.Steps) rows += p.NetworkRows; });
                 var seconds = sw.Elapsed.TotalSeconds;
                 Console.WriteLine($"| single window | {name} | {s} | {(double)rows / count:F1} | {Swd(Decode(samples), real)} | {seconds:F1} |");

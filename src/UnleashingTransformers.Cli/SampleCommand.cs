@@ -26,7 +26,7 @@ internal static class SampleCommand
         var vqgan = new Option<string?>("--vqgan") { Description = "VQ-GAN checkpoint: also write PNGs" };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 8, Description = "sequences per network pass" };
         var precision = new Option<InferencePrecision>("--precision") { DefaultValueFactory = _ => InferencePrecision.Float32, Description = "Float32 or BFloat16 matrix products" };
-        var sampler = new Option<string>("--sampler") { DefaultValueFactory = _ => "diffusion", Description = "diffusion (the paper's, with --schedule), mlm, tau-leaping or pc-tau-leaping (continuous-time: leaps of 1/S, then a greedy step)" };
+        var sampler = new Option<string>("--sampler") { DefaultValueFactory = _ => "diffusion", Description = "diffusion (the prior's own: the paper's with --schedule, or for a sundae prior SUNDAE's with --proportion and --min-steps), mlm, tau-leaping or pc-tau-leaping (continuous-time: leaps of 1/S, then a greedy step)" };
         var correctors = new Option<int>("--corrector-steps") { DefaultValueFactory = _ => 1, Description = "pc-tau-leaping: corrector leaps after each predictor leap (one network pass each)" };
         var cmd = new Command("sample", "Sample token grids (and images, with --vqgan) from a prior")
         {
@@ -57,6 +57,11 @@ internal static class SampleCommand
             using var model = PriorCheckpoint.Load(r.GetValue(prior)!, r.GetValue(heads), device);
             var priorVersion = Grid.Replicas.ModelVersion.OfFile(r.GetValue(prior)!);
             var (h, w) = GridShape.Of(model._denoise_fn, r.GetValue(grid));
+            var corruption = model._denoise_fn.Corruption;
+            if (corruption == Corruption.Uniform && (kind != "diffusion" || choice.Kind != ScheduleKind.Reciprocal))
+                throw new ArgumentException($"{r.GetValue(prior)} is a sundae prior: it samples by SUNDAE's refinement (--proportion, --min-steps), not by --sampler {kind} or --schedule {r.GetValue(samplingFlags.Schedule)}");
+            if (corruption == Corruption.Absorbing && (r.GetResult(samplingFlags.Proportion) is { Implicit: false } || r.GetResult(samplingFlags.MinSteps) is { Implicit: false }))
+                throw new ArgumentException("--proportion and --min-steps are for sundae priors; an absorbing prior reveals by --schedule");
             using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, model.Config.CodebookSize);
             var dir = r.GetValue(outDir)!;
             Directory.CreateDirectory(dir);
@@ -67,7 +72,7 @@ internal static class SampleCommand
             {
                 "pc-tau-leaping" => new PredictorCorrectorSampler(denoiser, s, r.GetValue(correctors), tokenSampling).Steps,
                 "mlm" => s,
-                _ => choice.Create(s, h, w).Steps,
+                _ => choice.Step(corruption, tokenSampling, s, h, w).Steps,
             };
             ConsoleProgress.Run("sample", (double)n * stepsPerSample, report =>
             {
@@ -81,7 +86,7 @@ internal static class SampleCommand
                     {
                         "mlm" => new MlmSampler(denoiser, s, model.NumTimesteps, tokenSampling.Temperature).Sample(m, r.GetValue(seed), first, Progress),
                         "pc-tau-leaping" => new PredictorCorrectorSampler(denoiser, s, r.GetValue(correctors), tokenSampling).Sample(m, r.GetValue(seed), first, Progress),
-                        _ => new AbsorbingSampler(denoiser, new RevealStep(choice.Create(s, h, w), tokenSampling)).Sample(m, r.GetValue(seed), first, b, Progress),
+                        _ => new TokenSampler(denoiser, choice.Step(corruption, tokenSampling, s, h, w)).Sample(m, r.GetValue(seed), first, b, Progress),
                     };
                     for (var i = 0; i < m; i++)
                     {

@@ -26,6 +26,15 @@ internal sealed class SamplingFlags
     {
         DefaultValueFactory = _ => Defaults.ChoiceTemperature, Description = "Gumbel temperature of the confidence schedule's choice, annealed to 0",
     };
+    public readonly Option<string> Proportion = new("--proportion")
+    {
+        DefaultValueFactory = _ => Defaults.Proportion.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        Description = "sundae priors: share of positions redrawn each step; START:END ramps linearly over the steps",
+    };
+    public readonly Option<int> MinSteps = new("--min-steps")
+    {
+        DefaultValueFactory = _ => Defaults.MinSteps, Description = "sundae priors: from this step (0-based) on, a sample whose step changed nothing stops",
+    };
     public readonly Option<int> TopK = new("--top-k") { DefaultValueFactory = _ => Defaults.TopK, Description = "draw among the K most likely tokens (0: all)" };
     public readonly Option<double> TopP = new("--top-p") { DefaultValueFactory = _ => Defaults.TopP, Description = "draw among the most likely tokens holding this mass (1: all)" };
 
@@ -38,10 +47,21 @@ internal sealed class SamplingFlags
 
     public void AddTo(Command c)
     {
-        foreach (Option o in new Option[] { Schedule, MaskSchedule, ChoiceTemp, TopK, TopP }) c.Options.Add(o);
+        foreach (Option o in new Option[] { Schedule, MaskSchedule, ChoiceTemp, TopK, TopP, Proportion, MinSteps }) c.Options.Add(o);
     }
 
-    public ScheduleChoice Choice(ParseResult r) => ScheduleChoice.Parse(r.GetValue(Schedule)!, r.GetValue(MaskSchedule)!, r.GetValue(ChoiceTemp));
+    public ScheduleChoice Choice(ParseResult r) =>
+        ScheduleChoice.Parse(r.GetValue(Schedule)!, r.GetValue(MaskSchedule)!, r.GetValue(ChoiceTemp)) with { Refine = Refine(r) };
+
+    /// <summary>SUNDAE's schedule from --proportion and --min-steps.</summary>
+    public RefineSchedule Refine(ParseResult r)
+    {
+        var text = r.GetValue(Proportion)!;
+        var parts = text.Split(':');
+        var values = parts.Select(p => double.TryParse(p, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : double.NaN).ToArray();
+        if (parts.Length > 2 || values.Any(double.IsNaN)) throw new ArgumentException($"--proportion {text}: expected a share P or a ramp START:END (e.g. 0.5 or 0.8:0.3)");
+        return new RefineSchedule(values[0], values.Length == 2 ? values[1] : null, r.GetValue(MinSteps)).Checked();
+    }
 
     public TokenSampling Sampling(ParseResult r, Option<string> temperature)
     {
@@ -53,8 +73,12 @@ internal sealed class SamplingFlags
     public CanvasJobSpec Apply(CanvasJobSpec spec, ParseResult r, Option<string> temperature)
     {
         var sampling = Sampling(r, temperature);
+        var refine = Refine(r);
         return spec with
         {
+            Proportion = refine.Proportion,
+            ProportionEnd = refine.ProportionEnd,
+            MinSteps = refine.MinSteps,
             Temperature = sampling.Temperature,
             TemperatureEnd = sampling.TemperatureEnd,
             TopK = sampling.TopK,

@@ -20,7 +20,7 @@ internal static class TrainPriorCommand
         var codebook = new Option<int?>("--codebook-size") { Description = "codebook size K (default: largest id + 1)" };
         var emb = new Option<int>("--emb") { DefaultValueFactory = _ => Defaults.Emb, Description = "width" };
         var heads = new Option<int>("--heads") { DefaultValueFactory = _ => Defaults.Heads, Description = "attention heads" };
-        var layers = new Option<int>("--layers") { DefaultValueFactory = _ => Defaults.Layers, Description = "transformer blocks" };
+        var layers = new Option<string>("--layers") { DefaultValueFactory = _ => Defaults.Layers.ToString(), Description = $"transformer blocks; for --model sundae the hourglass depth pre-valley-post (default {HourglassConfig.DefaultDepth})" };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => Defaults.Batch };
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => Defaults.Lr };
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => Defaults.Warmup, Description = "linear warm-up steps" };
@@ -37,10 +37,12 @@ internal static class TrainPriorCommand
         var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => Defaults.EvalEvery, Description = "validation ELBO every N steps (0: never)" };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => Defaults.LogEvery };
         var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => Defaults.EmaDecay, Description = "EMA: ema = d*ema + (1-d)*model" };
-        var model = new Option<string>("--model") { DefaultValueFactory = _ => PriorNetworks.Name(Defaults.Model), Description = "denoising network: transformer (the paper's), dit (adaLN-Zero blocks), uvit (time as a token, long skips; both take the time as the share masked) or nat (2-D neighborhood attention, rotary positions: runs on any grid)" };
-        var patch = new Option<int>("--patch") { DefaultValueFactory = _ => Defaults.Patch, Description = "dit, uvit: patch side on the token grid (it must divide the grid)" };
-        var kernel = new Option<int>("--kernel") { DefaultValueFactory = _ => Defaults.Kernel, Description = "nat: neighbourhood side (odd)" };
+        var model = new Option<string>("--model") { DefaultValueFactory = _ => PriorNetworks.Name(Defaults.Model), Description = "denoising network: transformer (the paper's), dit (adaLN-Zero blocks), uvit (time as a token, long skips; both take the time as the share masked) nat (2-D neighborhood attention, rotary positions: runs on any grid) or sundae (hourglass transformer, step-unrolled denoising of random-token corruption; sampled by SUNDAE's self-stopping sampler)" };
+        var patch = new Option<int>("--patch") { DefaultValueFactory = _ => Defaults.Backbone.Patch, Description = "dit, uvit: patch side on the token grid (it must divide the grid)" };
+        var kernel = new Option<int>("--kernel") { DefaultValueFactory = _ => Defaults.Backbone.Kernel, Description = "nat: neighbourhood side (odd)" };
         var dilations = new Option<string?>("--dilations") { Description = "nat: one dilation per head group, e.g. 1,2 (the default: half the heads near, half wider)" };
+        var shorten = new Option<int>("--shorten") { DefaultValueFactory = _ => Defaults.Backbone.Shorten, Description = "sundae: the valley has k times fewer tokens, sqrt(k) x sqrt(k) blocks merged (a square: 4, 9, 16)" };
+        var unroll = new Option<int>("--unroll") { DefaultValueFactory = _ => Defaults.Unroll, Description = "sundae: denoising steps unrolled per training step, each fed the last one's samples" };
         var emaEvery = new Option<int>("--ema-every") { DefaultValueFactory = _ => Defaults.EmaEvery, Description = "EMA update every N steps" };
         var cmd = new Command("train-prior", "Train the absorbing-diffusion prior on a latent cache")
         {
@@ -53,23 +55,31 @@ internal static class TrainPriorCommand
         cmd.Options.Add(patch);
         cmd.Options.Add(kernel);
         cmd.Options.Add(dilations);
+        cmd.Options.Add(shorten);
+        cmd.Options.Add(unroll);
         common.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var device = common.Apply(r);
             CommonOptions.RequireFile(r.GetValue(latents), "--latents");
+            var backbone = PriorNetworks.Parse(r.GetValue(model)!);
+            var (layerCount, depth) = Layers(r.GetValue(layers)!, backbone);
             var options = new PriorTrainingOptions
             {
                 Latents = r.GetValue(latents)!, OutDir = r.GetValue(outDir)!, Grid = r.GetValue(grid), CodebookSize = r.GetValue(codebook),
-                Emb = r.GetValue(emb), Heads = r.GetValue(heads), Layers = r.GetValue(layers), Batch = r.GetValue(batch),
+                Emb = r.GetValue(emb), Heads = r.GetValue(heads), Layers = layerCount, Batch = r.GetValue(batch),
                 Lr = r.GetValue(lr), Warmup = r.GetValue(warmup), Steps = r.GetValue(steps), CheckpointEvery = r.GetValue(every),
                 KeepLast = r.GetValue(keep), Resume = r.GetValue(resume), Loss = r.GetValue(loss), MaskSchedule = r.GetValue(schedule),
                 TimeSampling = r.GetValue(time), Timesteps = r.GetValue(timesteps), Seed = r.GetValue(seed),
                 ValFraction = r.GetValue(valFraction), EvalEvery = r.GetValue(evalEvery), LogEvery = Math.Max(1, r.GetValue(logEvery)),
                 Device = device.ToString(),
                 EmaDecay = r.GetValue(emaDecay), EmaEvery = Math.Max(1, r.GetValue(emaEvery)),
-                Model = PriorNetworks.Parse(r.GetValue(model)!), Patch = r.GetValue(patch), Kernel = r.GetValue(kernel),
-                Dilations = r.GetValue(dilations) is { } d ? ParseDilations(d) : null,
+                Model = backbone, Unroll = r.GetValue(unroll),
+                Backbone = new BackboneOptions
+                {
+                    Patch = r.GetValue(patch), Kernel = r.GetValue(kernel), Dilations = r.GetValue(dilations) is { } d ? ParseDilations(d) : null,
+                    Depth = depth, Shorten = r.GetValue(shorten),
+                },
             };
             string detail = "";
             ConsoleProgress.Run("train-prior", options.Steps, report =>
@@ -80,7 +90,7 @@ internal static class TrainPriorCommand
                     Progress = (step, total, entry) =>
                     {
                         if (entry is not null)
-                            detail = $"loss {entry.Loss:F4} elbo {entry.Elbo:F4} bits/token lr {entry.Lr:G3}"
+                            detail = $"loss {entry.Loss:F4} {(backbone == PriorBackbone.Sundae ? "ce" : "elbo")} {entry.Elbo:F4} bits/token lr {entry.Lr:G3}"
                                 + (entry.ValElbo is { } v ? $" val-elbo {v:F4}" : "") + (entry.SkippedNan > 0 ? $" nan-skipped {entry.SkippedNan}" : "");
                         report(step, detail);
                     },
@@ -91,6 +101,17 @@ internal static class TrainPriorCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>--layers: a block count, or for sundae an hourglass depth (a count alone is refused there: which part?).</summary>
+    private static (int count, string? depth) Layers(string text, PriorBackbone backbone)
+    {
+        if (backbone == PriorBackbone.Sundae)
+        {
+            var (pre, valley, post) = HourglassConfig.ParseDepth(text == Defaults.Layers.ToString() ? HourglassConfig.DefaultDepth : text);
+            return (pre + valley + post, $"{pre}-{valley}-{post}");
+        }
+        return int.TryParse(text, out var n) && n >= 1 ? (n, null) : throw new ArgumentException($"--layers {text}: a positive block count (an hourglass depth pre-valley-post is for --model sundae)");
     }
 
     private static int[] ParseDilations(string text) =>

@@ -39,7 +39,7 @@ internal static class WholeCanvas
         long passes = 0;
         long[] tokens = [];
         ConsoleProgress.Run("generate", schedule.Steps, report =>
-            tokens = new AbsorbingSampler(denoiser, new RevealStep(schedule, sampling)).Sample(1, spec.Seed, progress: p =>
+            tokens = new TokenSampler(denoiser, new RevealStep(schedule, sampling)).Sample(1, spec.Seed, progress: p =>
             {
                 passes = p.NetworkPasses;
                 report(p.Step, $"{p.Revealed}/{p.Total} tokens, {p.NetworkPasses} passes");

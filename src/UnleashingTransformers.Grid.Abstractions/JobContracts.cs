@@ -38,6 +38,12 @@ public sealed record CanvasJobSpec
     /// <summary>Windows of the parallel order: overlap (a fixed stride, distributions aggregated) or shifted
     /// (non-overlapping, the grid offset every step: one window per position and step).</summary>
     [Id(18)] public string Tiling { get; init; } = "overlap";
+    /// <summary>A SUNDAE prior's share of positions redrawn each step (the reference's sample_proportion).</summary>
+    [Id(19)] public double Proportion { get; init; } = 0.5;
+    /// <summary>When given, the share ramps linearly from <see cref="Proportion"/> to this over the steps.</summary>
+    [Id(20)] public double? ProportionEnd { get; init; }
+    /// <summary>A SUNDAE prior stops once a step changes nothing, from this step on (0-based; the reference's min_steps).</summary>
+    [Id(21)] public int MinSteps { get; init; } = 10;
 }
 
 public enum JobState { Queued, Running, Done, Failed, Cancelled }

@@ -114,7 +114,7 @@ public class PriorCliTests : TempDirTest
         Assert.True(code == 0, output);
         Assert.Equal($"{model} 4 4 4", output.Trim().Split('\n')[^1]);
         Assert.Contains(model == "nat" ? "--patch is for --model dit and uvit" : "--patch 3 does not divide the grid 4x4", Ut.Fails(new[] { "train-prior", "--model", model, "--patch", "3", "--latents", PatternLatents(), "--out", P("bad") }.Concat(TinyModel).ToArray()));
-        Assert.Contains("expected transformer, dit, uvit or nat", Ut.Fails(new[] { "train-prior", "--model", "hyena", "--latents", PatternLatents(), "--out", P("bad") }.Concat(TinyModel).ToArray()));
+        Assert.Contains("expected transformer, dit, uvit, nat or sundae", Ut.Fails(new[] { "train-prior", "--model", "hyena", "--latents", PatternLatents(), "--out", P("bad") }.Concat(TinyModel).ToArray()));
         Assert.False(Directory.Exists(P("bad")));
     }
 

@@ -156,7 +156,7 @@ public class CanvasTests
         using var priors = new TinyPriors(1);
         var o = Options(4, 4, stride: 4, steps: 8, seed: 77);
         var canvas = (await Run(priors, o)).tokens;
-        var sampler = new AbsorbingSampler(priors.Denoisers[0], new ReciprocalRevealSchedule(8), 0.9);
+        var sampler = new TokenSampler(priors.Denoisers[0], new ReciprocalRevealSchedule(8), 0.9);
         Assert.Equal(sampler.Sample(1, 77)[0], canvas);
     }
 
@@ -173,7 +173,7 @@ public class CanvasTests
         using var priors = new TinyPriors(3);
         var choice = ScheduleChoice.Parse(name, "cosine", 4.5);
         var one = Options(4, 4, stride: 4, steps: 6, seed: 77) with { Sampling = Ramped, Schedule = choice };
-        var sampler = new AbsorbingSampler(priors.Denoisers[0], new RevealStep(choice.Create(6, 4, 4), Ramped));
+        var sampler = new TokenSampler(priors.Denoisers[0], new RevealStep(choice.Create(6, 4, 4), Ramped));
         Assert.Equal(sampler.Sample(1, 77)[0], (await Run(priors, one)).tokens);
 
         // On a canvas the confidence comes from the aggregated distributions; the choice is keyed by position.
@@ -257,7 +257,7 @@ public class CanvasTests
             Assert.Equal(reference, (await Run(priors, o, replicas, batch)).tokens);
         // A one-window canvas is still the plain sampler.
         var one = Options(4, 4, stride: 4, steps: 8, seed: 77) with { Tiling = TilingKind.Shifted };
-        Assert.Equal(new AbsorbingSampler(priors.Denoisers[0], new ReciprocalRevealSchedule(8), 0.9).Sample(1, 77)[0], (await Run(priors, one)).tokens);
+        Assert.Equal(new TokenSampler(priors.Denoisers[0], new ReciprocalRevealSchedule(8), 0.9).Sample(1, 77)[0], (await Run(priors, one)).tokens);
         var pool2 = new InProcessWindowPool(priors.Denoisers, 8);
         Assert.Throws<ArgumentException>(() => new CanvasCoordinator(pool2, o with { Order = RevealOrder.Raster }));
         await pool2.DisposeAsync();

@@ -66,7 +66,7 @@ public class CtmcSamplerTests
         var denoiser = new ConfidenceDenoiser(L, 5, _ => 0.3);
         var finalStep = new List<int>();
         var schedule = new TauLeapingSchedule(S);
-        var seqs = new AbsorbingSampler(denoiser, new RevealStep(schedule, TokenSampling.Plain(1))).Sample(200, 3);
+        var seqs = new TokenSampler(denoiser, new RevealStep(schedule, TokenSampling.Plain(1))).Sample(200, 3);
         Assert.All(seqs, s => Assert.DoesNotContain(5L, s));
         // Replay which positions the final step took (the draws are keyed, so the same sequence 0).
         var masked = new MaskedPositions(L);
@@ -93,7 +93,7 @@ public class CtmcSamplerTests
         var denoiser = new TimeTellingDenoiser(L);
         double Ones(long[][] seqs) => seqs.SelectMany(s => s).Count(t => t == 1) / (double)(seqs.Length * L);
 
-        var plain = new AbsorbingSampler(denoiser, new RevealStep(new TauLeapingSchedule(S), TokenSampling.Plain(1))).Sample(N, 5);
+        var plain = new TokenSampler(denoiser, new RevealStep(new TauLeapingSchedule(S), TokenSampling.Plain(1))).Sample(N, 5);
         var noCorrector = new PredictorCorrectorSampler(denoiser, S, 0, TokenSampling.Plain(1));
         Assert.Equal(S + 1, noCorrector.Steps);
         // With no corrector the predictor-corrector sampler is the tau-leaping sampler, draw for draw.

@@ -83,7 +83,7 @@ public class NatTests
     public void ACheckpointRecordsKernelAndDilationsAndSamplesAWholeLargerGrid()
     {
         using var scope = NewDisposeScope();
-        using var prior = new AbsorbingDiffusion(PriorNetworks.Create(PriorBackbone.Nat, Small, 8, 8, kernel: 3, dilations: [1, 2]), timesteps: 16);
+        using var prior = new AbsorbingDiffusion(PriorNetworks.Create(PriorBackbone.Nat, Small, 8, 8, new BackboneOptions { Kernel = 3, Dilations = [1, 2] }), timesteps: 16);
         using (no_grad())
             foreach (var p in prior.parameters()) p.normal_(0, 0.2);
         var path = Path.Combine(Path.GetTempPath(), $"ut-nat-{Guid.NewGuid():N}.th");
@@ -100,7 +100,7 @@ public class NatTests
             // A whole 12x20 grid in one pass a step, no windows.
             var whole = nat.DenoiserFor(12, 20, Device.CPU);
             Assert.Equal(240, whole.Length);
-            var samples = new AbsorbingSampler(whole, new RevealStep(new HaltonRevealSchedule(8, 12, 20, MaskScheduleKind.Cosine), TokenSampling.Plain(1))).Sample(1, 2);
+            var samples = new TokenSampler(whole, new RevealStep(new HaltonRevealSchedule(8, 12, 20, MaskScheduleKind.Cosine), TokenSampling.Plain(1))).Sample(1, 2);
             Assert.All(samples[0], t => Assert.InRange(t, 0, 9));
         }
         finally

@@ -220,7 +220,7 @@ public class SamplerTests
         var denoiser = new FixedDenoiser(L, 5);
         for (var run = 0; run < runs; run++)
         {
-            var sampler = new AbsorbingSampler(denoiser, new ReciprocalRevealSchedule(S), 1.0);
+            var sampler = new TokenSampler(denoiser, new ReciprocalRevealSchedule(S), 1.0);
             long last = 0;
             var seq = sampler.Sample(1, (ulong)run, progress: p =>
             {
@@ -248,7 +248,7 @@ public class SamplerTests
     public void OnlyRevealedPositionsAreAskedForAndEmptyStepsCostNoPass()
     {
         var denoiser = new FixedDenoiser(16, 6, pos => pos % 6);
-        var sampler = new AbsorbingSampler(denoiser, new ReciprocalRevealSchedule(64), 1.0);
+        var sampler = new TokenSampler(denoiser, new ReciprocalRevealSchedule(64), 1.0);
         var seq = sampler.Sample(1, 42)[0];
         Assert.Equal(Enumerable.Range(0, 16).Select(p => (long)(p % 6)), seq);
         Assert.Equal(16, denoiser.Positions);       // each position asked for exactly once
@@ -279,7 +279,7 @@ public class SamplerTests
         m.eval();
         using var inf = new TransformerInference(m.TransformerBackbone);
         var denoiser = new TransformerDenoiser(inf, Device.CPU);
-        var sampler = new AbsorbingSampler(denoiser, new ReciprocalRevealSchedule(8), 0.9);
+        var sampler = new TokenSampler(denoiser, new ReciprocalRevealSchedule(8), 0.9);
         var a = sampler.Sample(5, 123, batchSize: 5);
         var b = sampler.Sample(5, 123, batchSize: 2);
         var c = sampler.Sample(5, 124, batchSize: 5);

@@ -108,7 +108,7 @@ public class ScheduleTests
         const int L = 32, S = 4;
         var denoiser = new ConfidenceDenoiser(L, 6, p => 0.3 + 0.6 * p / L);
         var greedy = new RevealStep(new ConfidenceRevealSchedule(S, MaskScheduleKind.Cosine, 0), new TokenSampling(1, null, 1, 1));
-        var sampler = new AbsorbingSampler(denoiser, greedy);
+        var sampler = new TokenSampler(denoiser, greedy);
         var order = new List<int[]>();
         var masked = new MaskedPositions(L);
         var tokens = Enumerable.Repeat(6L, L).ToArray();
@@ -207,7 +207,7 @@ public class ScheduleTests
         foreach (var choice in new[] { "confidence", "halton", "reciprocal", "tau-leaping" })
         {
             var schedule = ScheduleChoice.Parse(choice, "cosine", 4.5).Create(6, 4, 4);
-            var sampler = new AbsorbingSampler(denoiser, new RevealStep(schedule, new TokenSampling(1.0, 0.7, 8, 0.95)));
+            var sampler = new TokenSampler(denoiser, new RevealStep(schedule, new TokenSampling(1.0, 0.7, 8, 0.95)));
             var a = sampler.Sample(5, 123, batchSize: 5);
             var b = sampler.Sample(5, 123, batchSize: 2);
             var single = sampler.Sample(1, 123, firstIndex: 3)[0];

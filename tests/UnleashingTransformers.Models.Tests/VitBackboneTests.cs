@@ -65,7 +65,7 @@ public class VitBackboneTests : TempDirTest
     public void ACheckpointRecordsTheBackboneAndLoadsAsOneThatSamples(string model)
     {
         using var scope = NewDisposeScope();
-        using var prior = new AbsorbingDiffusion(PriorNetworks.Create(PriorNetworks.Parse(model), Settings().Transformer, 4, 6, 2), timesteps: 16);
+        using var prior = new AbsorbingDiffusion(PriorNetworks.Create(PriorNetworks.Parse(model), Settings().Transformer, 4, 6, new BackboneOptions { Patch = 2 }), timesteps: 16);
         using (no_grad())
             foreach (var p in prior.parameters()) p.normal_(0, 0.3);
         var path = P("absorbing_dit.th");
@@ -92,7 +92,7 @@ public class VitBackboneTests : TempDirTest
             Assert.Equal(expected[0, 3, k].item<float>(), probs[k], 5);
             Assert.Equal(expected[2, 23, k].item<float>(), probs[12 + k], 5);
         }
-        var samples = new AbsorbingSampler(denoiser, new ReciprocalRevealSchedule(6), 1.0).Sample(2, 1);
+        var samples = new TokenSampler(denoiser, new ReciprocalRevealSchedule(6), 1.0).Sample(2, 1);
         Assert.All(samples, s => Assert.All(s, t => Assert.InRange(t, 0, 11)));
         Assert.Throws<InvalidOperationException>(() => loaded.TransformerBackbone);
     }

@@ -39,7 +39,7 @@ public readonly record struct CanvasProgress(int Step, int Steps, long Revealed,
 /// schedule picks the candidate positions R; the windows covering R (only those) are asked, through the
 /// pool, for distributions at R's positions inside them (only those); each position's distributions are
 /// aggregated (mean, Gaussian-weighted or product of experts), and the step's <see cref="RevealStep"/>
-/// draws, selects and writes, as in <see cref="AbsorbingSampler"/>. Every draw is keyed by (seed, step,
+/// draws, selects and writes, as in <see cref="TokenSampler"/>. Every draw is keyed by (seed, step,
 /// position), so the canvas does not depend on how windows are batched, on how many replicas serve them,
 /// or on which one. A canvas exactly one window large takes the sampler's path (same step, same draws,
 /// the one window's distribution as is), so it equals <c>ut sample</c>'s sample 0 for the seed. A canvas
@@ -48,8 +48,9 @@ public readonly record struct CanvasProgress(int Step, int Steps, long Revealed,
 public sealed class CanvasCoordinator
 {
     private readonly IWindowPool _pool;
-    private readonly RevealStep _step;
-    private readonly MaskedPositions _masked;
+    private readonly ITokenStep _step;
+    private readonly MaskedPositions _unknown;
+    private bool _finished;
     private long _nextRequest;
 
     public CanvasOptions Options { get; }
@@ -61,14 +62,16 @@ public sealed class CanvasCoordinator
     public int Step { get; private set; }
     public long WindowPasses { get; private set; }
     public long Distributions { get; private set; }
-    public bool Done => Step >= _step.Steps || _masked.Count == 0;
-    /// <summary>Positions holding a token so far.</summary>
-    public long Revealed => Options.Cells - _masked.Count;
+    public bool Done => Step >= _step.Steps || _finished;
+    /// <summary>Positions holding a token so far (a refining prior's canvas holds one everywhere from the start).</summary>
+    public long Revealed => Options.Cells - (_step.Refines ? 0 : _unknown.Count);
 
     /// <summary>Windows asked for at each step (for tests and diagnostics), when recording.</summary>
     public List<(int step, int[] positions, int[] windows)>? Trace { get; set; }
 
-    public CanvasCoordinator(IWindowPool pool, CanvasOptions options, long[]? tokens = null, int step = 0)
+    /// <param name="unknown">The positions being generated, for a canvas resumed after its first step with a refining
+    /// (SUNDAE) prior, whose tokens no longer show them; otherwise they are the positions holding the mask id.</param>
+    public CanvasCoordinator(IWindowPool pool, CanvasOptions options, long[]? tokens = null, int step = 0, bool[]? unknown = null)
     {
         if (options.WindowHeight * options.WindowWidth != pool.WindowLength)
             throw new ArgumentException($"window {options.WindowHeight}x{options.WindowWidth} holds {options.WindowHeight * options.WindowWidth} tokens but the prior's block size is {pool.WindowLength}");
@@ -80,14 +83,17 @@ public sealed class CanvasCoordinator
             if (options.Order == RevealOrder.Raster) throw new ArgumentException("tiling shifted is for the parallel order; the raster order is the reference's stride-1 windows");
             Shifted = new ShiftedTiling(options.Height, options.Width, options.WindowHeight, options.WindowWidth, options.Seed);
         }
-        var schedule = options.Order == RevealOrder.Raster
-            ? new RasterRevealSchedule(options.Cells)
-            : options.Schedule.Create(options.Steps, options.Height, options.Width);
-        _step = new RevealStep(schedule, options.Sampling.Checked());
+        if (options.Order == RevealOrder.Raster && pool.Corruption != Corruption.Absorbing) throw new ArgumentException("order raster reveals one token a step: it is for absorbing priors, not for a refining (sundae) one");
+        _step = options.Order == RevealOrder.Raster
+            ? new RevealStep(new RasterRevealSchedule(options.Cells), options.Sampling.Checked())
+            : options.Schedule.Step(pool.Corruption, options.Sampling, options.Steps, options.Height, options.Width);
         Tokens = tokens ?? Enumerable.Repeat((long)pool.MaskId, options.Cells).ToArray();
         if (Tokens.Length != options.Cells) throw new ArgumentException("saved canvas does not match the canvas size");
         if (Tokens.Any(t => t < 0 || t > pool.MaskId)) throw new ArgumentException($"canvas holds a token id outside 0..{pool.MaskId - 1} (or the mask, {pool.MaskId})");
-        _masked = new MaskedPositions(Tokens, pool.MaskId);
+        if (unknown is not null && unknown.Length != options.Cells) throw new ArgumentException("the unknown positions do not match the canvas size");
+        _unknown = _step.Refines && unknown is not null ? new MaskedPositions(unknown) : new MaskedPositions(Tokens, pool.MaskId);
+        _finished = _unknown.Count == 0;
+        if (step == 0) _step.Begin(Tokens, _unknown, pool.CodebookSize, options.Seed, 0);
         Step = step;
     }
 
@@ -120,7 +126,8 @@ public sealed class CanvasCoordinator
         using var activity = GridTelemetry.Source.StartActivity("canvas.step");
         activity?.SetTag("ut.step", Step);
         var candidates = new List<int>();
-        _step.Candidates(Step, _masked, Options.Seed, 0, candidates);
+        _step.Candidates(Step, _unknown, Options.Seed, 0, candidates);
+        var kept = 0;
         if (candidates.Count > 0)
         {
             var windows = WindowsServing(candidates, out var unanswered);
@@ -163,9 +170,10 @@ public sealed class CanvasCoordinator
                 }
                 WindowPasses += chunk.Count;
             }
-            var revealed = _step.Keep(Step, candidates, drawn, confidences, Options.Seed, 0, Tokens, _masked);
-            GridTelemetry.TokensRevealed.Add(revealed);
+            kept = _step.Keep(Step, candidates, drawn, confidences, Options.Seed, 0, Tokens, _unknown);
+            GridTelemetry.TokensRevealed.Add(kept);
         }
+        _finished = _step.Finished(Step, _unknown, kept);
         Step++;
     }
 

@@ -1,4 +1,5 @@
 using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Grid.Canvas;
 
@@ -14,6 +15,8 @@ public interface IWindowPool : IAsyncDisposable
     int WindowLength { get; }
     int CodebookSize { get; }
     int MaskId { get; }
+    /// <summary>The prior's corruption, which decides the canvas's step (absorbing reveal, or SUNDAE's refinement).</summary>
+    Corruption Corruption => Corruption.Absorbing;
 
     Task<IReadOnlyList<WindowResult>> EvaluateAsync(IReadOnlyList<WindowRequest> requests, CancellationToken cancel = default);
 }

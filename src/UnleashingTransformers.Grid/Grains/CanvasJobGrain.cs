@@ -194,6 +194,11 @@ public sealed class CanvasJobGrain(
         }
     }
 
+    /// <summary>The cells a job generates: an edit's region, else all (a refining prior's resumed canvas no longer shows them as masks).</summary>
+    private static bool[] Generated(CanvasJobSpec spec, CanvasOptions options) => spec.Region is { } region
+        ? TokenRegion.Parse(region, options.Height, options.Width, "region").Mask(options.Height, options.Width)
+        : Enumerable.Repeat(true, options.Cells).ToArray();
+
     private async Task StepsAsync()
     {
         var options = runtime.Options(S.Spec!);
@@ -202,7 +207,7 @@ public sealed class CanvasJobGrain(
         activity?.SetTag("ut.shape", $"{options.Height}x{options.Width}");
         activity?.SetTag("ut.resumed_at", S.Step);
         await using var pool = runtime.Pool(S.Model);
-        _canvas = new CanvasCoordinator(pool, options, S.Tokens, S.Step);
+        _canvas = new CanvasCoordinator(pool, options, S.Tokens, S.Step, S.Step > 0 ? Generated(S.Spec!, options) : null);
         Console.WriteLine(S.Step > 0 ? $"silo: job {Id} resuming at step {S.Step}" : $"silo: job {Id} started");
         await SaveAsync(JobState.Running);
         var tags = new TagList { { "ut.job", Id } };

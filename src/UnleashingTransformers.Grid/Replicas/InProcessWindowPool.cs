@@ -26,6 +26,7 @@ public sealed class InProcessWindowPool : IWindowPool
     public int WindowLength { get; }
     public int CodebookSize { get; }
     public int MaskId { get; }
+    public Corruption Corruption { get; }
     public int Replicas => _threads.Count;
 
     /// <summary>Batches run, requests served and distributions returned so far.</summary>
@@ -35,7 +36,7 @@ public sealed class InProcessWindowPool : IWindowPool
     {
         if (replicas.Count == 0) throw new ArgumentException("at least one replica");
         if (maxBatch < 1) throw new ArgumentException("--batch must be >= 1");
-        (WindowLength, CodebookSize, MaskId) = (replicas[0].Length, replicas[0].CodebookSize, replicas[0].MaskId);
+        (WindowLength, CodebookSize, MaskId, Corruption) = (replicas[0].Length, replicas[0].CodebookSize, replicas[0].MaskId, replicas[0].Corruption);
         _maxBatch = maxBatch;
         _maxWait = maxWait ?? TimeSpan.FromMilliseconds(2);
         _depth = GridTelemetry.TrackQueueDepth(() => _queue.Count);

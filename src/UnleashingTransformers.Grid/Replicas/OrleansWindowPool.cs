@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Orleans.Runtime.Messaging;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Grid.Telemetry;
 
 namespace UnleashingTransformers.Grid.Replicas;
@@ -33,6 +34,7 @@ public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaDirectory dir
     public int WindowLength => prior.WindowLength;
     public int CodebookSize => prior.CodebookSize;
     public int MaskId => prior.MaskId;
+    public Corruption Corruption => prior.Corruption;
 
     public async Task<IReadOnlyList<WindowResult>> EvaluateAsync(IReadOnlyList<WindowRequest> requests, CancellationToken cancel = default)
     {

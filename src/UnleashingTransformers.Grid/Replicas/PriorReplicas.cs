@@ -6,7 +6,7 @@ using UnleashingTransformers.Torch;
 namespace UnleashingTransformers.Grid.Replicas;
 
 /// <summary>What a canvas needs to know of a prior without running it.</summary>
-public sealed record PriorInfo(string Version, int GridHeight, int GridWidth, int WindowLength, int CodebookSize, int MaskId);
+public sealed record PriorInfo(string Version, int GridHeight, int GridWidth, int WindowLength, int CodebookSize, int MaskId, Corruption Corruption = Corruption.Absorbing);
 
 /// <summary>Loads model replicas of one prior file: each its own weights on the device.</summary>
 public sealed class PriorReplicas(string path, int? heads, Device device, InferencePrecision precision)
@@ -16,7 +16,7 @@ public sealed class PriorReplicas(string path, int? heads, Device device, Infere
     {
         using var model = PriorCheckpoint.Load(path, heads);
         var (h, w) = GridShape.Of(model._denoise_fn, null);
-        return new PriorInfo(ModelVersion.OfFile(path), h, w, model.Config.BlockSize, model.Config.CodebookSize, model.Config.MaskId);
+        return new PriorInfo(ModelVersion.OfFile(path), h, w, model.Config.BlockSize, model.Config.CodebookSize, model.Config.MaskId, model._denoise_fn.Corruption);
     }
 
     public ReplicaModel Load(string? file = null)

@@ -16,6 +16,8 @@ public enum PriorBackbone
     Uvit,
     /// <summary>NAT Diffuser: 2-D neighborhood attention with rotary positions; runs on grids of any size.</summary>
     Nat,
+    /// <summary>SUNDAE-VQGAN: an hourglass transformer trained by step-unrolled denoising of random-token corruption.</summary>
+    Sundae,
 }
 
 /// <summary>
@@ -31,6 +33,8 @@ public abstract class PriorNetwork : nn.Module<Tensor, Tensor>
 
     public abstract PriorBackbone Backbone { get; }
 
+    public virtual Corruption Corruption => Corruption.Absorbing;
+
     /// <summary>The token grid a backbone is bound to (its patches and positions are laid out on it), or null
     /// when it sees a flat sequence that any grid of its length can be read as (the transformer).</summary>
     public virtual (int Height, int Width)? Grid => null;
@@ -40,7 +44,7 @@ public abstract class PriorNetwork : nn.Module<Tensor, Tensor>
     public virtual (ITokenDenoiser denoiser, IDisposable? owned) Denoiser(InferencePrecision precision, Device device)
     {
         if (precision != InferencePrecision.Float32) throw new ArgumentException($"--precision {precision}: the {Backbone} backbone runs in float32 only");
-        return (new NetworkDenoiser(forward, Config, Config.BlockSize, device), null);
+        return (new NetworkDenoiser(forward, Config, Config.BlockSize, device) { Corruption = Corruption }, null);
     }
 }
 
@@ -51,6 +55,7 @@ public sealed class NetworkDenoiser(Func<Tensor, Tensor> forward, TransformerCon
     public int Length => length;
     public int CodebookSize => config.CodebookSize;
     public int MaskId => config.MaskId;
+    public Corruption Corruption { get; init; } = Corruption.Absorbing;
 
     public float[] Probabilities(ReadOnlySpan<long> tokens, int rows, IReadOnlyList<WantedPosition> wanted)
     {

@@ -11,41 +11,56 @@ namespace UnleashingTransformers.Models.Backbones;
 /// </summary>
 public static class PriorNetworks
 {
-    private const string ModelKey = "model", GridHeightKey = "grid_h", GridWidthKey = "grid_w", KernelKey = "kernel", DilationsKey = "dilations";
+    private const string ModelKey = "model", GridHeightKey = "grid_h", GridWidthKey = "grid_w", KernelKey = "kernel", DilationsKey = "dilations", ShortenKey = "shorten";
 
-    /// <summary>"transformer", "dit", "uvit" or "nat", as <c>--model</c> takes it.</summary>
+    /// <summary>"transformer", "dit", "uvit", "nat" or "sundae", as <c>--model</c> takes it.</summary>
     public static PriorBackbone Parse(string text) => text.ToLowerInvariant() switch
     {
         "transformer" => PriorBackbone.Transformer,
         "dit" => PriorBackbone.Dit,
         "uvit" => PriorBackbone.Uvit,
         "nat" => PriorBackbone.Nat,
-        _ => throw new ArgumentException($"--model {text}: expected transformer, dit, uvit or nat"),
+        "sundae" => PriorBackbone.Sundae,
+        _ => throw new ArgumentException($"--model {text}: expected transformer, dit, uvit, nat or sundae"),
     };
 
     public static string Name(PriorBackbone backbone) => backbone.ToString().ToLowerInvariant();
 
     /// <summary>A fresh network of <paramref name="backbone"/> for a <paramref name="gridHeight"/> x <paramref name="gridWidth"/> window.</summary>
-    public static PriorNetwork Create(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch = 1, int kernel = NatConfig.DefaultKernel, int[]? dilations = null)
+    public static PriorNetwork Create(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions? options = null)
     {
-        Check(backbone, config, gridHeight, gridWidth, patch, kernel, dilations);
+        var o = options ?? new BackboneOptions();
+        Check(backbone, config, gridHeight, gridWidth, o);
         return backbone switch
         {
-            PriorBackbone.Dit => new Dit(new VitConfig(config, gridHeight, gridWidth, patch)),
-            PriorBackbone.Uvit => new Uvit(new VitConfig(config, gridHeight, gridWidth, patch)),
-            PriorBackbone.Nat => new Nat(new NatConfig(config, gridHeight, gridWidth, kernel, dilations)),
+            PriorBackbone.Dit => new Dit(new VitConfig(config, gridHeight, gridWidth, o.Patch)),
+            PriorBackbone.Uvit => new Uvit(new VitConfig(config, gridHeight, gridWidth, o.Patch)),
+            PriorBackbone.Nat => new Nat(new NatConfig(config, gridHeight, gridWidth, o.Kernel, o.Dilations)),
+            PriorBackbone.Sundae => new Hourglass(HourglassOf(config, gridHeight, gridWidth, o)),
             _ => new Transformer.Transformer(config),
         };
     }
 
     /// <summary>Throws ArgumentException, naming the flag, when <see cref="Create"/> would refuse these settings.</summary>
-    public static void Check(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, int patch = 1, int kernel = NatConfig.DefaultKernel, int[]? dilations = null)
+    public static void Check(PriorBackbone backbone, TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions? options = null)
     {
-        if (patch != 1 && backbone is not (PriorBackbone.Dit or PriorBackbone.Uvit)) throw new ArgumentException("--patch is for --model dit and uvit");
-        if ((kernel != NatConfig.DefaultKernel || dilations is not null) && backbone != PriorBackbone.Nat) throw new ArgumentException("--kernel and --dilations are for --model nat");
-        if (backbone == PriorBackbone.Uvit) Uvit.Validate(new VitConfig(config, gridHeight, gridWidth, patch));
-        else if (backbone == PriorBackbone.Dit) new VitConfig(config, gridHeight, gridWidth, patch).Validate();
-        else if (backbone == PriorBackbone.Nat) new NatConfig(config, gridHeight, gridWidth, kernel, dilations).Validate();
+        var (o, unset) = (options ?? new BackboneOptions(), new BackboneOptions());
+        if (o.Patch != unset.Patch && backbone is not (PriorBackbone.Dit or PriorBackbone.Uvit)) throw new ArgumentException("--patch is for --model dit and uvit");
+        if ((o.Kernel != unset.Kernel || o.Dilations is not null) && backbone != PriorBackbone.Nat) throw new ArgumentException("--kernel and --dilations are for --model nat");
+        if ((o.Depth is not null || o.Shorten != unset.Shorten) && backbone != PriorBackbone.Sundae)
+            throw new ArgumentException("--shorten and an hourglass depth (--layers pre-valley-post) are for --model sundae; the other models take --layers N");
+        if (backbone == PriorBackbone.Uvit) Uvit.Validate(new VitConfig(config, gridHeight, gridWidth, o.Patch));
+        else if (backbone == PriorBackbone.Dit) new VitConfig(config, gridHeight, gridWidth, o.Patch).Validate();
+        else if (backbone == PriorBackbone.Nat) new NatConfig(config, gridHeight, gridWidth, o.Kernel, o.Dilations).Validate();
+        else if (backbone == PriorBackbone.Sundae) HourglassOf(config, gridHeight, gridWidth, o).Validate();
+    }
+
+    /// <summary>The hourglass for these settings: its depth from <see cref="BackboneOptions.Depth"/>, the layer count
+    /// in <paramref name="config"/> being their sum.</summary>
+    private static HourglassConfig HourglassOf(TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions o)
+    {
+        var (pre, valley, post) = HourglassConfig.ParseDepth(o.Depth ?? HourglassConfig.DefaultDepth);
+        return new HourglassConfig(config with { Layers = pre + valley + post }, gridHeight, gridWidth, pre, valley, post, o.Shorten);
     }
 
     /// <summary>Writes what rebuilding <paramref name="network"/> needs beyond its shapes into the denoiser's metadata entry.</summary>
@@ -60,6 +75,7 @@ public static class PriorNetworks
             entry[KernelKey] = (long)nat.Settings.Kernel;
             entry[DilationsKey] = string.Join(",", nat.Settings.HeadDilations);
         }
+        if (network is Hourglass hourglass) entry[ShortenKey] = (long)hourglass.Settings.Shorten;
     }
 
     /// <summary>The network a denoiser state dict (keys without the prefix) and its metadata entry describe.</summary>
@@ -69,6 +85,7 @@ public static class PriorNetworks
         var backbone = Parse(model);
         if (backbone == PriorBackbone.Transformer) return new Transformer.Transformer(TransformerConfig.FromStateDict(sd, heads));
         if (backbone == PriorBackbone.Nat) return NatFromStateDict(sd, heads, entry);
+        if (backbone == PriorBackbone.Sundae) return HourglassFromStateDict(sd, heads, entry);
 
         Tensor Need(string key) => sd.TryGetValue(key, out var t) ? t : throw new ArgumentException($"not a {model} prior: key '{key}' missing");
         var tok = Need("tok_emb.weight").shape;
@@ -102,5 +119,41 @@ public static class PriorNetworks
         var config = new TransformerConfig(CodebookSize: (int)tok[0] - 1, Emb: (int)tok[1], Heads: heads, Layers: layers, BlockSize: h * w,
             MlpHidden: (int)Need("blocks.0.mlp.0.weight").shape[0]);
         return new Nat(new NatConfig(config, h, w, (int)Recorded(KernelKey), dilations));
+    }
+
+    /// <summary>An hourglass from its keys (the reference's own, so a SUNDAE-VQGAN <c>net.state_dict()</c> reads too): depths
+    /// by counting layers, k from the downsampling's width, the head size from the query's; the grid is recorded, or a
+    /// square. The reference's rotary frequencies are fixed, not learned: a file without them gets them computed.</summary>
+    public static Hourglass HourglassFromStateDict(IReadOnlyDictionary<string, Tensor> sd, int heads, PyDict? entry)
+    {
+        Tensor Need(string key) => sd.TryGetValue(key, out var t) ? t : throw new ArgumentException($"not a sundae prior: key '{key}' missing");
+        int Depth(string stage)
+        {
+            var n = 0;
+            while (sd.ContainsKey($"transformer.{stage}.layers.{n}.0.norm.weight")) n++;
+            return n;
+        }
+        var tok = Need("token_emb.weight").shape;
+        var (emb, shorten) = ((int)tok[1], (int)(Need("transformer.downsample.proj.weight").shape[1] / tok[1]));
+        var inner = (int)Need("transformer.valley_transformer.layers.0.0.fn.to_q.weight").shape[0];
+        if (inner % heads != 0) throw new ArgumentException($"the attention is {inner} wide, which {heads} heads do not divide: give the head count the prior was trained with (--heads)");
+        var (h, w) = (entry?.GetValueOrDefault(GridHeightKey) as long?, entry?.GetValueOrDefault(GridWidthKey) as long?) is ({ } gh, { } gw)
+            ? ((int)gh, (int)gw)
+            : SquareGridOf(sd, shorten);
+        var (pre, valley, post) = (Depth("pre_transformer"), Depth("valley_transformer"), Depth("post_transformer"));
+        var config = new TransformerConfig(CodebookSize: (int)tok[0], Emb: emb, Heads: heads, Layers: pre + valley + post, BlockSize: h * w);
+        var network = new Hourglass(new HourglassConfig(config, h, w, pre, valley, post, shorten, inner / heads));
+        return network;
+    }
+
+    /// <summary>The reference's grid, which its files do not record: square, and the valley's rotary frequencies end at
+    /// π·max_freq/2 with max_freq = sqrt(tokens / k), so the side is max_freq·√k.</summary>
+    private static (int, int) SquareGridOf(IReadOnlyDictionary<string, Tensor> sd, int shorten)
+    {
+        if (!sd.TryGetValue("transformer.valley_transformer.rotary_pos_emb.freqs", out var freqs) || freqs.numel() == 0)
+            throw new ArgumentException("a sundae prior must record its grid (grid_h, grid_w) or hold the valley's rotary frequencies");
+        var maxFreq = (int)Math.Round(2 * freqs[-1].item<float>() / Math.PI);
+        var side = maxFreq * (int)Math.Round(Math.Sqrt(shorten));
+        return (side, side);
     }
 }

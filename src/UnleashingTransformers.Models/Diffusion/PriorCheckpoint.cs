@@ -49,6 +49,13 @@ public static class PriorCheckpoint
     public static AbsorbingDiffusion FromStateDict(IReadOnlyDictionary<string, Tensor> sd, int heads, Device? device = null, string source = "state dict", PyDict? denoiserEntry = null)
     {
         var denoiser = sd.Where(kv => kv.Key.StartsWith(Prefix)).ToDictionary(kv => kv.Key[Prefix.Length..], kv => kv.Value);
+        // SUNDAE-VQGAN saves its network's state dict as it is: its keys, no prefix, no bookkeeping buffers.
+        var bareSundae = denoiser.Count == 0 && sd.ContainsKey("token_emb.weight") && sd.ContainsKey("to_logits.weight");
+        if (bareSundae)
+        {
+            denoiser = sd.ToDictionary();
+            denoiserEntry ??= new PyDict { ["model"] = PriorNetworks.Name(PriorBackbone.Sundae) };
+        }
         if (denoiser.Count == 0)
             throw new ArgumentException($"{source}: not an absorbing-diffusion prior (no '{Prefix}*' keys; {Checkpoints.Found(sd)})");
         PriorNetwork network;
@@ -61,6 +68,15 @@ public static class PriorCheckpoint
             throw new ArgumentException($"{source}: {e.Message}");
         }
         var timesteps = sd.TryGetValue("Lt_history", out var lt) ? (int)lt.size(0) - 1 : 256;
-        return Checkpoints.Fill(new AbsorbingDiffusion(network, Math.Max(1, timesteps)), m => m.load_reference_state(sd), source, device);
+        return Checkpoints.Fill(new AbsorbingDiffusion(network, Math.Max(1, timesteps)), m => m.load_reference_state(bareSundae ? Completed(m, denoiser) : sd), source, device);
+    }
+
+    /// <summary>A fresh model's state with a bare network state dict put in place: what the file lacks (the bookkeeping
+    /// buffers, fixed rotary frequencies some versions do not save) stays as built.</summary>
+    private static Dictionary<string, Tensor> Completed(AbsorbingDiffusion model, IReadOnlyDictionary<string, Tensor> network)
+    {
+        var full = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+        foreach (var (k, v) in network) full[Prefix + k] = v;
+        return full;
     }
 }

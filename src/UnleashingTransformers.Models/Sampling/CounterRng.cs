@@ -8,7 +8,7 @@ namespace UnleashingTransformers.Models.Sampling;
 public static class CounterRng
 {
     /// <summary>What a draw is for, so two decisions at one (step, position) are independent.</summary>
-    public enum Purpose : ulong { Reveal = 1, Token = 2, Remask = 3, Choice = 4, Shift = 5 }
+    public enum Purpose : ulong { Reveal = 1, Token = 2, Remask = 3, Choice = 4, Shift = 5, Start = 6 }
 
     private static ulong Mix(ulong z)
     {

@@ -35,6 +35,16 @@ public sealed class MaskedPositions
         Count = _listCount;
     }
 
+    /// <summary>The positions flagged in <paramref name="mask"/>.</summary>
+    public MaskedPositions(bool[] mask)
+    {
+        _masked = (bool[])mask.Clone();
+        _list = new int[mask.Length];
+        for (var i = 0; i < mask.Length; i++)
+            if (mask[i]) _list[_listCount++] = i;
+        Count = _listCount;
+    }
+
     /// <summary>Positions in all (masked or not).</summary>
     public int Length => _masked.Length;
 

@@ -6,20 +6,27 @@ namespace UnleashingTransformers.Models.Sampling;
 public delegate ReadOnlySpan<float> ProbabilityRow(int candidate);
 
 /// <summary>
-/// One reveal step, the one both <see cref="AbsorbingSampler"/> and the canvas take: the schedule names the
+/// The absorbing prior's step, the one both <see cref="TokenSampler"/> and the canvas take: the schedule names the
 /// candidates; the caller gets their distributions (from the network, or aggregated from windows); a token is
 /// drawn at each, keyed by (seed, stream, step, position); the schedule keeps some of the draws; those are
 /// written and leave the mask. Because it is one type, a one-window canvas is the plain sampler by construction.
 /// The algorithms as implemented: docs/sampling.md.
 /// </summary>
-public sealed class RevealStep(IRevealSchedule schedule, TokenSampling sampling)
+public sealed class RevealStep(IRevealSchedule schedule, TokenSampling sampling) : ITokenStep
 {
     public IRevealSchedule Schedule => schedule;
     public TokenSampling Sampling => sampling;
     public int Steps => schedule.Steps;
+    public bool Refines => false;
 
-    public void Candidates(int step, MaskedPositions masked, ulong seed, ulong stream, List<int> into) =>
-        schedule.Candidates(step, masked, seed, stream, into);
+    /// <summary>Nothing to do: the unknown positions start masked.</summary>
+    public void Begin(Span<long> tokens, MaskedPositions unknown, int codebookSize, ulong seed, ulong stream) { }
+
+    /// <summary>Done once nothing is masked.</summary>
+    public bool Finished(int step, MaskedPositions unknown, int kept) => unknown.Count == 0;
+
+    public void Candidates(int step, MaskedPositions unknown, ulong seed, ulong stream, List<int> into) =>
+        schedule.Candidates(step, unknown, seed, stream, into);
 
     /// <summary>Draws at every candidate (row i = candidates[i]), writes the draws the schedule keeps into
     /// <paramref name="tokens"/> and removes them from <paramref name="masked"/>; returns how many it revealed.</summary>
@@ -46,14 +53,14 @@ public sealed class RevealStep(IRevealSchedule schedule, TokenSampling sampling)
     }
 
     /// <summary>Writes the draws the schedule keeps and removes them from the mask; returns how many.</summary>
-    public int Keep(int step, IReadOnlyList<int> candidates, ReadOnlySpan<long> drawn, ReadOnlySpan<double> confidences, ulong seed, ulong stream, Span<long> tokens, MaskedPositions masked)
+    public int Keep(int step, IReadOnlyList<int> candidates, ReadOnlySpan<long> drawn, ReadOnlySpan<double> confidences, ulong seed, ulong stream, Span<long> tokens, MaskedPositions unknown)
     {
         var keep = new List<int>(candidates.Count);
-        schedule.Select(step, masked.Count, candidates, confidences, seed, stream, keep);
+        schedule.Select(step, unknown.Count, candidates, confidences, seed, stream, keep);
         foreach (var i in keep)
         {
             tokens[candidates[i]] = drawn[i];
-            masked.Remove(candidates[i]);
+            unknown.Remove(candidates[i]);
         }
         return keep.Count;
     }

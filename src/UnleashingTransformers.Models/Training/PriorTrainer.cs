@@ -19,14 +19,13 @@ public sealed record PriorTrainingOptions
     public int Emb { get; init; } = 512;
     public int Heads { get; init; } = 8;
     public int Layers { get; init; } = 24;
-    /// <summary>The denoising network (<c>--model</c>): the paper's transformer, or DiT.</summary>
+    /// <summary>The denoising network (<c>--model</c>): the paper's transformer, DiT, UViT, NAT or SUNDAE's hourglass.</summary>
     public PriorBackbone Model { get; init; } = PriorBackbone.Transformer;
-    /// <summary>DiT's and UViT's patch side on the token grid (<c>--patch</c>).</summary>
-    public int Patch { get; init; } = 1;
-    /// <summary>NAT's neighbourhood side (<c>--kernel</c>).</summary>
-    public int Kernel { get; init; } = NatConfig.DefaultKernel;
-    /// <summary>NAT's dilation per head group (<c>--dilations</c>); null: NatConfig's default.</summary>
-    public int[]? Dilations { get; init; }
+    /// <summary>What only some backbones take (patch, kernel, dilations, hourglass depth and shortening).</summary>
+    public BackboneOptions Backbone { get; init; } = new();
+    /// <summary>SUNDAE's unrolled denoising steps per training step (<c>--unroll</c>; 2 in every reference config).</summary>
+    public int Unroll { get; init; } = DefaultUnroll;
+    public const int DefaultUnroll = 2;
     public int Batch { get; init; } = 20;
     public double Lr { get; init; } = 2e-4;
     public int Warmup { get; init; } = 10000;
@@ -51,7 +50,7 @@ public sealed record PriorTrainingOptions
 public sealed record PriorLogEntry(long Step, double Loss, double Elbo, double Lr, long SkippedNan, double? ValElbo);
 
 /// <summary>
-/// Trains an absorbing prior on a latent cache (docs/prior.md): Adam with linear
+/// Trains a prior on a latent cache (docs/prior.md), absorbing or SUNDAE's by its backbone's corruption: Adam with linear
 /// warm-up then constant lr, EMA of the parameters, NaN-loss steps skipped and counted, atomic
 /// checkpoint sets, exact resume. Every step's randomness (batch, t, masks) is a function of
 /// (seed, step), so a resumed run repeats an uninterrupted one exactly.
@@ -93,13 +92,15 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         using var scope = NewDisposeScope();
         if (o.Batch < 1 || o.Steps < 1 || o.CheckpointEvery < 1 || o.Lr <= 0 || o.Warmup < 0 || o.ValFraction is < 0 or >= 1)
             throw new ArgumentException("--batch, --steps and --checkpoint-every must be >= 1, --lr > 0, --warmup >= 0, --val-fraction in [0, 1)");
+        if (o.Unroll < 1 || (o.Unroll != PriorTrainingOptions.DefaultUnroll && o.Model != PriorBackbone.Sundae))
+            throw new ArgumentException("--unroll is for --model sundae, and must be >= 1");
         var (gh, gw) = o.Grid is null ? (-1, -1) : GridShape.Parse(o.Grid, "--grid");
         var (latents, tokens, codebook) = CheckLatents(load_tensor(o.Latents), o.Latents, gh > 0 ? gh * gw : null, o.CodebookSize);
         var config = new TransformerConfig(codebook, o.Emb, o.Heads, o.Layers, tokens);
         config.Validate();
         var (gridH, gridW) = o.Model == PriorBackbone.Transformer ? (0, 0) : GridShape.Of(config, o.Grid);   // the transformer needs no grid
-        PriorNetwork Network() => PriorNetworks.Create(o.Model, config, gridH, gridW, o.Patch, o.Kernel, o.Dilations);
-        PriorNetworks.Check(o.Model, config, gridH, gridW, o.Patch, o.Kernel, o.Dilations);   // before anything is written
+        PriorNetwork Network() => PriorNetworks.Create(o.Model, config, gridH, gridW, o.Backbone);
+        PriorNetworks.Check(o.Model, config, gridH, gridW, o.Backbone);   // before anything is written
 
         // Deterministic split: the last ValFraction of rows, in index order, as the reference's FFHQ split.
         var n = latents.size(0);
@@ -141,7 +142,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
             opt.lr = lr;
             using var g = new Generator(TrainingStreams.Seed(o.Seed, TrainingStreams.PriorStep, (ulong)step));
             var x0 = train.index_select(0, BatchIndices(step, nTrain).to(device));
-            using var result = model.train_loss(x0, g);
+            using var result = Loss(model, x0, g);
             var lossValue = result.Loss.item<double>();
             if (!double.IsFinite(lossValue))
             {
@@ -172,8 +173,8 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
                     ["config"] = new PyDict
                     {
                         ["codebook_size"] = (long)config.CodebookSize, ["emb"] = (long)config.Emb, ["heads"] = (long)config.Heads,
-                        ["layers"] = (long)config.Layers, ["block_size"] = (long)config.BlockSize, ["timesteps"] = (long)o.Timesteps,
-                        ["model"] = PriorNetworks.Name(o.Model), ["patch"] = (long)o.Patch, ["loss"] = o.Loss.ToString(), ["batch"] = (long)o.Batch, ["lr"] = o.Lr, ["warmup"] = (long)o.Warmup,
+                        ["layers"] = (long)model.Config.Layers, ["block_size"] = (long)config.BlockSize, ["timesteps"] = (long)o.Timesteps,
+                        ["model"] = PriorNetworks.Name(o.Model), ["patch"] = (long)o.Backbone.Patch, ["loss"] = o.Loss.ToString(), ["batch"] = (long)o.Batch, ["lr"] = o.Lr, ["warmup"] = (long)o.Warmup,
                     },
                 };
                 checkpoints.Save(done, PriorCheckpoint.Recorded(model.state_dict(), model._denoise_fn), PriorCheckpoint.Recorded(ema.state_dict(), ema._denoise_fn), opt.state_dict(), state);
@@ -207,7 +208,11 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         return from_array<long>(indices, o.Batch);
     }
 
-    /// <summary>Mean ELBO estimate (bits per token) over the validation rows, with fixed randomness.</summary>
+    /// <summary>The objective of the prior's corruption: the absorbing ELBO, or SUNDAE's unrolled denoising.</summary>
+    private PriorLoss Loss(AbsorbingDiffusion model, Tensor x0, Generator g) =>
+        model._denoise_fn.Corruption == Corruption.Uniform ? StepUnrolledDenoising.Loss(model._denoise_fn, x0, o.Unroll, g) : model.train_loss(x0, g);
+
+    /// <summary>Mean ELBO estimate (bits per token; SUNDAE: its unrolled cross-entropy) over the validation rows, with fixed randomness.</summary>
     private double Evaluate(AbsorbingDiffusion model, Tensor val)
     {
         using var scope = NewDisposeScope();
@@ -220,7 +225,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
             using var g = new Generator(TrainingStreams.Seed(o.Seed, TrainingStreams.Validation, (ulong)i));
             var x0 = val[(int)i..(int)Math.Min(n, i + o.Batch)];
             // The bookkeeping buffers of the EMA copy are not used for anything, so updating them is harmless.
-            using var r = model.train_loss(x0, g);
+            using var r = Loss(model, x0, g);
             total += r.VbPerSample.sum().item<double>();
         }
         return total / n;

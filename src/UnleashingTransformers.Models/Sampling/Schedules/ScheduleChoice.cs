@@ -13,9 +13,13 @@ public enum ScheduleKind
     TauLeaping,
 }
 
-/// <summary>A chosen schedule and its settings, checked; makes the schedule for a grid of a given size.</summary>
+/// <summary>A chosen schedule and its settings, checked; makes the schedule for a grid of a given size, and the step
+/// for a prior's corruption: the reveal schedule for an absorbing prior, <see cref="Refine"/> for a SUNDAE one.</summary>
 public sealed record ScheduleChoice(ScheduleKind Kind, MaskScheduleKind MaskSchedule, double ChoiceTemperature)
 {
+    /// <summary>A refining (SUNDAE) prior's schedule; the reveal settings play no part there.</summary>
+    public RefineSchedule Refine { get; init; } = new();
+
     /// <summary>The paper's 1/t schedule (the mask schedule and choice temperature play no part in it).</summary>
     public static readonly ScheduleChoice Reciprocal = new(ScheduleKind.Reciprocal, MaskScheduleKind.Cosine, 0);
 
@@ -41,5 +45,12 @@ public sealed record ScheduleChoice(ScheduleKind Kind, MaskScheduleKind MaskSche
         ScheduleKind.Halton => new HaltonRevealSchedule(steps, height, width, MaskSchedule),
         ScheduleKind.TauLeaping => new TauLeapingSchedule(steps),
         _ => new ReciprocalRevealSchedule(steps),
+    };
+
+    /// <summary>The step a sampler or canvas takes with a prior of <paramref name="corruption"/>: the one place that knows both kinds.</summary>
+    public ITokenStep Step(Corruption corruption, TokenSampling sampling, int steps, int height, int width) => corruption switch
+    {
+        Corruption.Uniform => new RefineStep(Refine.Checked(), sampling.Checked(), steps >= 1 ? steps : throw new ArgumentException("--steps must be >= 1")),
+        _ => new RevealStep(Create(steps, height, width), sampling.Checked()),
     };
 }

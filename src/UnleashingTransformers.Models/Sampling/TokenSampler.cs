@@ -2,13 +2,16 @@ using UnleashingTransformers.Models.Sampling.Schedules;
 
 namespace UnleashingTransformers.Models.Sampling;
 
-/// <summary>Where a sampling run is, reported after every step.</summary>
-public readonly record struct SamplingProgress(int Step, int Steps, long Revealed, long Total, long NetworkRows, long NetworkPasses);
+/// <summary>Where a sampling run is, reported after every step. Revealed counts tokens written (a refining step's:
+/// tokens changed); Finished the sequences done before the last step (self-stopped).</summary>
+public readonly record struct SamplingProgress(int Step, int Steps, long Revealed, long Total, long NetworkRows, long NetworkPasses, int Finished = 0);
 
 /// <summary>
-/// The reference sampler (AbsorbingDiffusion.sample), with any reveal schedule: start from all-mask; each
-/// step is one <see cref="RevealStep"/> (the schedule picks candidates, the denoiser gives their
-/// distributions, tokens are drawn and the schedule keeps some); revealed tokens are never resampled.
+/// The reference's sampler (AbsorbingDiffusion.sample, or SUNDAE's sample_fn) with any step: start from all-unknown
+/// (the mask; a refining step draws random tokens); each step is one <see cref="ITokenStep"/> (it picks candidates,
+/// the denoiser gives their distributions, tokens are drawn and the step keeps some). A sequence leaves the batch once
+/// its step says it is finished (all revealed; SUNDAE: a step that changed nothing after the minimum), and the run
+/// ends when all have.
 ///
 /// Equal in distribution to the reference, with less work: the denoiser is asked only for the candidate
 /// positions (the reference samples every position and keeps a few), and only sequences with candidates
@@ -16,10 +19,10 @@ public readonly record struct SamplingProgress(int Step, int Steps, long Reveale
 /// anyway, 37% of its 256 steps reveal nothing). Randomness is keyed by (seed, sample index, step,
 /// position), so sample i is the same whatever the batch size or count.
 /// </summary>
-public sealed class AbsorbingSampler(ITokenDenoiser denoiser, RevealStep step)
+public sealed class TokenSampler(ITokenDenoiser denoiser, ITokenStep step)
 {
     /// <summary>The paper's draw (fixed temperature, no filter) with the given schedule.</summary>
-    public AbsorbingSampler(ITokenDenoiser denoiser, IRevealSchedule schedule, double temperature)
+    public TokenSampler(ITokenDenoiser denoiser, IRevealSchedule schedule, double temperature)
         : this(denoiser, new RevealStep(schedule, TokenSampling.Plain(temperature))) { }
 
     public long[][] Sample(int count, ulong seed, int firstIndex = 0, int batchSize = 8, Action<SamplingProgress>? progress = null,
@@ -41,24 +44,29 @@ public sealed class AbsorbingSampler(ITokenDenoiser denoiser, RevealStep step)
         var L = denoiser.Length;
         var K = denoiser.CodebookSize;
         var tokens = new long[n][];
-        var masked = new MaskedPositions[n];
+        var unknown = new MaskedPositions[n];
+        var finished = new bool[n];
         for (var i = 0; i < n; i++)
         {
             tokens[i] = Enumerable.Repeat((long)denoiser.MaskId, L).ToArray();
-            masked[i] = new MaskedPositions(L);
+            unknown[i] = new MaskedPositions(L);
+            step.Begin(tokens[i], unknown[i], K, seed, (ulong)(firstStream + i));
         }
         var candidates = Enumerable.Range(0, n).Select(_ => new List<int>()).ToArray();
         long revealed = 0, rowsRun = 0, passes = 0;
-        for (var k = 0; k < step.Steps; k++)
+        for (var k = 0; k < step.Steps && finished.Contains(false); k++)
         {
             cancel.ThrowIfCancellationRequested();
             // Which sequences have candidates this step, and where.
             var active = new List<int>();
             for (var i = 0; i < n; i++)
             {
-                step.Candidates(k, masked[i], seed, (ulong)(firstStream + i), candidates[i]);
+                candidates[i].Clear();
+                if (finished[i]) continue;
+                step.Candidates(k, unknown[i], seed, (ulong)(firstStream + i), candidates[i]);
                 if (candidates[i].Count > 0) active.Add(i);
             }
+            var kept = new int[n];
             if (active.Count > 0)
             {
                 var input = new long[active.Count * L];
@@ -74,15 +82,22 @@ public sealed class AbsorbingSampler(ITokenDenoiser denoiser, RevealStep step)
                 var first = 0;
                 foreach (var i in active)
                 {
-                    var offset = first;
-                    revealed += step.Reveal(k, candidates[i], c => probs.AsSpan((offset + c) * K, K), seed, (ulong)(firstStream + i), tokens[i], masked[i]);
-                    first += candidates[i].Count;
+                    var stream = (ulong)(firstStream + i);
+                    var drawn = new long[candidates[i].Count];
+                    var confidences = new double[drawn.Length];
+                    for (var c = 0; c < drawn.Length; c++)
+                        drawn[c] = step.Draw(k, candidates[i][c], probs.AsSpan((first + c) * K, K), seed, stream, out confidences[c]);
+                    revealed += kept[i] = step.Keep(k, candidates[i], drawn, confidences, seed, stream, tokens[i], unknown[i]);
+                    first += drawn.Length;
                 }
             }
-            progress?.Invoke(new SamplingProgress(k + 1, step.Steps, revealed, (long)n * L, rowsRun, passes));
+            for (var i = 0; i < n; i++)
+                if (!finished[i]) finished[i] = step.Finished(k, unknown[i], kept[i]);
+            progress?.Invoke(new SamplingProgress(k + 1, step.Steps, revealed, (long)n * L, rowsRun, passes, finished.Count(f => f)));
         }
-        for (var i = 0; i < n; i++)
-            if (masked[i].Count > 0) throw new InvalidOperationException($"schedule left {masked[i].Count} positions masked");
+        if (!step.Refines)
+            for (var i = 0; i < n; i++)
+                if (unknown[i].Count > 0) throw new InvalidOperationException($"schedule left {unknown[i].Count} positions masked");
         return tokens;
     }
 }
