@@ -59,7 +59,7 @@ internal static class SampleCommand
             var (h, w) = GridShape.Of(model._denoise_fn, r.GetValue(grid));
             var corruption = model._denoise_fn.Corruption;
             if (corruption == Corruption.Uniform && (kind != "diffusion" || choice.Kind != ScheduleKind.Reciprocal))
-                throw new ArgumentException($"{r.GetValue(prior)} is a sundae prior: it samples by SUNDAE's refinement (--proportion, --min-steps), not by --sampler {kind} or --schedule {r.GetValue(samplingFlags.Schedule)}");
+                throw new ArgumentException($"{r.GetValue(prior)} is a sundae prior: it samples by SUNDAE's refinement (--proportion, --min-steps), not by {(kind != "diffusion" ? $"--sampler {kind}" : $"--schedule {r.GetValue(samplingFlags.Schedule)}")}");
             if (corruption == Corruption.Absorbing && (r.GetResult(samplingFlags.Proportion) is { Implicit: false } || r.GetResult(samplingFlags.MinSteps) is { Implicit: false }))
                 throw new ArgumentException("--proportion and --min-steps are for sundae priors; an absorbing prior reveals by --schedule");
             using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, model.Config.CodebookSize);
@@ -68,6 +68,7 @@ internal static class SampleCommand
             var (denoiser, inference) = model.Denoiser(r.GetValue(precision), device);
             using var _ = inference;
             var sw = Stopwatch.StartNew();
+            var (stepsRun, stopped) = (0L, 0);
             var stepsPerSample = kind switch
             {
                 "pc-tau-leaping" => new PredictorCorrectorSampler(denoiser, s, r.GetValue(correctors), tokenSampling).Steps,
@@ -80,14 +81,19 @@ internal static class SampleCommand
                 {
                     var m = Math.Min(b, n - first);
                     var done = (double)first * stepsPerSample;
-                    void Progress(SamplingProgress p) =>
-                        report(done + (double)p.Step * m, $"step {p.Step}/{p.Steps}, {p.Revealed}/{p.Total} tokens");
+                    var last = default(SamplingProgress);
+                    void Progress(SamplingProgress p)
+                    {
+                        last = p;
+                        report(done + (double)p.Step * m, corruption == Corruption.Uniform ? $"step {p.Step}/{p.Steps}, {p.Finished}/{m} stopped" : $"step {p.Step}/{p.Steps}, {p.Revealed}/{p.Total} tokens");
+                    }
                     var seqs = kind switch
                     {
                         "mlm" => new MlmSampler(denoiser, s, model.NumTimesteps, tokenSampling.Temperature).Sample(m, r.GetValue(seed), first, Progress),
                         "pc-tau-leaping" => new PredictorCorrectorSampler(denoiser, s, r.GetValue(correctors), tokenSampling).Sample(m, r.GetValue(seed), first, Progress),
                         _ => new TokenSampler(denoiser, choice.Step(corruption, tokenSampling, s, h, w)).Sample(m, r.GetValue(seed), first, b, Progress),
                     };
+                    (stepsRun, stopped) = (stepsRun + last.Step, stopped + last.Finished);
                     for (var i = 0; i < m; i++)
                     {
                         var grid2 = new TokenGrid(h, w, seqs[i]);
@@ -96,12 +102,14 @@ internal static class SampleCommand
                             ("sample", new
                             {
                                 index = first + i, seed = r.GetValue(seed), sampler = kind, steps = s, tokenSampling, schedule = choice.Kind == ScheduleKind.TauLeaping ? "tau-leaping" : r.GetValue(samplingFlags.Schedule), correctors = kind == "pc-tau-leaping" ? r.GetValue(correctors) : 0,
-                                maskSchedule = r.GetValue(samplingFlags.MaskSchedule), choiceTemperature = r.GetValue(samplingFlags.ChoiceTemp)
+                                maskSchedule = r.GetValue(samplingFlags.MaskSchedule), choiceTemperature = r.GetValue(samplingFlags.ChoiceTemp), refine = corruption == Corruption.Uniform ? choice.Refine : null,
                             })));
                     }
                 }
             });
             Console.WriteLine($"sample: {n} sample(s) of {h}x{w} tokens in {sw.Elapsed.TotalSeconds:F1} s -> {dir}");
+            if (corruption == Corruption.Uniform)
+                Console.WriteLine($"sample: {stopped} of {n} stopped themselves (a step changed nothing); batches ran {stepsRun} steps of {s * (long)Math.Ceiling(n / (double)b)}");
             return 0;
         });
         return cmd;

@@ -84,6 +84,9 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         return (ids, l, k);
     }
 
+    /// <summary>The trainer's file names: absorbing_N.th (the paper's), or sundae_N.th for a SUNDAE prior.</summary>
+    public static string CheckpointPrefix(PriorBackbone model) => model == PriorBackbone.Sundae ? "sundae" : "absorbing";
+
     /// <summary>Trains to the last step, or until <paramref name="stop"/> (checked between steps: the
     /// newest checkpoint stays the resume point).</summary>
     public void Run(CancellationToken stop = default)
@@ -92,8 +95,8 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         using var scope = NewDisposeScope();
         if (o.Batch < 1 || o.Steps < 1 || o.CheckpointEvery < 1 || o.Lr <= 0 || o.Warmup < 0 || o.ValFraction is < 0 or >= 1)
             throw new ArgumentException("--batch, --steps and --checkpoint-every must be >= 1, --lr > 0, --warmup >= 0, --val-fraction in [0, 1)");
-        if (o.Unroll < 1 || (o.Unroll != PriorTrainingOptions.DefaultUnroll && o.Model != PriorBackbone.Sundae))
-            throw new ArgumentException("--unroll is for --model sundae, and must be >= 1");
+        if (o.Unroll < 1) throw new ArgumentException("--unroll must be >= 1");
+        if (o.Unroll != PriorTrainingOptions.DefaultUnroll && o.Model != PriorBackbone.Sundae) throw new ArgumentException("--unroll is for --model sundae");
         var (gh, gw) = o.Grid is null ? (-1, -1) : GridShape.Parse(o.Grid, "--grid");
         var (latents, tokens, codebook) = CheckLatents(load_tensor(o.Latents), o.Latents, gh > 0 ? gh * gw : null, o.CodebookSize);
         var config = new TransformerConfig(codebook, o.Emb, o.Heads, o.Layers, tokens);
@@ -111,7 +114,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         if (nTrain == 0) throw new ArgumentException($"{o.Latents}: no training rows");
 
         Directory.CreateDirectory(o.OutDir);
-        var checkpoints = new CheckpointSet(o.OutDir, "absorbing", o.KeepLast);
+        var checkpoints = new CheckpointSet(o.OutDir, CheckpointPrefix(o.Model), o.KeepLast);
         var logPath = Path.Combine(o.OutDir, LogFile);
         var resumeFrom = checkpoints.ResumeStep<PriorLogEntry>(o.Resume, logPath, e => e.Step, Say);
 
