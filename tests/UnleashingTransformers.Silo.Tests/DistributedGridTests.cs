@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using UnleashingTransformers.Testing;
 using Xunit;
+using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Silo.Tests;
 
@@ -32,6 +33,29 @@ public sealed class DistributedGridTests : GridTest
         Ut.Ok("submit", "--cluster", $"redis://{redis.Endpoint}", "--shape", "16x32", "--temp", "0.6", "--aggregate", "mean", "--seed", "7", "--out", P("client.png"));
         Assert.Equal(expected, File.ReadAllBytes(P("client.png")));
         // The canvas spread its windows over both replicas.
+        Assert.True(await Served(w1) > 0, w1.Output);
+        Assert.True(await Served(w2) > 0, w2.Output);
+    }
+
+    [Theory]
+    [InlineData("sundae", "--layers 1-2-1")]
+    [InlineData("nat", "--layers 1 --kernel 3")]
+    public async Task APriorOfAnotherBackboneServesTheGridAsTheEmbeddedRunDoes(string model, string flags)
+    {
+        // A few training steps make a prior of the backbone: its weights need not be good, only the same everywhere.
+        using (NewDisposeScope()) save(randint(0, 256, new long[] { 32, 64 }, null, int64), P("latents.pt"));
+        Ut.Ok(["train-prior", "--model", model, .. flags.Split(' '), "--latents", P("latents.pt"), "--grid", "8x8", "--codebook-size", "256", "--emb", "32",
+            "--heads", "2", "--steps", "4", "--checkpoint-every", "4", "--out", P("prior")]);
+        var prior = P($"prior/{(model == "sundae" ? "sundae" : "absorbing")}_ema_4.th");
+        var expected = Embedded("16x24", 5, "--prior", prior, "--steps", "20", "--temp", "0.9");
+        using var redis = new RedisServer();
+        using var w1 = WindowSilo(redis, $"Models:Prior={prior}");
+        using var w2 = WindowSilo(redis, $"Models:Prior={prior}");
+        var port = Ports.Free();
+        using var canvas = CanvasSilo(redis, port, $"Models:Prior={prior}");
+        await ReadyGateway(port);
+        Ut.Ok("submit", "--gateway", $"http://127.0.0.1:{port}", "--shape", "16x24", "--steps", "20", "--temp", "0.9", "--seed", "5", "--out", P("grid.png"));
+        Assert.Equal(expected, File.ReadAllBytes(P("grid.png")));
         Assert.True(await Served(w1) > 0, w1.Output);
         Assert.True(await Served(w2) > 0, w2.Output);
     }
