@@ -347,3 +347,92 @@ public class CanvasDecoderTests
         }
     }
 }
+
+/// <summary>SUNDAE priors on the canvas: tiny random hourglasses (8x8 windows, k = 4, codebook 12) as replicas.</summary>
+public class SundaeCanvasTests
+{
+    private static (List<ITokenDenoiser> denoisers, List<IDisposable> owned) Replicas(int n)
+    {
+        var (denoisers, owned) = (new List<ITokenDenoiser>(), new List<IDisposable>());
+        for (var i = 0; i < n; i++)
+        {
+            manual_seed(8);   // the same weights in every replica
+            var net = new Models.Backbones.Hourglass(new Models.Backbones.HourglassConfig(new TransformerConfig(12, 32, 2, 4, 64), 8, 8, 1, 2, 1, 4, 16));
+            net.eval();
+            owned.Add(net);
+            denoisers.Add(net.Denoiser(InferencePrecision.Float32, Device.CPU).denoiser);
+        }
+        return (denoisers, owned);
+    }
+
+    private static CanvasOptions Options(int h, int w, int steps = 12, ulong seed = 3) =>
+        new(h, w, 8, 8, 4, 4, steps, TokenSampling.Plain(0.9), seed, AggregationKind.Mean, RevealOrder.Parallel,
+            ScheduleChoice.Reciprocal with { Refine = new RefineSchedule(0.5, 0.2, 4) }, TilingKind.Overlap);
+
+    private static async Task<CanvasCoordinator> Run(List<ITokenDenoiser> replicas, CanvasOptions o, int batch = 8, long[]? tokens = null, int stopAt = int.MaxValue)
+    {
+        await using var pool = new InProcessWindowPool(replicas, batch);
+        var canvas = new CanvasCoordinator(pool, o, tokens);
+        while (!canvas.Done && canvas.Step < stopAt) await canvas.StepAsync();
+        return canvas;
+    }
+
+    [Fact]
+    public async Task AOneWindowCanvasIsTheSundaeSamplerAndCanvasesDoNotDependOnReplicasOrBatching()
+    {
+        using var scope = NewDisposeScope();
+        var (replicas, owned) = Replicas(3);
+        try
+        {
+            Assert.Equal(Corruption.Uniform, replicas[0].Corruption);
+            var one = Options(8, 8, seed: 77);
+            var step = one.Schedule.Step(Corruption.Uniform, one.Sampling, 12, 8, 8);
+            Assert.Equal(new TokenSampler(replicas[0], step).Sample(1, 77)[0], (await Run(replicas.Take(1).ToList(), one)).Tokens);
+
+            var o = Options(12, 20);
+            var reference = await Run(replicas.Take(1).ToList(), o);
+            Assert.All(reference.Tokens, t => Assert.InRange(t, 0, 11));   // no mask left anywhere: every cell holds a token
+            Assert.Equal(o.Cells, reference.Revealed);
+            foreach (var (n, batch) in new[] { (3, 2), (2, 64), (1, 1) })
+                Assert.Equal(reference.Tokens, (await Run(replicas.Take(n).ToList(), o, batch)).Tokens);
+            Assert.NotEqual(reference.Tokens, (await Run(replicas.Take(1).ToList(), o with { Seed = 4 })).Tokens);
+            // Every step redraws a share of all cells across the windows: far more distributions than cells.
+            Assert.True(reference.Distributions > 2 * o.Cells, $"{reference.Distributions} distributions for {o.Cells} cells");
+        }
+        finally
+        {
+            foreach (var d in owned) d.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task AResumedSundaeCanvasIsTheStraightOneAndInpaintingKeepsTheKnownCells()
+    {
+        using var scope = NewDisposeScope();
+        var (replicas, owned) = Replicas(1);
+        try
+        {
+            var o = Options(12, 16);
+            var straight = await Run(replicas, o);
+            // Stopped after 5 steps: its tokens show no mask any more, so the job says which cells it generates.
+            var stopped = await Run(replicas, o, stopAt: 5);
+            await using var pool = new InProcessWindowPool(replicas, 8);
+            var resumed = new CanvasCoordinator(pool, o, stopped.Tokens.ToArray(), stopped.Step, Enumerable.Repeat(true, o.Cells).ToArray());
+            await resumed.RunAsync();
+            Assert.Equal(straight.Tokens, resumed.Tokens);
+            Assert.Equal(straight.Step, resumed.Step);
+
+            // Known cells (a region left masked is generated, started from random tokens) stay as given.
+            var given = straight.Tokens.ToArray();
+            for (var c = 0; c < o.Cells; c++) if (c / 16 is >= 4 and < 8) given[c] = pool.MaskId;
+            var inpainted = await Run(replicas, o with { Seed = 9 }, tokens: given.ToArray());
+            for (var c = 0; c < o.Cells; c++)
+                if (c / 16 is >= 4 and < 8) Assert.InRange(inpainted.Tokens[c], 0, 11);
+                else Assert.Equal(given[c], inpainted.Tokens[c]);
+        }
+        finally
+        {
+            foreach (var d in owned) d.Dispose();
+        }
+    }
+}
