@@ -47,10 +47,10 @@ internal static class ScheduleBench
     ];
 
     /// <summary>The first <paramref name="n"/> 64-px maps of terrain world <paramref name="seed"/>.</summary>
-    private static Tensor World(ulong seed, int n) => stack(Enumerable.Range(0, n).Select(i => TerrainMaps.Render(seed, i, 64)).ToList());
+    internal static Tensor World(ulong seed, int n) => stack(Enumerable.Range(0, n).Select(i => TerrainMaps.Render(seed, i, 64)).ToList());
 
     /// <summary>"mean | per level" of the SWD of <paramref name="images"/> against <paramref name="against"/>, for a table row.</summary>
-    private static string Swd(Tensor images, Tensor against)
+    internal static string Swd(Tensor images, Tensor against)
     {
         var levels = SlicedWasserstein.Distance(images, against);
         return $"{levels.Average(),6:F1} | {string.Join(" / ", levels.Select(l => l.ToString("F0")))}";
