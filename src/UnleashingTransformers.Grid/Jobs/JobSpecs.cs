@@ -35,8 +35,8 @@ public static class JobSpecs
         if (spec.Steps < 1) throw new ArgumentException("steps must be >= 1");
         if (spec.Steps > limits.MaxSteps) throw new ArgumentException($"steps {spec.Steps} is more than the limit of {limits.MaxSteps}");
         var sampling = new TokenSampling(spec.Temperature, spec.TemperatureEnd, spec.TopK, spec.TopP).Checked();
-        var schedule = ScheduleChoice.Parse(spec.Schedule, spec.MaskSchedule, spec.ChoiceTemperature)
-            with { Refine = new RefineSchedule(spec.Proportion, spec.ProportionEnd, spec.MinSteps).Checked() };
+        var refine = new RefineSchedule(spec.Proportion, spec.ProportionEnd, spec.MinSteps).Checked();
+        var schedule = ScheduleChoice.Parse(spec.Schedule, spec.MaskSchedule, spec.ChoiceTemperature) with { Refine = refine };
         if (order == RevealOrder.Raster && schedule.Kind != ScheduleKind.Reciprocal)
             throw new ArgumentException($"schedule {spec.Schedule} is for the parallel order; the raster order reveals one token a step in row-major order");
         var tiling = spec.Tiling switch
