@@ -19,8 +19,6 @@ namespace UnleashingTransformers.Bench;
 /// </summary>
 internal static class PeerPriorBench
 {
-    private static double Median(List<double> xs) => xs.Order().ElementAt(xs.Count / 2);
-
     /// <summary>SUNDAE against the absorbing prior: forward cost and a finished 16x16 sample at matched width and depth
     /// (random weights), then single windows and 32x64 canvases of trained terrain priors.</summary>
     public static int Sundae(int count, int canvases, string models, string sundaePath)
@@ -47,20 +45,7 @@ internal static class PeerPriorBench
             foreach (var (prior, network, net, sampler, step) in rows)
             {
                 var parameters = net.parameters().Sum(p => p.numel()) / 1e6;
-                var ms = new[] { 1, 8 }.Select(b =>
-                {
-                    using var inner = NewDisposeScope();
-                    var x = randint(0, config.CodebookSize, new long[] { b, 256 });
-                    net.forward(x);
-                    var times = new List<double>();
-                    for (var rep = 0; rep < 5; rep++)
-                    {
-                        var sw = Stopwatch.StartNew();
-                        net.forward(x);
-                        times.Add(sw.Elapsed.TotalMilliseconds);
-                    }
-                    return Median(times);
-                }).ToArray();
+                var ms = BackboneBench.ForwardMs(net, config.CodebookSize, 256);
                 var (denoiser, owned) = net.Denoiser(InferencePrecision.Float32, Device.CPU);
                 using (owned)
                 {

@@ -104,6 +104,6 @@ public class VitBackboneTests : TempDirTest
         Assert.Contains("--patch 4 does not divide the grid 4x6", Assert.Throws<ArgumentException>(() => new Dit(new VitConfig(c, 4, 6, 4))).Message);
         Assert.Contains("does not hold the window's 24 tokens", Assert.Throws<ArgumentException>(() => new Dit(new VitConfig(c, 5, 5))).Message);
         Assert.Contains("give an even N", Assert.Throws<ArgumentException>(() => new Uvit(new VitConfig(c, 4, 6))).Message);
-        Assert.Contains("expected transformer, dit, uvit or nat", Assert.Throws<ArgumentException>(() => PriorNetworks.Parse("hyena")).Message);
+        Assert.Contains("expected transformer, dit, uvit, nat or sundae", Assert.Throws<ArgumentException>(() => PriorNetworks.Parse("hyena")).Message);
     }
 }

@@ -38,8 +38,8 @@ public readonly record struct CanvasProgress(int Step, int Steps, long Revealed,
 /// Generates a token canvas larger than the prior's window (docs/grid.md). Each step: the
 /// schedule picks the candidate positions R; the windows covering R (only those) are asked, through the
 /// pool, for distributions at R's positions inside them (only those); each position's distributions are
-/// aggregated (mean, Gaussian-weighted or product of experts), and the step's <see cref="RevealStep"/>
-/// draws, selects and writes, as in <see cref="TokenSampler"/>. Every draw is keyed by (seed, step,
+/// aggregated (mean, Gaussian-weighted or product of experts), and the prior's <see cref="ITokenStep"/> (the
+/// absorbing reveal, or SUNDAE's refinement) draws, selects and writes, as in <see cref="TokenSampler"/>. Every draw is keyed by (seed, step,
 /// position), so the canvas does not depend on how windows are batched, on how many replicas serve them,
 /// or on which one. A canvas exactly one window large takes the sampler's path (same step, same draws,
 /// the one window's distribution as is), so it equals <c>ut sample</c>'s sample 0 for the seed. A canvas

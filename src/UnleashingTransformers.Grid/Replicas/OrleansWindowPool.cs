@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Orleans.Runtime.Messaging;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
-using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Grid.Telemetry;
+using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Grid.Replicas;
 
