@@ -100,9 +100,9 @@ internal static class PeerPriorBench
         {
             (absorbingPath, "absorbing (bundled)", "halton", 32, TilingKind.Shifted, TokenSampling.Plain(1.0)),
             (absorbingPath, "absorbing (bundled)", "halton", 32, TilingKind.Overlap, TokenSampling.Plain(1.0)),
-            (sundaePath, "sundae", "refine", 32, TilingKind.Overlap, new(1.0, 0.7, 0, 1)),
-            (sundaePath, "sundae", "refine", 100, TilingKind.Overlap, new(1.0, 0.7, 0, 1)),
+            (sundaePath, "sundae", "refine", 32, TilingKind.Shifted, new(1.0, 0.7, 0, 1)),
             (sundaePath, "sundae", "refine", 100, TilingKind.Shifted, new(1.0, 0.7, 0, 1)),
+            (sundaePath, "sundae", "refine", 100, TilingKind.Overlap, new(1.0, 0.7, 0, 1)),
         };
         foreach (var (path, name, schedule, s, tiling, sampling) in canvasRuns)
         {
