@@ -21,8 +21,9 @@ internal static class PeerPriorBench
 {
     /// <summary>SUNDAE against the absorbing prior: forward cost and a finished 16x16 sample at matched width and depth
     /// (random weights), then single windows and 32x64 canvases of trained terrain priors.</summary>
-    public static int Sundae(int count, int canvases, string models, string sundaePath)
+    public static int Sundae(int threads, int count, int canvases, string models, string sundaePath)
     {
+        set_num_threads(threads);
         using var scope = NewDisposeScope();
         var config = new TransformerConfig(CodebookSize: 1024, Emb: 256, Heads: 8, Layers: 8, BlockSize: 256);
         // The hourglass at the same width and 8 layers (2 + 4 on a quarter of the tokens + 2, and its two resampling
@@ -100,8 +101,9 @@ internal static class PeerPriorBench
         {
             (absorbingPath, "absorbing (bundled)", "halton", 32, TilingKind.Shifted, TokenSampling.Plain(1.0)),
             (absorbingPath, "absorbing (bundled)", "halton", 32, TilingKind.Overlap, TokenSampling.Plain(1.0)),
+            (sundaePath, "sundae", "refine", 8, TilingKind.Shifted, new(1.0, 0.7, 0, 1)),
+            (sundaePath, "sundae", "refine", 8, TilingKind.Overlap, new(1.0, 0.7, 0, 1)),
             (sundaePath, "sundae", "refine", 32, TilingKind.Shifted, new(1.0, 0.7, 0, 1)),
-            (sundaePath, "sundae", "refine", 100, TilingKind.Shifted, new(1.0, 0.7, 0, 1)),
             (sundaePath, "sundae", "refine", 100, TilingKind.Overlap, new(1.0, 0.7, 0, 1)),
         };
         foreach (var (path, name, schedule, s, tiling, sampling) in canvasRuns)
@@ -117,8 +119,9 @@ internal static class PeerPriorBench
 
     /// <summary>NAT on the whole canvas (one pass a step over the canvas) against the same weights through 8x8 windows,
     /// trained on the terrain latents: SWD of 32x64 canvases' crops and time; then one 64x64 canvas timed both ways.</summary>
-    public static int Whole(int canvases, string models, string natPath)
+    public static int Whole(int threads, int canvases, string models, string natPath)
     {
+        set_num_threads(threads);
         using var scope = NewDisposeScope();
         using var vqgan = VqGanCheckpoint.Load(Path.Combine(models, "vqgan_ema.th"), Device.CPU);
         using var prior = PriorCheckpoint.Load(natPath, null);
