@@ -63,7 +63,7 @@ internal static class TrainPriorCommand
             var device = common.Apply(r);
             CommonOptions.RequireFile(r.GetValue(latents), "--latents");
             var backbone = PriorNetworks.Parse(r.GetValue(model)!);
-            var (layerCount, depth) = Layers(r.GetValue(layers)!, backbone);
+            var (layerCount, depth) = Layers(r.GetResult(layers) is { Implicit: false } ? r.GetValue(layers) : null, backbone);
             var options = new PriorTrainingOptions
             {
                 Latents = r.GetValue(latents)!, OutDir = r.GetValue(outDir)!, Grid = r.GetValue(grid), CodebookSize = r.GetValue(codebook),
@@ -103,14 +103,16 @@ internal static class TrainPriorCommand
         return cmd;
     }
 
-    /// <summary>--layers: a block count, or for sundae an hourglass depth (a count alone is refused there: which part?).</summary>
-    private static (int count, string? depth) Layers(string text, PriorBackbone backbone)
+    /// <summary>--layers as given (null: left out): a block count, or for sundae an hourglass depth (a count alone is
+    /// refused there: which part?).</summary>
+    private static (int count, string? depth) Layers(string? given, PriorBackbone backbone)
     {
         if (backbone == PriorBackbone.Sundae)
         {
-            var (pre, valley, post) = HourglassConfig.ParseDepth(text == Defaults.Layers.ToString() ? HourglassConfig.DefaultDepth : text);
+            var (pre, valley, post) = HourglassConfig.ParseDepth(given ?? HourglassConfig.DefaultDepth);
             return (pre + valley + post, $"{pre}-{valley}-{post}");
         }
+        var text = given ?? Defaults.Layers.ToString();
         return int.TryParse(text, out var n) && n >= 1 ? (n, null) : throw new ArgumentException($"--layers {text}: a positive block count (an hourglass depth pre-valley-post is for --model sundae)");
     }
 

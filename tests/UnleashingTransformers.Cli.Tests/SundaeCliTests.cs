@@ -98,6 +98,7 @@ public class SundaeCliTests : TempDirTest
     public void BadSundaeSettingsAreOneLineAndWriteNothing()
     {
         Assert.Contains("pre-valley-post", Ut.Fails([.. Train(P("bad"), 2).Select(a => a == "1-2-1" ? "4" : a)]));
+        Assert.Contains("pre-valley-post", Ut.Fails([.. Train(P("bad"), 2).Select(a => a == "1-2-1" ? "24" : a)]));   // the others' default, given, is no depth
         Assert.Contains("--shorten 3: the shortening merges square blocks", Ut.Fails(Train(P("bad"), 2, "--shorten", "3")));
         Assert.Contains("both sides must be multiples of 3", Ut.Fails(Train(P("bad"), 2, "--shorten", "9")));
         Assert.Contains("--unroll must be >= 1", Ut.Fails(Train(P("bad"), 2, "--unroll", "0")));
