@@ -149,9 +149,7 @@ internal static class PeerPriorBench
                 for (var c = 0; c < n; c++)
                 {
                     var tokens = new TokenSampler(denoiser, new RevealStep(halton.Create(32, h, w), TokenSampling.Plain(1.0))).Sample(1, (ulong)c)[0];
-                    var image = CanvasDecoder.Decode(vqgan, tokens, h, w).clamp(0, 1);
-                    for (var y = 0; y < h / 8; y++)
-                        for (var x = 0; x < w / 8; x++) images.Add(image.narrow(1, y * 64, 64).narrow(2, x * 64, 64));
+                    images.AddRange(ScheduleBench.Crops(vqgan, tokens, h, w));
                 }
                 var seconds = sw.Elapsed.TotalSeconds / n;
                 Console.WriteLine($"| {h}x{w} | the whole canvas (--whole) | {(double)denoiser.Rows / n:F0} grids of {h}x{w} | {(swd ? ScheduleBench.Swd(stack(images), realCrops) : "- | -")} | {seconds:F1} |");
@@ -193,9 +191,7 @@ internal static class PeerPriorBench
                 canvas.RunAsync().GetAwaiter().GetResult();
                 pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
                 (passes, steps) = (passes + canvas.WindowPasses, steps + canvas.Step);
-                var image = CanvasDecoder.Decode(vqgan, canvas.Tokens, o.Height, o.Width).clamp(0, 1);
-                for (var y = 0; y < o.Height / 8; y++)
-                    for (var x = 0; x < o.Width / 8; x++) images.Add(image.narrow(1, y * 64, 64).narrow(2, x * 64, 64));
+                images.AddRange(ScheduleBench.Crops(vqgan, canvas.Tokens, o.Height, o.Width));
             }
             return (stack(images), (double)passes / canvases, (double)steps / canvases, sw.Elapsed.TotalSeconds / canvases);
         }

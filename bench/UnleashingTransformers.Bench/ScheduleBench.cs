@@ -49,6 +49,14 @@ internal static class ScheduleBench
     /// <summary>The first <paramref name="n"/> 64-px maps of terrain world <paramref name="seed"/>.</summary>
     internal static Tensor World(ulong seed, int n) => stack(Enumerable.Range(0, n).Select(i => TerrainMaps.Render(seed, i, 64)).ToList());
 
+    /// <summary>A token canvas decoded and cut into the 64-px crops of its 8x8-token windows, row by row.</summary>
+    internal static IEnumerable<Tensor> Crops(VqAutoEncoder vqgan, long[] tokens, int height, int width)
+    {
+        var image = CanvasDecoder.Decode(vqgan, tokens, height, width).clamp(0, 1);
+        for (var y = 0; y < height / 8; y++)
+            for (var x = 0; x < width / 8; x++) yield return image.narrow(1, y * 64, 64).narrow(2, x * 64, 64);
+    }
+
     /// <summary>"mean | per level" of the SWD of <paramref name="images"/> against <paramref name="against"/>, for a table row.</summary>
     internal static string Swd(Tensor images, Tensor against)
     {
@@ -131,9 +139,7 @@ internal static class ScheduleBench
                     canvas.RunAsync().GetAwaiter().GetResult();
                     pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
                     passes += canvas.WindowPasses;
-                    var image = CanvasDecoder.Decode(vqgan, canvas.Tokens, 32, 64).clamp(0, 1);
-                    for (var y = 0; y < 4; y++)
-                        for (var x = 0; x < 8; x++) images.Add(image.narrow(1, y * 64, 64).narrow(2, x * 64, 64));
+                    images.AddRange(Crops(vqgan, canvas.Tokens, 32, 64));
                 }
                 var seconds = sw.Elapsed.TotalSeconds / canvases;
                 Console.WriteLine($"| {name} | {s} | {tiling.ToString().ToLowerInvariant()} | {aggregation.ToString().ToLowerInvariant()} | {(tiling == TilingKind.Shifted ? "-" : stride.ToString())} | {(double)passes / canvases:F0} | {Swd(stack(images), realCrops)} | {seconds:F1} |");

@@ -142,8 +142,7 @@ public static class PriorNetworks
             : SquareGridOf(sd, shorten);
         var (pre, valley, post) = (Depth("pre_transformer"), Depth("valley_transformer"), Depth("post_transformer"));
         var config = new TransformerConfig(CodebookSize: (int)tok[0], Emb: emb, Heads: heads, Layers: pre + valley + post, BlockSize: h * w);
-        var network = new Hourglass(new HourglassConfig(config, h, w, pre, valley, post, shorten, inner / heads));
-        return network;
+        return new Hourglass(new HourglassConfig(config, h, w, pre, valley, post, shorten, inner / heads));
     }
 
     /// <summary>The reference's grid, which its files do not record: square, and the valley's rotary frequencies end at
