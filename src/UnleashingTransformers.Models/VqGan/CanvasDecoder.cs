@@ -1,5 +1,4 @@
 using UnleashingTransformers.Imaging;
-using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
 
@@ -10,56 +9,69 @@ namespace UnleashingTransformers.Models.VqGan;
 /// resolution, so this is the exact decode), or in overlapping tiles blended with linear ramps across
 /// the overlaps, for canvases whose whole decode would not fit in memory (measured: 2.3 GB for a 64x64
 /// grid at the reference size). Tiles see only their own tokens, so a tiled decode is close to, not
-/// equal to, the whole one; the ramps hide the seams. <see cref="DecodeToFile"/> writes the tiled decode
-/// straight to an image file a strip of tile rows at a time, so a gigapixel canvas never lies whole in memory.
+/// equal to, the whole one; the ramps hide the seams. <see cref="DecodeToFile"/> writes the decode
+/// straight to an image file a strip of tile rows at a time (<see cref="TileBlender"/>), so a gigapixel
+/// canvas never lies whole in memory; <see cref="RenderAsync"/> does the same with tiles decoded elsewhere
+/// (the grid's replicas).
 /// </summary>
 public static class CanvasDecoder
 {
     /// <summary>Tokens above which <see cref="Decode"/> tiles when not told (64 x 64).</summary>
-    public const int WholeDecodeLimit = 64 * 64;
-
-    /// <summary>Tile size in tokens when not told.</summary>
-    public const int DefaultTile = 32;
+    public const int WholeDecodeLimit = DecodeTiling.WholeDecodeLimit;
 
     /// <summary>Whether <see cref="Decode"/> and <see cref="DecodeToFile"/> decode the canvas whole.</summary>
-    public static bool Whole(long height, long width, int tile) => tile == 0 ? height * width <= WholeDecodeLimit : tile >= height && tile >= width;
+    public static bool Whole(long height, long width, int tile) => DecodeTiling.Whole(height, width, tile);
 
     /// <summary>Bytes <see cref="DecodeToFile"/> holds at its peak for an H x W canvas: whole, the float image, the
     /// weights and the normalised result (3 + 1 + 3 floats a pixel, f² pixels a token); tiled, the strip of tile
     /// rows being blended (3 + 1 floats a pixel, a tile high, the image wide) and one row of pixels as bytes.</summary>
     public static long PeakBytes(long height, long width, int downscale, int tile = 0) => Whole(height, width, tile)
         ? 7L * sizeof(float) * downscale * downscale * height * width
-        : 4L * sizeof(float) * downscale * (tile == 0 ? DefaultTile : tile) * downscale * width + 3L * downscale * width;
+        : 4L * sizeof(float) * downscale * (tile == 0 ? DecodeTiling.DefaultTile : tile) * downscale * width + 3L * downscale * width;
 
     /// <summary>
     /// Decodes the canvas into an image file (format by extension, atomically, a PNG carrying
-    /// <paramref name="parameters"/>): whole when <see cref="Whole(long, long, int)"/>, otherwise tile row by tile row,
-    /// each finished strip of pixels appended to a raw file beside the target, which libvips then streams into
-    /// the image. The pixels are those of <see cref="Decode"/> with the same tiles, bit for bit (each pixel's
-    /// tiles are added in the same order).
+    /// <paramref name="parameters"/>), tile row by tile row, each finished strip of pixels appended to a raw
+    /// file beside the target, which libvips then streams into the image. The pixels are those of
+    /// <see cref="Decode"/> with the same tiles, bit for bit (each pixel's tiles are added in the same order).
     /// </summary>
     public static void DecodeToFile(VqAutoEncoder ae, long[] tokens, int height, int width, string path, int tile = 0, int overlap = 8,
         Device? device = null, string? parameters = null)
     {
-        if (tokens.Length != height * width) throw new ArgumentException("token count does not match the canvas");
-        if (Whole(height, width, tile))
+        if (tokens.Length != (long)height * width) throw new ArgumentException("token count does not match the canvas");
+        var tiling = new DecodeTiling(height, width, ae.Downscale, tile, overlap);
+        WriteRaw(tiling, path, parameters, raw => with_single_thread(() =>
         {
-            using var image = Decode(ae, tokens, height, width, tile, overlap, device);
-            Images.Save(image, path, parameters: parameters);
-            return;
-        }
-        var full = Path.GetFullPath(path);
-        var raw = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.raw");
+            using var blender = new TileBlender(tiling, raw);
+            foreach (var t in tiling.Tiles)
+            {
+                using var pixels = DecodeTiling.DecodeTile(ae, tiling.Crop(tokens, t), tiling.TileHeight, tiling.TileWidth, device);
+                blender.Add(pixels);
+            }
+            return 0;
+        }));
+    }
+
+    /// <summary>
+    /// Writes an image file from tiles decoded elsewhere: <paramref name="tiles"/> yields each tile's pixels,
+    /// float (3, TileHeight·f, TileWidth·f), in the tiling's order. The same bytes as <see cref="DecodeToFile"/>
+    /// when the tiles are (<see cref="DecodeTiling.DecodeTile"/> of the same VQ-GAN on the same kind of device).
+    /// </summary>
+    public static async Task RenderAsync(DecodeTiling tiling, IAsyncEnumerable<Tensor> tiles, string path, string? parameters = null, CancellationToken cancel = default)
+    {
+        var raw = RawPath(path);
         try
         {
-            with_single_thread(() =>
+            await using (var file = new FileStream(raw, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20, useAsync: false))
             {
-                using var file = new FileStream(raw, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
-                Strips(ae, tokens, height, width, Math.Min(tile == 0 ? DefaultTile : tile, height), Math.Min(tile == 0 ? DefaultTile : tile, width), overlap, device, file);
-                return 0;
-            });
-            var f = ae.Downscale;
-            Images.SaveRaw(raw, width * f, height * f, path, parameters);
+                using var blender = new TileBlender(tiling, file);
+                await foreach (var pixels in tiles.WithCancellation(cancel))
+                    using (pixels)
+                        blender.Add(pixels);
+                if (!blender.Done) throw new InvalidOperationException("the decode ended before its last tile");
+            }
+            var f = tiling.Downscale;
+            Images.SaveRaw(raw, tiling.Width * f, tiling.Height * f, path, parameters);
         }
         finally
         {
@@ -67,57 +79,31 @@ public static class CanvasDecoder
         }
     }
 
-    /// <summary>The tiled decode a strip at a time: after each row of tiles, the pixel rows no later tile
-    /// touches are normalised, rounded to bytes (as <see cref="Images.Save"/> does) and written.</summary>
-    private static void Strips(VqAutoEncoder ae, long[] tokens, int h, int w, int th, int tw, int overlap, Device? device, Stream output)
+    /// <summary>Leftover raw files of renders of <paramref name="path"/> that were cut short (a killed process).</summary>
+    public static void RemoveLeftovers(string path)
     {
-        overlap = Math.Clamp(overlap, 0, Math.Min(th, tw) - 1);
-        var f = ae.Downscale;
-        var tiling = new WindowTiling(h, w, th, tw, Math.Max(1, th - overlap), Math.Max(1, tw - overlap));
-        var (held, pixelsWide) = ((long)th * f, (long)w * f);
-        var image = zeros(3, held, pixelsWide);
-        var weight = zeros(1, held, pixelsWide);
-        long start = 0;                                                           // the image row of the strip's first row
+        var full = Path.GetFullPath(path);
+        foreach (var stale in Directory.EnumerateFiles(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.*.raw")) File.Delete(stale);
+    }
+
+    private static string RawPath(string path)
+    {
+        var full = Path.GetFullPath(path);
+        return Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.raw");
+    }
+
+    private static void WriteRaw(DecodeTiling tiling, string path, string? parameters, Func<Stream, int> fill)
+    {
+        var raw = RawPath(path);
         try
         {
-            for (var row = 0; row < tiling.Tops.Count; row++)
-            {
-                var top = (long)tiling.Tops[row] * f;
-                foreach (var t in tiling.Windows.Where(t => t.Top == tiling.Tops[row]))
-                {
-                    using var scope = NewDisposeScope();
-                    var (pixels, wt) = Tile(ae, tokens, h, w, t, th, tw, overlap, device);
-                    image.narrow(1, top - start, th * f).narrow(2, t.Left * f, tw * f).add_(pixels * wt);
-                    weight.narrow(1, top - start, th * f).narrow(2, t.Left * f, tw * f).add_(wt);
-                }
-                var done = row + 1 < tiling.Tops.Count ? (long)tiling.Tops[row + 1] * f : (long)h * f;
-                using (var scope = NewDisposeScope())
-                {
-                    var n = done - start;
-                    var rgb = image.narrow(1, 0, n) / weight.narrow(1, 0, n);
-                    var bytes = (rgb.clamp(0, 1) * 255 + 0.5).floor().to(ScalarType.Byte).permute(1, 2, 0).contiguous();
-                    output.Write(bytes.data<byte>());
-                }
-                // The strip moves down: rows not yet final stay, the rest starts empty.
-                var keep = start + held - done;
-                var (nextImage, nextWeight) = (zeros(3, held, pixelsWide), zeros(1, held, pixelsWide));
-                if (keep > 0)
-                {
-                    // In a scope of its own: a view left to an enclosing scope would keep its strip's storage alive
-                    // (it did: 4.3 GB at 2048x2048 tokens, a strip a row).
-                    using var scope = NewDisposeScope();
-                    nextImage.narrow(1, 0, keep).copy_(image.narrow(1, done - start, keep));
-                    nextWeight.narrow(1, 0, keep).copy_(weight.narrow(1, done - start, keep));
-                }
-                image.Dispose();
-                weight.Dispose();
-                (image, weight, start) = (nextImage, nextWeight, done);
-            }
+            using (var file = new FileStream(raw, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20)) fill(file);
+            var f = tiling.Downscale;
+            Images.SaveRaw(raw, tiling.Width * f, tiling.Height * f, path, parameters);
         }
         finally
         {
-            image.Dispose();
-            weight.Dispose();
+            File.Delete(raw);
         }
     }
 
@@ -129,61 +115,23 @@ public static class CanvasDecoder
 
     private static Tensor DecodeAny(VqAutoEncoder ae, long[] tokens, int height, int width, int tile, int overlap, Device? device)
     {
-        if (tokens.Length != height * width) throw new ArgumentException("token count does not match the canvas");
-        if (Whole(height, width, tile)) return DecodeWhole(ae, tokens, height, width, device);
-        if (tile == 0) tile = DefaultTile;
-        return Tiled(ae, tokens, height, width, Math.Min(tile, height), Math.Min(tile, width), overlap, device);
-    }
-
-    private static Tensor DecodeWhole(VqAutoEncoder ae, long[] tokens, int h, int w, Device? device)
-    {
-        using var scope = NewDisposeScope();
-        var ids = from_array<long>(tokens, 1, h, w).to(device ?? Device.CPU);
-        return ae.decode(ids)[0].cpu().MoveToOuterDisposeScope();
-    }
-
-    private static Tensor Tiled(VqAutoEncoder ae, long[] tokens, int h, int w, int th, int tw, int overlap, Device? device)
-    {
-        overlap = Math.Clamp(overlap, 0, Math.Min(th, tw) - 1);
+        if (tokens.Length != (long)height * width) throw new ArgumentException("token count does not match the canvas");
+        var tiling = new DecodeTiling(height, width, ae.Downscale, tile, overlap);
+        if (tiling.Tiles.Count == 1) return DecodeTiling.DecodeTile(ae, tokens, height, width, device);
         var f = ae.Downscale;
-        var tiling = new WindowTiling(h, w, th, tw, Math.Max(1, th - overlap), Math.Max(1, tw - overlap));
-        var image = zeros(3, h * f, w * f);
-        var weight = zeros(1, h * f, w * f);
-        foreach (var t in tiling.Windows)
+        var image = zeros(3, height * f, width * f);
+        var weight = zeros(1, height * f, width * f);
+        foreach (var t in tiling.Tiles)
         {
             using var scope = NewDisposeScope();
-            var (pixels, wt) = Tile(ae, tokens, h, w, t, th, tw, overlap, device);
-            image.narrow(1, t.Top * f, th * f).narrow(2, t.Left * f, tw * f).add_(pixels * wt);
-            weight.narrow(1, t.Top * f, th * f).narrow(2, t.Left * f, tw * f).add_(wt);
+            var pixels = DecodeTiling.DecodeTile(ae, tiling.Crop(tokens, t), tiling.TileHeight, tiling.TileWidth, device);
+            var wt = tiling.Weight(t);
+            image.narrow(1, t.Top * f, tiling.TileHeight * f).narrow(2, t.Left * f, tiling.TileWidth * f).add_(pixels * wt);
+            weight.narrow(1, t.Top * f, tiling.TileHeight * f).narrow(2, t.Left * f, tiling.TileWidth * f).add_(wt);
         }
         var result = image / weight;
         image.Dispose();
         weight.Dispose();
         return result;
-    }
-
-    /// <summary>One tile's pixels and blending weight: 1 inside, ramping down towards the edges that border another tile.</summary>
-    private static (Tensor pixels, Tensor weight) Tile(VqAutoEncoder ae, long[] tokens, int h, int w, Window t, int th, int tw, int overlap, Device? device)
-    {
-        var f = ae.Downscale;
-        var crop = new long[th * tw];
-        for (var r = 0; r < th; r++) Array.Copy(tokens, (t.Top + r) * w + t.Left, crop, r * tw, tw);
-        var pixels = ae.decode(from_array<long>(crop, 1, th, tw).to(device ?? Device.CPU))[0].cpu();
-        var wy = Ramp(th * f, t.Top > 0 ? overlap * f : 0, t.Top + th < h ? overlap * f : 0).view(1, th * f, 1);
-        var wx = Ramp(tw * f, t.Left > 0 ? overlap * f : 0, t.Left + tw < w ? overlap * f : 0).view(1, 1, tw * f);
-        return (pixels, wy * wx);
-    }
-
-    private static Tensor Ramp(int size, int rampStart, int rampEnd)
-    {
-        var v = new float[size];
-        for (var i = 0; i < size; i++)
-        {
-            double a = 1;
-            if (rampStart > 0 && i < rampStart) a = Math.Min(a, (i + 0.5) / rampStart);
-            if (rampEnd > 0 && i >= size - rampEnd) a = Math.Min(a, (size - i - 0.5) / rampEnd);
-            v[i] = (float)a;
-        }
-        return tensor(v);
     }
 }
