@@ -79,7 +79,7 @@ internal static class GridBench
             if (sw.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"{directory.Current().Count} of {replicas} replicas visible");
             Thread.Sleep(100);
         }
-        return new OrleansWindowPool(caller.Services.GetRequiredService<IGrainFactory>(), directory, info, info.Version, new WindowPoolOptions());
+        return new OrleansWindowPool(caller.Services.GetRequiredService<IGrainFactory>(), new ReplicaChoice(directory, new WindowPoolOptions()), info, info.Version);
     }
 
     /// <summary>Window silos (`ut silo`, window role, Threads 1) in the cluster, started side by side.</summary>
@@ -90,7 +90,7 @@ internal static class GridBench
             var config = Path.Combine(dir, $"window-{i}.json");
             File.WriteAllText(config, JsonSerializer.Serialize(new
             {
-                Roles = new[] { "window" }, Threads = 1, StateDirectory = dir, Models = new { Prior = Bundled, Heads = 8 },
+                Roles = new[] { "window" }, Threads = 1, StateDirectory = dir, Models = new { Prior = Bundled, VqGan = Path.Combine(Path.GetDirectoryName(Bundled)!, "vqgan_ema.th"), Heads = 8 },
                 Cluster = new { Provider = "redis", Redis = redis.Endpoint, SiloPort = Ports.Free(), GatewayPort = Ports.Free() },
                 Window = new { Replicas = replicasEach, MaxBatch = 8, MaxWaitMs = 2, SimulatedBatchMs = simulatedMs },
             }));

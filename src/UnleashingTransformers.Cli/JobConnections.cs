@@ -19,7 +19,36 @@ internal interface IJobConnection : IAsyncDisposable
     Task<JobStatus> SubmitAsync(CanvasJobSpec spec, CancellationToken cancel);
     Task<JobStatus> StatusAsync(string id, CancellationToken cancel);
     Task CancelAsync(string id);
-    Task<byte[]> ImageAsync(string id, CancellationToken cancel);
+    /// <summary>Writes a done job's PNG to <paramref name="path"/> as it arrives, resuming where a dropped
+    /// transfer stopped (the same version of the image, or from the start if it changed).</summary>
+    Task DownloadAsync(string id, string path, CancellationToken cancel);
+}
+
+/// <summary>How <c>ut submit</c> fetches a job's image: a stream to disk, picked up again where it broke off.</summary>
+internal static class Downloads
+{
+    /// <summary>Times a broken transfer is resumed before giving up.</summary>
+    public const int Resumes = 5;
+
+    /// <summary>Runs <paramref name="transfer"/> (given the file and the bytes already in it) until it completes,
+    /// resuming after transient failures.</summary>
+    public static async Task RunAsync(string id, string path, Func<FileStream, long, CancellationToken, Task> transfer, Func<Exception, bool> transient, CancellationToken cancel)
+    {
+        await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await transfer(file, file.Length, cancel);
+                return;
+            }
+            catch (Exception e) when (!cancel.IsCancellationRequested && transient(e) && attempt < Resumes)
+            {
+                Console.Error.WriteLine($"submit: job {id}: the download broke off at {file.Length:N0} bytes ({e.Message}); resuming");
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), cancel);
+            }
+        }
+    }
 }
 
 /// <summary>A gateway's HTTP API; the bearer token (when the gateway needs one) from UT__Gateway__Token.</summary>
@@ -61,11 +90,29 @@ internal sealed class GatewayConnection : IJobConnection
 
     public Task CancelAsync(string id) => _http.DeleteAsync($"jobs/{id}", CancellationToken.None);
 
-    public async Task<byte[]> ImageAsync(string id, CancellationToken cancel)
+    public Task DownloadAsync(string id, string path, CancellationToken cancel)
     {
-        var image = await _http.GetAsync($"jobs/{id}/image", cancel);
-        if (!image.IsSuccessStatusCode) throw new IOException($"job {id}: image not available: {await ErrorOf(image, cancel)}");
-        return await image.Content.ReadAsByteArrayAsync(cancel);
+        string? etag = null;
+        return Downloads.RunAsync(id, path, async (file, have, token) =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"jobs/{id}/image");
+            if (have > 0 && etag is not null)
+            {
+                // The rest of the same image; a changed one comes whole (200), and the file starts over.
+                request.Headers.Range = new RangeHeaderValue(have, null);
+                request.Headers.IfRange = new RangeConditionHeaderValue(EntityTagHeaderValue.Parse(etag));
+            }
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token);
+            if (!response.IsSuccessStatusCode) throw new ArgumentException($"job {id}: image not available: {await ErrorOf(response, token)}");
+            etag = response.Headers.ETag?.ToString();
+            if (response.StatusCode != System.Net.HttpStatusCode.PartialContent) file.SetLength(0);
+            file.Position = file.Length;
+            await using var body = await response.Content.ReadAsStreamAsync(token);
+            await body.CopyToAsync(file, token);
+            await file.FlushAsync(token);
+            var total = response.Content.Headers.ContentRange?.Length ?? response.Content.Headers.ContentLength;
+            if (total is { } expected && file.Length != expected) throw new IOException($"the image ended at {file.Length:N0} of {expected:N0} bytes");
+        }, e => e is IOException or HttpRequestException, cancel);
     }
 
     private static async Task<string> ErrorOf(HttpResponseMessage response, CancellationToken cancel)
@@ -148,8 +195,21 @@ internal sealed class ClusterConnection(IHost host, IGrainFactory grains, string
 
     public Task CancelAsync(string id) => grains.GetGrain<ICanvasJobGrain>(id).CancelAsync();
 
-    public async Task<byte[]> ImageAsync(string id, CancellationToken cancel) =>
-        await grains.GetGrain<ICanvasJobGrain>(id).ImageAsync() ?? throw new IOException($"job {id}: image not available");
+    public Task DownloadAsync(string id, string path, CancellationToken cancel)
+    {
+        string? etag = null;
+        return Downloads.RunAsync(id, path, async (file, have, token) =>
+        {
+            await using var image = await JobOutputStream.OpenAsync(grains.GetGrain<ICanvasJobGrain>(id), "image.png")
+                ?? throw new ArgumentException($"job {id}: image not available");
+            // The rest of the same image; a changed one is taken from the start.
+            if (image.Info.ETag != etag) (etag, file.Position) = (image.Info.ETag, 0);
+            file.SetLength(file.Position);
+            image.Position = file.Position;
+            await image.CopyToAsync(file, token);
+            await file.FlushAsync(token);
+        }, e => e is IOException or TimeoutException or SiloUnavailableException, cancel);
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Torch.Serialization;
 
 namespace UnleashingTransformers.Cli;
@@ -14,7 +15,7 @@ internal static class SubmitCommand
         var gateway = new Option<string?>("--gateway") { Description = "gateway address, e.g. http://127.0.0.1:8080 (token, if it needs one: UT__Gateway__Token)" };
         var cluster = new Option<string?>("--cluster") { Description = "the cluster's redis, e.g. redis://127.0.0.1:6379: submit as an Orleans client" };
         var canvas = new CanvasFlags();
-        var output = new Option<string>("--out") { Description = "image file (.png)", DefaultValueFactory = _ => "generated.png" };
+        var output = new Option<string>("--out") { Description = "image file: .png (the job's own), .tif (tiled, pyramidal) or .dzi (DeepZoom pyramid), made from it", DefaultValueFactory = _ => "generated.png" };
         var cmd = new Command("submit", "Submit a generation job to a gateway or a cluster, follow its progress and fetch the image") { gateway, cluster };
         canvas.AddTo(cmd);
         cmd.Options.Add(output);
@@ -23,7 +24,8 @@ internal static class SubmitCommand
             if ((r.GetValue(gateway) is null) == (r.GetValue(cluster) is null)) throw new ArgumentException("give one of --gateway URL or --cluster redis://host:port");
             var spec = canvas.Spec(r);
             var outPath = r.GetValue(output)!;
-            if (!Path.GetExtension(outPath).Equals(".png", StringComparison.OrdinalIgnoreCase)) throw new ArgumentException($"--out {outPath}: jobs give PNG images, use .png");
+            if (Path.GetExtension(outPath).ToLowerInvariant() is not (".png" or ".tif" or ".tiff" or ".dzi"))
+                throw new ArgumentException($"--out {outPath}: jobs give PNG images; use .png, or .tif / .dzi for a pyramid made from it");
             if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir && !Directory.Exists(dir)) throw new ArgumentException($"{outPath}: directory {dir} does not exist");
             // Ctrl-C or SIGTERM while following the job: cancel the job too (nobody would wait for it).
             using var stop = new CancellationTokenSource();
@@ -62,8 +64,24 @@ internal static class SubmitCommand
             return 130;
         }
         if (status.State != JobState.Done) throw new IOException($"job {status.Id} {status.State.ToString().ToLowerInvariant()}{(status.Error is null ? "" : $": {status.Error}")}");
-        var bytes = await jobs.ImageAsync(status.Id, cancel);
-        AtomicFile.Write(outPath, tmp => File.WriteAllBytes(tmp, bytes));
+        if (Path.GetExtension(outPath).Equals(".png", StringComparison.OrdinalIgnoreCase))
+        {
+            // Streamed to disk (a multi-GB image never lies in memory), renamed into place once whole.
+            await AtomicFile.WriteAsync(outPath, tmp => jobs.DownloadAsync(status.Id, tmp, cancel));
+        }
+        else
+        {
+            var png = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, $".{Path.GetFileName(outPath)}.{Environment.ProcessId}.png");
+            try
+            {
+                await jobs.DownloadAsync(status.Id, png, cancel);
+                Images.Convert(png, outPath);
+            }
+            finally
+            {
+                File.Delete(png);
+            }
+        }
         Console.WriteLine($"submit: job {status.Id} done in {status.Step} steps -> {outPath}");
         return 0;
     }

@@ -27,19 +27,18 @@ public interface ICanvasJobGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<bool> ResumeAsync();
 
-    /// <summary>The PNG of a finished job; null while it runs or when it failed.</summary>
-    [ResponseTimeout("00:05:00")]
-    Task<byte[]?> ImageAsync();
-
-    /// <summary>A PNG of the canvas as it stands (one pixel a token in its code's colour, masked positions
-    /// grey); null when no such job exists or it failed or was cancelled.</summary>
+    /// <summary>The length and version of one of the job's outputs: <c>image.png</c>, <c>image.dzi</c> and
+    /// <c>image_files/LEVEL/COL_ROW.jpeg</c> of a done job (its DeepZoom pyramid), or <c>preview.png</c> (the
+    /// canvas as it stands, one pixel a token in its code's colour, masked positions grey; not for failed or
+    /// cancelled jobs). Null when there is no such output (yet).</summary>
     [AlwaysInterleave]
-    Task<byte[]?> PreviewAsync();
+    Task<OutputInfo?> OutputAsync(string file);
 
-    /// <summary>A file of a done job's DeepZoom pyramid: <c>image.dzi</c> or <c>image_files/LEVEL/COL_ROW.jpeg</c>;
-    /// null when there is no such file.</summary>
+    /// <summary>Up to <see cref="OutputInfo.MaxChunk"/> bytes of an output from <paramref name="offset"/> (fewer at
+    /// its end): outputs travel in bounded chunks, never whole. Null when the output is gone or is no longer the
+    /// version <paramref name="etag"/> names (a preview of a later step).</summary>
     [AlwaysInterleave]
-    Task<byte[]?> PyramidAsync(string file);
+    Task<byte[]?> ReadAsync(string file, string etag, long offset, int count);
 
     /// <summary>The spec, weights version and tokens of a done job (null otherwise): what an edit starts from.</summary>
     [AlwaysInterleave]

@@ -39,7 +39,8 @@ public sealed record ReplicaStatus(
 
 /// <summary>
 /// One model replica (a CPU slot or one GPU), keyed <c>"{silo}/{slot}"</c> and pinned to that silo.
-/// Requests from many canvases are batched dynamically on the replica's own thread.
+/// Requests from many canvases are batched dynamically on the replica's own thread; the tiles of finished
+/// canvases are decoded on a thread of the slot's own beside it, with the silo's VQ-GAN.
 /// </summary>
 public interface IWindowReplicaGrain : IGrainWithStringKey
 {
@@ -53,4 +54,12 @@ public interface IWindowReplicaGrain : IGrainWithStringKey
     Task<string> ReloadAsync(string priorPath);
 
     Task<ReplicaStatus> StatusAsync();
+
+    /// <summary>Decodes one tile with the silo's VQ-GAN; throws <see cref="ModelMismatchException"/> when that is
+    /// another VQ-GAN than <paramref name="vqgan"/> (a version).</summary>
+    [ResponseTimeout("00:10:00")]
+    Task<DecodedTile> DecodeAsync(string vqgan, TileRequest tile, CancellationToken cancel = default);
+
+    /// <summary>The silo's VQ-GAN.</summary>
+    Task<DecoderInfo> DecoderAsync();
 }

@@ -167,7 +167,8 @@ public sealed record SiloConfig
         foreach (var role in Roles)
             if (!KnownRoles.Contains(role)) throw new ArgumentException($"{path}: unknown role '{role}' in Roles (expected {string.Join(", ", KnownRoles)})");
         if (Has("window") || Has("canvas")) RequireFile(Models.Prior, "Models:Prior");
-        if (Has("canvas")) RequireFile(Models.VqGan, "Models:VqGan");
+        // Window silos decode finished canvases; canvas silos load no model beyond reading the prior's shape.
+        if (Has("window")) RequireFile(Models.VqGan, "Models:VqGan");
         foreach (var problem in Cluster.Problems().Concat(Window.Problems()).Concat(Canvas.Problems()))
             throw new ArgumentException($"{path}: {problem}");
         if (Cluster.Provider == "localhost" && Has("canvas") && !Has("window"))

@@ -50,16 +50,18 @@ public static class SiloHost
         Func<string?, ReplicaModel> load = config.Window.SimulatedBatchMs is { } ms
             ? path => new ReplicaModel(new SimulatedDenoiser(prior!.WindowLength, prior.CodebookSize, TimeSpan.FromMilliseconds(ms)), ModelVersion.OfFile(path ?? config.Models.Prior))
             : path => replicas!.Load(path);
+        // The window silos' VQ-GAN decodes finished canvases, tile by tile, beside the window passes.
         await using var replicaHost = config.Has("window")
-            ? new ReplicaHost(load, config.Window.Replicas, config.Window.MaxBatch, TimeSpan.FromMilliseconds(config.Window.MaxWaitMs), config.Device)
+            ? new ReplicaHost(load, config.Window.Replicas, config.Window.MaxBatch, TimeSpan.FromMilliseconds(config.Window.MaxWaitMs), config.Device,
+                new TileDecoder(config.Models.VqGan, device, config.Window.Replicas, prior!.CodebookSize))
             : null;
-        // Canvas role: the pool of each job calls the cluster's replica grains, resolved once the host is built.
+        // Canvas role: each job calls the cluster's replica grains (resolved once the host is built); it loads no model.
         IServiceProvider? services = null;
         var timeout = TimeSpan.FromSeconds(config.Canvas.RequestTimeoutSeconds);
         var poolOptions = new WindowPoolOptions { Timeout = timeout, Retries = config.Canvas.Retries, WaitForReplicas = timeout };
         using var canvas = config.Has("canvas")
-            ? new CanvasRuntime(prior!, config.Canvas, config.Models.VqGan, device, config.StateDirectory,
-                model => new OrleansWindowPool(services!.GetRequiredService<IGrainFactory>(), services!.GetRequiredService<ReplicaDirectory>(), prior!, model, poolOptions))
+            ? new CanvasRuntime(prior!, config.Canvas, config.StateDirectory,
+                model => new ClusterJobReplicas(services!.GetRequiredService<IGrainFactory>(), services!.GetRequiredService<ReplicaDirectory>(), prior!, model, poolOptions))
             : null;
 
         // Gateway silos and silos with an ops port are web hosts; the rest a plain host.

@@ -27,21 +27,37 @@ public static partial class torch
     public static bool set_blas_threads(int n) => Native.ut_set_blas_threads(n) != 0;
     public static int get_num_threads() => Native.ut_get_num_threads();
 
+    private static readonly object SingleThreadLock = new();
+    private static int s_singleThreaded, s_savedBlasThreads;
+
     /// <summary>
     /// Runs <paramref name="work"/> with libtorch's and the BLAS pool's threads at one, then restores
     /// them. Parallel reductions (GroupNorm, some BLAS products) differ in the last bits with the thread
     /// count; work whose output must be byte-identical on any machine (decoding a canvas) runs under this.
+    /// Several threads may be inside at once (a silo decoding tiles on each replica slot): libtorch's count
+    /// is the calling thread's (OpenMP's is per thread), the BLAS pool's is the process's, set by the first
+    /// thread in and restored by the last one out.
     /// </summary>
     public static T with_single_thread<T>(Func<T> work)
     {
-        var (torchThreads, blasThreads) = (Native.ut_get_num_threads(), Native.ut_get_blas_threads());
+        var torchThreads = Native.ut_get_num_threads();
         Native.ut_set_num_threads(1);
-        if (blasThreads > 1) _ = Native.ut_set_blas_threads(1);   // returns 0 where the BLAS has no control: nothing to undo
+        lock (SingleThreadLock)
+        {
+            if (s_singleThreaded++ == 0)
+            {
+                s_savedBlasThreads = Native.ut_get_blas_threads();
+                if (s_savedBlasThreads > 1) _ = Native.ut_set_blas_threads(1);   // returns 0 where the BLAS has no control: nothing to undo
+            }
+        }
         try { return work(); }
         finally
         {
             Native.ut_set_num_threads(torchThreads);
-            if (blasThreads > 1) _ = Native.ut_set_blas_threads(blasThreads);
+            lock (SingleThreadLock)
+            {
+                if (--s_singleThreaded == 0 && s_savedBlasThreads > 1) _ = Native.ut_set_blas_threads(s_savedBlasThreads);
+            }
         }
     }
 

@@ -31,6 +31,7 @@ public sealed class CanvasJobGrain(
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _cancel = new();
     private CanvasCoordinator? _canvas;
+    private (byte[] bytes, string etag)? _preview;
     /// <summary>The state status calls report while a finish is being recorded (null: the saved state).</summary>
     private JobState? _reported;
 
@@ -104,26 +105,65 @@ public sealed class CanvasJobGrain(
 
     public Task<bool> ResumeAsync() => Task.FromResult(Exists);
 
-    public async Task<byte[]?> ImageAsync()
+    public async Task<OutputInfo?> OutputAsync(string file)
     {
-        if (!Exists || S.State != JobState.Done) return null;
-        return await File.ReadAllBytesAsync(runtime.ImagePath(Id));
+        if (file == Preview) return await PreviewAsync() is { } preview ? new OutputInfo(preview.bytes.Length, preview.etag, "image/png") : null;
+        if (!Exists || S.State != JobState.Done || runtime.OutputFile(Id, file) is not { } path) return null;
+        var info = new FileInfo(path);
+        return info.Exists ? new OutputInfo(info.Length, FileTag(info), ContentType(file)) : null;
     }
 
-    public Task<byte[]?> PreviewAsync()
+    public async Task<byte[]?> ReadAsync(string file, string etag, long offset, int count)
     {
-        if (!Exists || S.State is JobState.Failed or JobState.Cancelled) return Task.FromResult<byte[]?>(null);
+        if (offset < 0 || count < 0) throw new ArgumentException($"read of {count} bytes at {offset}: both must be >= 0");
+        count = Math.Min(count, OutputInfo.MaxChunk);
+        if (file == Preview)
+        {
+            if (await PreviewAsync() is not { } preview || preview.etag != etag) return null;
+            var from = (int)Math.Min(offset, preview.bytes.Length);
+            return preview.bytes.AsSpan(from, Math.Min(count, preview.bytes.Length - from)).ToArray();
+        }
+        if (!Exists || S.State != JobState.Done || runtime.OutputFile(Id, file) is not { } path) return null;
+        try
+        {
+            await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, useAsync: true);
+            if (FileTag(new FileInfo(path)) != etag) return null;
+            stream.Position = Math.Min(offset, stream.Length);
+            var buffer = new byte[Math.Min(count, stream.Length - stream.Position)];
+            await stream.ReadExactlyAsync(buffer);
+            return buffer;
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The preview's name among the outputs.</summary>
+    private const string Preview = "preview.png";
+
+    private static string FileTag(FileInfo file) => $"\"{file.Length:x}-{file.LastWriteTimeUtc.Ticks:x}\"";
+
+    private static string ContentType(string file) => Path.GetExtension(file) switch
+    {
+        ".png" => "image/png",
+        ".dzi" => "application/xml",
+        ".jpeg" => "image/jpeg",
+        _ => "application/octet-stream",
+    };
+
+    /// <summary>The preview of the canvas as it stands, made once per step (readers take it in chunks).</summary>
+    private async Task<(byte[] bytes, string etag)?> PreviewAsync()
+    {
+        if (!Exists || S.State is JobState.Failed or JobState.Cancelled) return null;
         var spec = S.Spec!;
         // The running canvas, the saved one, or (queued, never started) an empty one.
+        var (step, revealed) = (_canvas?.Step ?? S.Step, _canvas?.Revealed ?? S.Revealed);
+        var etag = $"\"p{step}-{revealed}\"";
+        if (_preview is { } cached && cached.etag == etag) return cached;
         var tokens = _canvas?.Tokens ?? S.Tokens ?? Enumerable.Repeat((long)runtime.Prior.MaskId, spec.Height * spec.Width).ToArray();
-        return Task.FromResult<byte[]?>(runtime.Preview(tokens, spec.Height, spec.Width));
-    }
-
-    public async Task<byte[]?> PyramidAsync(string file)
-    {
-        if (!Exists || S.State != JobState.Done) return null;
-        var path = runtime.PyramidFile(Id, file);
-        return path is not null && File.Exists(path) ? await File.ReadAllBytesAsync(path) : null;
+        _preview = (await runtime.PreviewAsync(tokens, spec.Height, spec.Width), etag);
+        return _preview;
     }
 
     public Task<FinishedCanvas?> CanvasAsync() =>
@@ -206,8 +246,8 @@ public sealed class CanvasJobGrain(
         activity?.SetTag("ut.job", Id);
         activity?.SetTag("ut.shape", $"{options.Height}x{options.Width}");
         activity?.SetTag("ut.resumed_at", S.Step);
-        await using var pool = runtime.Pool(S.Model);
-        _canvas = new CanvasCoordinator(pool, options, S.Tokens, S.Step, S.Step > 0 ? Generated(S.Spec!, options) : null);
+        var replicas = runtime.Replicas(S.Model);
+        _canvas = new CanvasCoordinator(replicas.Pool, options, S.Tokens, S.Step, S.Step > 0 ? Generated(S.Spec!, options) : null);
         Console.WriteLine(S.Step > 0 ? $"silo: job {Id} resuming at step {S.Step}" : $"silo: job {Id} started");
         await SaveAsync(JobState.Running);
         var tags = new TagList { { "ut.job", Id } };
@@ -225,7 +265,7 @@ public sealed class CanvasJobGrain(
             if (_canvas.Step % runtime.Settings.PersistEvery == 0) await SaveAsync(JobState.Running);
         }
         await SaveAsync(JobState.Running);
-        await runtime.RenderAsync(_canvas.Tokens, options, runtime.ImagePath(Id), new ImageParameters(S.Model, runtime.VqGanVersion, S.Spec!));
+        await runtime.RenderAsync(replicas, _canvas.Tokens, options, runtime.ImagePath(Id), vqgan => new ImageParameters(S.Model, vqgan, S.Spec!), _stop.Token);
         // The tokens stay with the done job (8 bytes a token): edits start from them.
         await EndAsync(JobState.Done);
     }

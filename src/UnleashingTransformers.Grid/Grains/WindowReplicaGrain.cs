@@ -28,6 +28,24 @@ public sealed class WindowReplicaGrain(ReplicaHost host) : Grain, IWindowReplica
         return version;
     }
 
+    public async Task<DecodedTile> DecodeAsync(string vqgan, TileRequest tile, CancellationToken cancel = default)
+    {
+        var decoder = Decoder;
+        if (decoder.Version != vqgan)
+            throw new ModelMismatchException($"window replica decodes with VQ-GAN {decoder.Version} but the job asks for VQ-GAN {vqgan}: give every window silo the same Models:VqGan");
+        var pixels = await decoder.DecodeAsync(tile, cancel);
+        return new DecodedTile(TileDecoder.Bytes(pixels), host.Queued(Slot));
+    }
+
+    public async Task<DecoderInfo> DecoderAsync()
+    {
+        // The palette decodes every code once (a second or so): on a thread of its own, not on the scheduler's.
+        var decoder = Decoder;
+        return await Task.Factory.StartNew(() => decoder.Info, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    private TileDecoder Decoder => host.Decoder ?? throw new InvalidOperationException("this window silo has no VQ-GAN: set Models:VqGan");
+
     public Task<ReplicaStatus> StatusAsync()
     {
         var (batches, requests) = host.Served(Slot);

@@ -1,45 +1,33 @@
 using UnleashingTransformers.Grid.Canvas;
+using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.VqGan;
-using UnleashingTransformers.Torch;
 
 namespace UnleashingTransformers.Grid.Jobs;
 
 /// <summary>
-/// What canvas job grains of one silo share: the prior's shape, the limits, a window pool per job, the
-/// VQ-GAN that renders finished canvases (one decode at a time, on its own thread: each holds the whole
-/// image), where images go, and the silo's job slots (<c>Canvas:MaxJobs</c>).
+/// What canvas job grains of one silo share: the prior's shape, the limits, the replicas each job works
+/// with (window passes, and the decode of its finished canvas: a canvas silo loads no model), where
+/// images go, and the silo's job slots (<c>Canvas:MaxJobs</c>).
 /// </summary>
 public sealed class CanvasRuntime : IDisposable
 {
     /// <summary>The grain storage name of job state and of the job index.</summary>
     public const string Storage = "jobs";
 
-    private readonly VqAutoEncoder _vqgan;
-    private readonly Device _device;
-    private readonly Func<string, IWindowPool> _pools;
-    private readonly SemaphoreSlim _decode = new(1);
-    private readonly Lazy<byte[]> _palette;
+    private readonly Func<string, IJobReplicas> _replicas;
+    private DecoderInfo? _decoder;
 
     public PriorInfo Prior { get; }
-    /// <summary>The VQ-GAN file's version (SHA-256 prefix), recorded in every image.</summary>
-    public string VqGanVersion { get; }
     public CanvasSettings Settings { get; }
     public string ImageDirectory { get; }
     public SemaphoreSlim Slots { get; }
 
-    public CanvasRuntime(PriorInfo prior, CanvasSettings settings, string vqganPath, Device device, string stateDirectory, Func<string, IWindowPool> pools)
+    /// <param name="replicas">The replicas a job of the given weights version works with.</param>
+    public CanvasRuntime(PriorInfo prior, CanvasSettings settings, string stateDirectory, Func<string, IJobReplicas> replicas)
     {
-        _vqgan = VqGanCheckpoint.Load(vqganPath, device);
-        if (_vqgan.quantize.CodebookSize is var codes && codes != prior.CodebookSize)
-        {
-            _vqgan.Dispose();
-            throw new ArgumentException($"Models:VqGan has {codes} codes but the prior generates {prior.CodebookSize}: use the VQ-GAN the prior was trained with");
-        }
-        (Prior, Settings, _device, _pools) = (prior, settings, device, pools);
-        VqGanVersion = ModelVersion.OfFile(vqganPath);
-        _palette = new Lazy<byte[]>(() => CodePalette.Of(_vqgan, _device));
+        (Prior, Settings, _replicas) = (prior, settings, replicas);
         ImageDirectory = Path.Combine(stateDirectory, "images");
         Directory.CreateDirectory(ImageDirectory);
         Slots = new SemaphoreSlim(settings.MaxJobs);
@@ -50,7 +38,11 @@ public sealed class CanvasRuntime : IDisposable
     /// <summary>Steps the job takes in all (raster order: one per token).</summary>
     public static int TotalSteps(CanvasOptions options) => options.Order == RevealOrder.Raster ? options.Cells : options.Steps;
 
-    public IWindowPool Pool(string model) => _pools(model);
+    public IJobReplicas Replicas(string model) => _replicas(model);
+
+    /// <summary>The window silos' VQ-GAN (asked once, then kept: every window silo must hold the same one).</summary>
+    public async Task<DecoderInfo> DecoderAsync(CancellationToken cancel = default) =>
+        _decoder ??= await _replicas(Prior.Version).DecoderAsync(cancel);
 
     public string ImagePath(string id) => Path.Combine(ImageDirectory, $"{id}.png");
 
@@ -59,10 +51,11 @@ public sealed class CanvasRuntime : IDisposable
 
     private string PyramidTiles(string id) => Path.Combine(ImageDirectory, $"{id}_files");
 
-    /// <summary>Where a file of a job's pyramid that a viewer asks for lies: only <c>image.dzi</c> and tiles named as
-    /// dzsave names them (<c>image_files/LEVEL/COL_ROW.jpeg</c>); null for anything else.</summary>
-    public string? PyramidFile(string id, string file)
+    /// <summary>Where a file of a job's output that a reader asks for lies: <c>image.png</c>, <c>image.dzi</c> and
+    /// tiles named as dzsave names them (<c>image_files/LEVEL/COL_ROW.jpeg</c>); null for anything else.</summary>
+    public string? OutputFile(string id, string file)
     {
+        if (file == "image.png") return ImagePath(id);
         if (file == "image.dzi") return PyramidPath(id);
         var parts = file.Split('/');
         if (parts.Length == 3 && parts[0] == "image_files" && int.TryParse(parts[1], out var level) && level is >= 0 and < 64
@@ -80,33 +73,30 @@ public sealed class CanvasRuntime : IDisposable
     }
 
     /// <summary>A PNG of the canvas as it stands, one pixel a token: each revealed token in its code's mean colour
-    /// (<see cref="CodePalette"/>, computed once), masked positions grey.</summary>
-    public byte[] Preview(long[] tokens, int height, int width) =>
-        ImageCodec.EncodeToBytes(".png", CodePalette.Draw(tokens, _palette.Value), width, height, 3);
-
-    /// <summary>Decodes the canvas and writes the PNG atomically, with the parameters it was made with, then its
-    /// DeepZoom pyramid for zoomable viewers (streamed from the PNG).</summary>
-    public async Task RenderAsync(long[] tokens, CanvasOptions options, string path, ImageParameters parameters)
+    /// (<see cref="CodePalette"/>, from the window silos' VQ-GAN), masked positions grey.</summary>
+    public async Task<byte[]> PreviewAsync(long[] tokens, int height, int width)
     {
-        await _decode.WaitAsync();
-        try
-        {
-            await Task.Factory.StartNew(() =>
-            {
-                CanvasDecoder.DecodeToFile(_vqgan, tokens, options.Height, options.Width, path, device: _device, parameters: parameters.ToJson());
-                Images.Convert(path, Path.ChangeExtension(path, ".dzi"));
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        }
-        finally
-        {
-            _decode.Release();
-        }
+        var palette = (await DecoderAsync()).Palette;
+        return ImageCodec.EncodeToBytes(".png", CodePalette.Draw(tokens, palette), width, height, 3);
     }
 
-    public void Dispose()
+    /// <summary>Decodes the canvas on the window silos' replicas, tile by tile, blending the tiles into the PNG as
+    /// they come (atomically, with the parameters it was made with; never the whole image in memory), then its
+    /// DeepZoom pyramid for zoomable viewers (streamed from the PNG). The same bytes as <c>ut generate</c>'s.</summary>
+    public async Task RenderAsync(IJobReplicas replicas, long[] tokens, CanvasOptions options, string path, Func<string, ImageParameters> parameters, CancellationToken cancel)
     {
-        _vqgan.Dispose();
-        _decode.Dispose();
-        Slots.Dispose();
+        var decoder = await DecoderAsync(cancel);
+        var tiling = new DecodeTiling(options.Height, options.Width, decoder.Downscale);
+        // A render cut short by a killed silo left its raw pixels behind: this one starts over.
+        CanvasDecoder.RemoveLeftovers(path);
+        var recorded = parameters(decoder.Version).ToJson();
+        // Off the grain's scheduler (which the job's state belongs to): blending and encoding are CPU work.
+        await Task.Run(async () =>
+        {
+            await CanvasDecoder.RenderAsync(tiling, replicas.DecodeAsync(tiling, tokens, decoder.Version, cancel), path, recorded, cancel);
+            Images.Convert(path, Path.ChangeExtension(path, ".dzi"));
+        }, cancel);
     }
+
+    public void Dispose() => Slots.Dispose();
 }

@@ -28,6 +28,8 @@ public sealed class InProcessWindowPool : IWindowPool
     public int MaskId { get; }
     public Corruption Corruption { get; }
     public int Replicas => _threads.Count;
+    /// <summary>Requests waiting for a replica.</summary>
+    public int Queued => _queue.Count;
 
     /// <summary>Batches run, requests served and distributions returned so far.</summary>
     public (long batches, long requests, long positions) Counts => (Interlocked.Read(ref _batches), Interlocked.Read(ref _requests), Interlocked.Read(ref _positions));

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using Orleans.Runtime.Messaging;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Telemetry;
@@ -20,15 +18,12 @@ public sealed record WindowPoolOptions
 
 /// <summary>
 /// Window passes on the cluster's window replica grains. A step's requests are split into one batch per
-/// replica (in request order), each call has a deadline, and a call that fails (its silo died, it timed
-/// out) is sent again to another replica: window results are pure functions of the request, so a resend
-/// changes only latency. Results come back in request order, never completion order. A job keeps to the
-/// weights <paramref name="model"/> names and to one device class (replicas of different devices may
-/// differ in the last bits).
+/// replica (in request order), each sent through <see cref="ReplicaChoice"/> (deadline, resend elsewhere on
+/// failure). Results come back in request order, never completion order. A job keeps to the weights
+/// <paramref name="model"/> names and to one device class.
 /// </summary>
-public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaDirectory directory, PriorInfo prior, string model, WindowPoolOptions options) : IWindowPool
+public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaChoice replicas, PriorInfo prior, string model) : IWindowPool
 {
-    private string? _deviceClass;
     private int _next;
 
     public int WindowLength => prior.WindowLength;
@@ -39,8 +34,8 @@ public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaDirectory dir
     public async Task<IReadOnlyList<WindowResult>> EvaluateAsync(IReadOnlyList<WindowRequest> requests, CancellationToken cancel = default)
     {
         if (requests.Count == 0) return [];
-        var replicas = await ReplicasAsync(exclude: [], cancel);
-        var parts = Math.Min(replicas.Count, requests.Count);
+        var live = await replicas.LiveAsync(exclude: [], cancel);
+        var parts = Math.Min(live.Count, requests.Count);
         var start = _next++;
         var calls = new Task<WindowResult[]>[parts];
         for (var i = 0; i < parts; i++)
@@ -48,7 +43,7 @@ public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaDirectory dir
             // Contiguous chunks keep the request order; the starting replica rotates from call to call.
             var (from, to) = (requests.Count * i / parts, requests.Count * (i + 1) / parts);
             var chunk = requests.Skip(from).Take(to - from).ToArray();
-            calls[i] = SendAsync(chunk, replicas[(start + i) % replicas.Count], cancel);
+            calls[i] = SendAsync(chunk, live[(start + i) % live.Count], cancel);
         }
         var answers = await Task.WhenAll(calls);
         return answers.SelectMany(a => a).ToList();
@@ -56,67 +51,18 @@ public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaDirectory dir
 
     private async Task<WindowResult[]> SendAsync(WindowRequest[] chunk, ReplicaAddress replica, CancellationToken cancel)
     {
-        var failed = new HashSet<string>();
-        ModelMismatchException? mismatch = null;
-        for (var attempt = 0; ; attempt++)
+        GridTelemetry.InFlight.Add(chunk.Length);
+        try
         {
-            using var activity = GridTelemetry.Source.StartActivity("window.batch", ActivityKind.Client);
-            activity?.SetTag("ut.replica", replica.Key);
-            activity?.SetTag("ut.windows", chunk.Length);
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            deadline.CancelAfter(options.Timeout);
-            GridTelemetry.InFlight.Add(chunk.Length);
-            try
+            return await replicas.CallAsync("window.batch", replica, async (r, deadline) =>
             {
-                var results = await grains.GetGrain<IWindowReplicaGrain>(replica.Key).EvaluateAsync(model, chunk, deadline.Token);
-                if (results.Length != chunk.Length) throw new InvalidOperationException($"replica {replica.Key} answered {results.Length} of {chunk.Length} windows");
-                return results;
-            }
-            catch (ModelMismatchException e)
-            {
-                // Other replicas may still hold the job's weights; if none does, this is the job's error.
-                mismatch = e;
-            }
-            catch (Exception e) when (!cancel.IsCancellationRequested && Transient(e))
-            {
-                activity?.SetStatus(ActivityStatusCode.Error, e.Message);
-                if (attempt >= options.Retries) throw new TimeoutException($"window requests failed {attempt + 1} times (last: replica {replica.Key}: {e.Message})", e);
-            }
-            finally
-            {
-                GridTelemetry.InFlight.Add(-chunk.Length);
-            }
-            failed.Add(replica.Key);
-            var others = await ReplicasAsync(failed, cancel, mismatch);
-            replica = others[Random.Shared.Next(others.Count)];
+                var results = await grains.GetGrain<IWindowReplicaGrain>(r.Key).EvaluateAsync(model, chunk, deadline);
+                return results.Length == chunk.Length ? results : throw new InvalidOperationException($"replica {r.Key} answered {results.Length} of {chunk.Length} windows");
+            }, cancel);
         }
-    }
-
-    /// <summary>A silo died or a deadline passed: the same requests may succeed elsewhere.</summary>
-    private static bool Transient(Exception e) =>
-        e is SiloUnavailableException or TimeoutException or OperationCanceledException or OrleansMessageRejectionException or ConnectionFailedException
-        // The replica's silo left the cluster between the directory's look and the call.
-        || (e is ArgumentException && e.Message.Contains("Could not find an implementation", StringComparison.Ordinal));
-
-    /// <summary>The live replicas of the job's device class not in <paramref name="exclude"/>, waiting for one
-    /// to appear (a window silo joining, or membership noticing the dead one) up to the configured time.</summary>
-    private async Task<IReadOnlyList<ReplicaAddress>> ReplicasAsync(HashSet<string> exclude, CancellationToken cancel, ModelMismatchException? mismatch = null)
-    {
-        var waited = Stopwatch.StartNew();
-        while (true)
+        finally
         {
-            var live = directory.Current();
-            _deviceClass ??= live.Select(r => ReplicaDirectory.DeviceClass(r.Device)).FirstOrDefault();
-            var usable = live.Where(r => !exclude.Contains(r.Key) && ReplicaDirectory.DeviceClass(r.Device) == _deviceClass).ToList();
-            if (usable.Count > 0) return usable;
-            // Every replica refused the job's weights: waiting will not change that.
-            if (mismatch is not null && live.All(r => exclude.Contains(r.Key))) throw mismatch;
-            if (waited.Elapsed > options.WaitForReplicas)
-                throw new TimeoutException(live.Count == 0
-                    ? $"no window replicas in the cluster after {options.WaitForReplicas.TotalSeconds:F0} s: start a silo with the window role"
-                    : $"no window replica answered after {options.WaitForReplicas.TotalSeconds:F0} s ({exclude.Count} failed)");
-            if (exclude.Count > 0 && usable.Count == 0 && live.Count > 0 && live.All(r => exclude.Contains(r.Key))) exclude.Clear();
-            await Task.Delay(200, cancel);
+            GridTelemetry.InFlight.Add(-chunk.Length);
         }
     }
 

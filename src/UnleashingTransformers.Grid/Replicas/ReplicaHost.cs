@@ -6,7 +6,8 @@ namespace UnleashingTransformers.Grid.Replicas;
 /// The model replicas of a window silo, one slot each (a CPU slot or one GPU): each slot is a one-replica
 /// <see cref="InProcessWindowPool"/>, so its forward passes run on the slot's own thread, never on
 /// Orleans' scheduler, and requests from many canvases are batched there. New weights replace a slot's
-/// pool between batches: what was queued finishes on the old weights it was checked against.
+/// pool between batches: what was queued finishes on the old weights it was checked against. The silo's
+/// VQ-GAN (<see cref="Decoder"/>) decodes finished canvases' tiles beside the window passes.
 /// </summary>
 public sealed class ReplicaHost : IAsyncDisposable
 {
@@ -20,11 +21,13 @@ public sealed class ReplicaHost : IAsyncDisposable
 
     public string Device { get; }
     public int Count => _slots.Length;
+    /// <summary>The silo's VQ-GAN, decoding canvas tiles (null: this host decodes nothing).</summary>
+    public TileDecoder? Decoder { get; }
 
     /// <param name="load">A replica of the given prior file (null: the configured one).</param>
-    public ReplicaHost(Func<string?, ReplicaModel> load, int count, int maxBatch, TimeSpan maxWait, string device)
+    public ReplicaHost(Func<string?, ReplicaModel> load, int count, int maxBatch, TimeSpan maxWait, string device, TileDecoder? decoder = null)
     {
-        (_load, _maxBatch, _maxWait, Device) = (load, maxBatch, maxWait, device);
+        (_load, _maxBatch, _maxWait, Device, Decoder) = (load, maxBatch, maxWait, device, decoder);
         _slots = new Slot[count];
         for (var i = 0; i < count; i++) _slots[i] = Open(load(null));
     }
@@ -32,6 +35,9 @@ public sealed class ReplicaHost : IAsyncDisposable
     private Slot Open(ReplicaModel model) => new(new InProcessWindowPool([model.Denoiser], _maxBatch, _maxWait), model);
 
     public string Version(int slot) => Volatile.Read(ref _slots[slot]).Model.Version;
+
+    /// <summary>Window requests queued at the slot, not yet computed.</summary>
+    public int Queued(int slot) => Volatile.Read(ref _slots[slot]).Pool.Queued;
 
     public (long batches, long requests) Served(int slot)
     {
@@ -84,5 +90,6 @@ public sealed class ReplicaHost : IAsyncDisposable
             await slot.Pool.DisposeAsync();
             slot.Model.Owner?.Dispose();
         }
+        Decoder?.Dispose();
     }
 }

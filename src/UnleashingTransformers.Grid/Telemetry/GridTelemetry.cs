@@ -27,6 +27,9 @@ public static class GridTelemetry
     public static readonly Histogram<double> ComputeTime = Meter.CreateHistogram<double>("ut.window.compute_time", "ms", "forward pass time of a window batch");
     public static readonly UpDownCounter<long> InFlight = Meter.CreateUpDownCounter<long>("ut.window.in_flight", "{request}", "window requests sent and not answered yet");
     public static readonly UpDownCounter<long> Replicas = Meter.CreateUpDownCounter<long>("ut.window.replicas", "{replica}", "model replicas serving window requests");
+    /// <summary>Tiles of finished canvases decoded by this process's VQ-GAN.</summary>
+    public static readonly Counter<long> DecodeTiles = Meter.CreateCounter<long>("ut.decode.tiles", "{tile}", "canvas tiles decoded");
+    public static readonly Histogram<double> DecodeTime = Meter.CreateHistogram<double>("ut.decode.tile_time", "ms", "time to decode one canvas tile");
     public static readonly Gauge<double> JobProgress = Meter.CreateGauge<double>("ut.job.progress", "1", "fraction of a canvas job's steps done");
 
     private static readonly ConcurrentDictionary<object, Func<int>> QueueDepths = new();

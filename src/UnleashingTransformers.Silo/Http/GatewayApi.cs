@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
+using Microsoft.Net.Http.Headers;
 using Orleans.Dashboard;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
@@ -156,25 +157,32 @@ internal static class GatewayApi
         app.MapGet("/jobs/{id}", async (string id) =>
             ValidId(id) && await StatusOrErrorAsync(id) is { } s ? Results.Json(s, Json) : Error(404, $"no job {id}"));
 
-        app.MapGet("/jobs/{id}/image", async (string id) =>
+        // Outputs stream from their job grain in bounded chunks (JobOutputStream), never whole in memory or in one
+        // grain message, with Content-Length, ETag and Range requests (206: resumable downloads of any size).
+        async Task<IResult> OutputAsync(string id, string file, string missing)
+        {
+            if (!ValidId(id) || await JobOutputStream.OpenAsync(Job(id), file) is not { } stream) return Error(404, missing);
+            return Results.Stream(stream, stream.Info.ContentType, entityTag: new EntityTagHeaderValue(stream.Info.ETag), enableRangeProcessing: true);
+        }
+
+        string[] read = [HttpMethods.Get, HttpMethods.Head];
+        app.MapMethods("/jobs/{id}/image", read, async (string id) =>
         {
             if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
             if (s.State != JobState.Done) return Error(409, $"job {id} is {s.State.ToString().ToLowerInvariant()} (step {s.Step}/{s.Steps}): the image exists once it is done");
-            return await Job(id).ImageAsync() is { } png ? Results.File(png, "image/png") : Error(404, $"job {id}: its image is gone");
+            return await OutputAsync(id, "image.png", $"job {id}: its image is gone");
         });
 
         app.MapGet("/jobs/{id}/preview.png", async (string id, HttpResponse response) =>
         {
-            if (!ValidId(id) || await Job(id).PreviewAsync() is not { } png) return Error(404, $"no job {id} to preview");
             response.Headers.CacheControl = "no-store";
-            return Results.File(png, "image/png");
+            return await OutputAsync(id, "preview.png", $"no job {id} to preview");
         });
 
         // A finished job's DeepZoom pyramid, for OpenSeadragon: the .dzi names its tiles image_files/LEVEL/COL_ROW.jpeg.
-        app.MapGet("/jobs/{id}/image.dzi", async (string id) =>
-            ValidId(id) && await Job(id).PyramidAsync("image.dzi") is { } xml ? Results.Bytes(xml, "application/xml") : Error(404, $"job {id} has no image pyramid (yet)"));
-        app.MapGet("/jobs/{id}/image_files/{level}/{tile}", async (string id, string level, string tile) =>
-            ValidId(id) && await Job(id).PyramidAsync($"image_files/{level}/{tile}") is { } jpeg ? Results.Bytes(jpeg, "image/jpeg") : Error(404, $"no tile {level}/{tile} of job {id}"));
+        app.MapMethods("/jobs/{id}/image.dzi", read, (string id) => OutputAsync(id, "image.dzi", $"job {id} has no image pyramid (yet)"));
+        app.MapMethods("/jobs/{id}/image_files/{level}/{tile}", read, (string id, string level, string tile) =>
+            OutputAsync(id, $"image_files/{level}/{tile}", $"no tile {level}/{tile} of job {id}"));
 
         // Progress as Server-Sent Events: a "status" event (the job's status JSON) whenever the step or state
         // changes, the last one when the job is finished; a comment every 15 s keeps proxies from closing it.

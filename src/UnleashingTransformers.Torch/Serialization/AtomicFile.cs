@@ -7,14 +7,20 @@ namespace UnleashingTransformers.Torch.Serialization;
 /// </summary>
 public static class AtomicFile
 {
-    public static void Write(string path, Action<string> writeTemp)
+    public static void Write(string path, Action<string> writeTemp) => WriteAsync(path, tmp =>
+    {
+        writeTemp(tmp);
+        return Task.CompletedTask;
+    }).GetAwaiter().GetResult();
+
+    public static async Task WriteAsync(string path, Func<string, Task> writeTemp)
     {
         var full = Path.GetFullPath(path);
         var tmp = Path.Combine(Path.GetDirectoryName(full)!,
             $".{Path.GetFileNameWithoutExtension(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp{Path.GetExtension(full)}");
         try
         {
-            writeTemp(tmp);
+            await writeTemp(tmp);
             File.Move(tmp, full, overwrite: true);
         }
         catch
