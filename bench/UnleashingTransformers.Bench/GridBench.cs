@@ -79,7 +79,7 @@ internal static class GridBench
             if (sw.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"{directory.Current().Count} of {replicas} replicas visible");
             Thread.Sleep(100);
         }
-        return new OrleansWindowPool(caller.Services.GetRequiredService<IGrainFactory>(), new ReplicaChoice(directory, new WindowPoolOptions()), info, info.Version);
+        return new OrleansWindowPool(caller.Services.GetRequiredService<IGrainFactory>(), new ReplicaChoice(directory, new WindowPoolOptions()), info, info.Version, new WindowPoolOptions());
     }
 
     /// <summary>Window silos (`ut silo`, window role, Threads 1) in the cluster, started side by side.</summary>

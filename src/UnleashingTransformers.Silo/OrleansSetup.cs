@@ -55,6 +55,7 @@ public static class OrleansSetup
         var cluster = config.Cluster;
         silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
         silo.Configure<SiloOptions>(o => o.SiloName = SiloName(config));
+        silo.Configure<SiloMessagingOptions>(o => o.MaxMessageBodySize = cluster.MaxMessageBytes);
         if (cluster.Provider == "redis")
         {
             var redis = ConfigurationOptions.Parse(cluster.Redis);

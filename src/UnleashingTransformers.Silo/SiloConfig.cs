@@ -60,9 +60,13 @@ public sealed record SiloConfig
         public string AdvertisedAddress { get; init; } = "127.0.0.1";
         /// <summary>This silo's name, the first part of its window replicas' keys (default: ut-HOST-PID).</summary>
         public string SiloName { get; init; } = "";
+        /// <summary>Largest Orleans message body, in bytes (Orleans' default, 100 MB). Nothing the grid sends comes
+        /// near it: outputs travel in 256 KB chunks, a decoded tile is bounded by the tile size.</summary>
+        public int MaxMessageBytes { get; init; } = 100 * 1024 * 1024;
 
         public IEnumerable<string> Problems()
         {
+            if (MaxMessageBytes < 1 << 20) yield return $"Cluster:MaxMessageBytes {MaxMessageBytes}: expected at least 1048576 (1 MB)";
             if (Provider is not ("localhost" or "redis")) yield return $"Cluster:Provider '{Provider}': expected localhost or redis";
             if (Provider == "redis" && !ValidHostPort(Redis)) yield return $"Cluster:Redis '{Redis}': expected host:port of a redis-server (e.g. 127.0.0.1:6379)";
             if (SiloPort is < 1 or > 65535 || GatewayPort is < 1 or > 65535 || SiloPort == GatewayPort)

@@ -68,8 +68,8 @@ public sealed class ReplicaGrainTests : IAsyncLifetime
         while (directory.Current().Count < 4 && DateTime.UtcNow < deadline) await Task.Delay(50);
         Assert.Equal(4, directory.Current().Count);
         var prior = new PriorInfo(model, 4, 4, 16, 8, 8);
-        return new OrleansWindowPool(services.GetRequiredService<IGrainFactory>(),
-            new ReplicaChoice(directory, new WindowPoolOptions { Timeout = TimeSpan.FromSeconds(5), WaitForReplicas = TimeSpan.FromSeconds(5) }), prior, model);
+        var options = new WindowPoolOptions { Timeout = TimeSpan.FromSeconds(5), WaitForReplicas = TimeSpan.FromSeconds(5) };
+        return new OrleansWindowPool(services.GetRequiredService<IGrainFactory>(), new ReplicaChoice(directory, options), prior, model, options);
     }
 
     private static async Task<byte[][]> InProcess(WindowRequest[] requests)

@@ -138,11 +138,16 @@ public abstract class GridTest : TempDirTest
 
     /// <summary>A window silo's count of requests served, from its ops port's metrics (<c>ut_window_requests_total</c>
     /// over its replicas).</summary>
-    protected async Task<long> Served(UtProcess silo)
+    protected Task<long> Served(UtProcess silo) => Counter(silo, "ut_window_requests_total");
+
+    /// <summary>A window silo's count of canvas tiles decoded, from its ops port's metrics.</summary>
+    protected Task<long> Decoded(UtProcess silo) => Counter(silo, "ut_decode_tiles_total");
+
+    private async Task<long> Counter(UtProcess silo, string name)
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_opsPorts[silo]}") };
         var metrics = await http.GetStringAsync("metrics");
-        return System.Text.RegularExpressions.Regex.Matches(metrics, @"^ut_window_requests_total(\{[^}]*\})? (\d+)", System.Text.RegularExpressions.RegexOptions.Multiline)
+        return System.Text.RegularExpressions.Regex.Matches(metrics, $@"^{name}(\{{[^}}]*\}})? (\d+)", System.Text.RegularExpressions.RegexOptions.Multiline)
             .Sum(m => long.Parse(m.Groups[2].Value));
     }
 }

@@ -31,7 +31,8 @@ public sealed class CanvasJobGrain(
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _cancel = new();
     private CanvasCoordinator? _canvas;
-    private (byte[] bytes, string etag)? _preview;
+    /// <summary>The latest previews made (newest last), each as readers of it started on it.</summary>
+    private readonly List<(byte[] bytes, string etag)> _previews = new();
     /// <summary>The state status calls report while a finish is being recorded (null: the saved state).</summary>
     private JobState? _reported;
 
@@ -58,6 +59,7 @@ public sealed class CanvasJobGrain(
     {
         if (Exists) return Status();
         var options = runtime.Options(spec);
+        await runtime.CheckCapacityAsync(options);
         long[]? tokens = null;
         if (spec.Source is { } source)
         {
@@ -119,7 +121,8 @@ public sealed class CanvasJobGrain(
         count = Math.Min(count, OutputInfo.MaxChunk);
         if (file == Preview)
         {
-            if (await PreviewAsync() is not { } preview || preview.etag != etag) return null;
+            // The version the reader started on, though the canvas has moved on since (kept: the last few).
+            if (_previews.FirstOrDefault(p => p.etag == etag) is not { bytes: not null } preview) return null;
             var from = (int)Math.Min(offset, preview.bytes.Length);
             return preview.bytes.AsSpan(from, Math.Min(count, preview.bytes.Length - from)).ToArray();
         }
@@ -160,10 +163,12 @@ public sealed class CanvasJobGrain(
         // The running canvas, the saved one, or (queued, never started) an empty one.
         var (step, revealed) = (_canvas?.Step ?? S.Step, _canvas?.Revealed ?? S.Revealed);
         var etag = $"\"p{step}-{revealed}\"";
-        if (_preview is { } cached && cached.etag == etag) return cached;
+        if (_previews.Count > 0 && _previews[^1].etag == etag) return _previews[^1];
         var tokens = _canvas?.Tokens ?? S.Tokens ?? Enumerable.Repeat((long)runtime.Prior.MaskId, spec.Height * spec.Width).ToArray();
-        _preview = (await runtime.PreviewAsync(tokens, spec.Height, spec.Width), etag);
-        return _preview;
+        var preview = (await runtime.PreviewAsync(tokens, spec.Height, spec.Width), etag);
+        _previews.Add(preview);
+        if (_previews.Count > 4) _previews.RemoveAt(0);
+        return preview;
     }
 
     public Task<FinishedCanvas?> CanvasAsync() =>

@@ -1,6 +1,7 @@
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Replicas;
+using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Models.VqGan;
 
@@ -44,6 +45,27 @@ public sealed class CanvasRuntime : IDisposable
     public async Task<DecoderInfo> DecoderAsync(CancellationToken cancel = default) =>
         _decoder ??= await _replicas(Prior.Version).DecoderAsync(cancel);
 
+    /// <summary>Refuses (ArgumentException naming the limit and its key) a job this silo's memory or the state
+    /// volume cannot hold. Before any window silo has answered, the VQ-GAN's scale is unknown and the check waits
+    /// for the render.</summary>
+    public async Task CheckCapacityAsync(CanvasOptions options)
+    {
+        var decoder = _decoder;
+        if (decoder is null)
+        {
+            try
+            {
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                decoder = await DecoderAsync(wait.Token);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+                return;
+            }
+        }
+        CanvasCapacity.Check(options, decoder.Downscale, Settings, ImageDirectory);
+    }
+
     public string ImagePath(string id) => Path.Combine(ImageDirectory, $"{id}.png");
 
     /// <summary>The DeepZoom pyramid of a job's image: <c>{id}.dzi</c> and the folder <c>{id}_files</c>.</summary>
@@ -85,17 +107,23 @@ public sealed class CanvasRuntime : IDisposable
     /// DeepZoom pyramid for zoomable viewers (streamed from the PNG). The same bytes as <c>ut generate</c>'s.</summary>
     public async Task RenderAsync(IJobReplicas replicas, long[] tokens, CanvasOptions options, string path, Func<string, ImageParameters> parameters, CancellationToken cancel)
     {
+        using var activity = GridTelemetry.Source.StartActivity("canvas.render");
         var decoder = await DecoderAsync(cancel);
+        CanvasCapacity.Check(options, decoder.Downscale, Settings, ImageDirectory);
         var tiling = new DecodeTiling(options.Height, options.Width, decoder.Downscale);
         // A render cut short by a killed silo left its raw pixels behind: this one starts over.
         CanvasDecoder.RemoveLeftovers(path);
         var recorded = parameters(decoder.Version).ToJson();
         // Off the grain's scheduler (which the job's state belongs to): blending and encoding are CPU work.
-        await Task.Run(async () =>
+        var (tiles, encode, pyramid) = await Task.Run(async () =>
         {
-            await CanvasDecoder.RenderAsync(tiling, replicas.DecodeAsync(tiling, tokens, decoder.Version, cancel), path, recorded, cancel);
+            var (tiles, encode) = await CanvasDecoder.RenderAsync(tiling, replicas.DecodeAsync(tiling, tokens, decoder.Version, cancel), path, recorded, cancel);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             Images.Convert(path, Path.ChangeExtension(path, ".dzi"));
+            return (tiles, encode, clock.Elapsed);
         }, cancel);
+        Console.WriteLine($"silo: {Path.GetFileNameWithoutExtension(path)} rendered: {tiling.Tiles.Count} tiles decoded and blended in {tiles.TotalSeconds:F1} s, " +
+            $"PNG written in {encode.TotalSeconds:F1} s, pyramid in {pyramid.TotalSeconds:F1} s");
     }
 
     public void Dispose() => Slots.Dispose();

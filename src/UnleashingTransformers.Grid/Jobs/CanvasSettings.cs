@@ -11,8 +11,11 @@ public sealed record CanvasSettings
     public int RequestTimeoutSeconds { get; init; } = 60;
     /// <summary>Times a failed window call is sent again.</summary>
     public int Retries { get; init; } = 3;
-    /// <summary>Largest canvas a job may ask for, in tokens.</summary>
-    public long MaxTokens { get; init; } = 128 * 128;
+    /// <summary>Largest canvas a job may ask for, in tokens (1024 x 1024: an 8192-px image at 8 px a token). A job
+    /// within it is still refused when the silo's memory or the state volume cannot hold it (<see cref="CanvasCapacity"/>).</summary>
+    public long MaxTokens { get; init; } = 1024 * 1024;
+    /// <summary>Memory the canvas silo's jobs may use in all, in MiB (0: three quarters of the silo's).</summary>
+    public long MemoryMb { get; init; }
     /// <summary>Most steps a job may ask for (raster order: one step per token).</summary>
     public int MaxSteps { get; init; } = 1024;
     /// <summary>Unfinished jobs the cluster holds; more are refused (HTTP 429) until some finish.</summary>
@@ -29,6 +32,7 @@ public sealed record CanvasSettings
         if (PersistEvery < 1 || MaxJobs < 1 || RequestTimeoutSeconds < 1 || MaxPending < 1 || KeepFinished < 1 || MaxSteps < 1 || MaxTokens < 1)
             yield return "Canvas: PersistEvery, MaxJobs, RequestTimeoutSeconds, MaxTokens, MaxSteps, MaxPending and KeepFinished must be >= 1";
         if (Retries < 0 || !(KeepFinishedHours > 0)) yield return "Canvas: Retries must be >= 0 and KeepFinishedHours > 0";
+        if (MemoryMb < 0) yield return "Canvas: MemoryMb must be >= 0 (0: three quarters of the silo's memory)";
     }
 }
 

@@ -24,7 +24,7 @@ public sealed class ClusterJobReplicas(IGrainFactory grains, ReplicaDirectory di
     private readonly Dictionary<string, (int outstanding, int queued)> _load = new();
     private int _rotate;
 
-    public IWindowPool Pool => field ??= new OrleansWindowPool(grains, _replicas, prior, model);
+    public IWindowPool Pool => field ??= new OrleansWindowPool(grains, _replicas, prior, model, options);
 
     public async Task<DecoderInfo> DecoderAsync(CancellationToken cancel)
     {

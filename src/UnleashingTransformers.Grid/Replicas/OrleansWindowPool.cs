@@ -14,15 +14,19 @@ public sealed record WindowPoolOptions
     public int Retries { get; init; } = 3;
     /// <summary>How long to wait for a replica to appear before the job fails.</summary>
     public TimeSpan WaitForReplicas { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Most result bytes one call brings back: a step's windows go in several calls rather than one
+    /// message near Orleans' size limit.</summary>
+    public long MaxResultBytes { get; init; } = 512 << 10;
 }
 
 /// <summary>
-/// Window passes on the cluster's window replica grains. A step's requests are split into one batch per
-/// replica (in request order), each sent through <see cref="ReplicaChoice"/> (deadline, resend elsewhere on
+/// Window passes on the cluster's window replica grains. A step's requests are split into contiguous batches
+/// (in request order), at least one per replica and each bringing back at most
+/// <see cref="WindowPoolOptions.MaxResultBytes"/>, dealt round the replicas, each sent through <see cref="ReplicaChoice"/> (deadline, resend elsewhere on
 /// failure). Results come back in request order, never completion order. A job keeps to the weights
 /// <paramref name="model"/> names and to one device class.
 /// </summary>
-public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaChoice replicas, PriorInfo prior, string model) : IWindowPool
+public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaChoice replicas, PriorInfo prior, string model, WindowPoolOptions options) : IWindowPool
 {
     private int _next;
 
@@ -35,7 +39,8 @@ public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaChoice replic
     {
         if (requests.Count == 0) return [];
         var live = await replicas.LiveAsync(exclude: [], cancel);
-        var parts = Math.Min(live.Count, requests.Count);
+        var resultBytes = requests.Sum(r => (long)r.Positions.Length * CodebookSize * sizeof(float));
+        var parts = (int)Math.Min(requests.Count, Math.Max(live.Count, (resultBytes + options.MaxResultBytes - 1) / options.MaxResultBytes));
         var start = _next++;
         var calls = new Task<WindowResult[]>[parts];
         for (var i = 0; i < parts; i++)

@@ -7,7 +7,8 @@ namespace UnleashingTransformers.Grid.Telemetry;
 /// <summary>
 /// The project's one ActivitySource and one Meter. Spans: <c>gateway.submit</c> -> (Orleans' grain call
 /// spans) -> <c>canvas.job</c> -> <c>canvas.step</c> -> <c>window.batch</c> (the canvas's call to a replica,
-/// a client span) -> Orleans' server span of the replica grain on its silo. Orleans carries the trace
+/// a client span) -> Orleans' server span of the replica grain on its silo; and <c>canvas.job</c> ->
+/// <c>canvas.render</c> -> <c>decode.tile</c> -> the replica's decode of one tile. Orleans carries the trace
 /// context across silos (activity propagation). Nothing here exports: the host
 /// adds an OTLP exporter when an endpoint is configured; with no listener the calls cost next to nothing.
 /// </summary>
