@@ -74,7 +74,11 @@ internal static partial class BigImageBench
                 Thread.Sleep(200);
             }
             var total = clock.Elapsed;
-            var rendered = canvas.Lines.Select(l => Rendered().Match(l)).First(m => m.Success);
+            // The silo prints its render's times before it records the job done, but its output arrives here on its own.
+            Match? rendered = null;
+            for (var wait = Stopwatch.StartNew(); rendered is null && wait.Elapsed < TimeSpan.FromSeconds(30); Thread.Sleep(100))
+                lock (canvas.Lines) rendered = canvas.Lines.Select(l => Rendered().Match(l)).FirstOrDefault(m => m.Success);
+            if (rendered is null) throw new InvalidOperationException("the canvas silo did not report its render's times");
             var stats = silos.Select(s => Stats(s.Process.Id)).ToList();
             var (canvasStats, windowStats) = (stats[^1], stats[..^1]);
             var cpu = stats.Sum(s => s.cpu);

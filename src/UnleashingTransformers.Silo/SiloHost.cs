@@ -28,6 +28,9 @@ public static class SiloHost
 
     public static async Task<int> RunAsync(SiloConfig config, CancellationToken cancel = default)
     {
+        // A canvas silo blends image strips on many threads for weeks: freed strips go back to the OS. (Not on
+        // window silos: their decodes' activations would be mapped afresh each time, measured 30 % slower.)
+        if (config.Has("canvas") && !config.Has("window")) _ = Torch.Interop.HostAllocator.ReturnLargeBlocks();
         if (config.Threads > 0)
         {
             torch.set_num_threads(config.Threads);

@@ -41,28 +41,19 @@ public sealed class TelemetryTests : GridTest
         // On the window silo: Orleans' server spans of the replica grain, in the same trace, under the
         // canvas's window.batch spans (window.batch -> grain call client span -> server span), and the
         // decode of the finished canvas's tiles under canvas.render's decode.tile spans.
-        List<string> Ancestors(OtlpReceiver.Span span)
+        void ServedUnder(string method, params string[] spanNames)
         {
-            var ancestors = new List<string>();
-            for (var s = Parent(span); s is not null; s = Parent(s)) ancestors.Add(s.Name);
-            return ancestors;
+            var served = spans.Where(s => s.Service == "ut-window" && s.Name.Contains($"IWindowReplicaGrain/{method}") && s.TraceId == submit.TraceId).ToList();
+            Assert.NotEmpty(served);
+            foreach (var server in served)
+            {
+                var ancestors = new List<string>();
+                for (var s = Parent(server); s is not null; s = Parent(s)) ancestors.Add(s.Name);
+                foreach (var name in spanNames) Assert.Contains(name, ancestors);
+            }
         }
-        var served = spans.Where(s => s.Service == "ut-window" && s.Name.Contains("IWindowReplicaGrain/EvaluateAsync") && s.TraceId == submit.TraceId).ToList();
-        Assert.NotEmpty(served);
-        foreach (var ancestors in served.Select(Ancestors))
-        {
-            Assert.Contains("window.batch", ancestors);
-            Assert.Contains("canvas.step", ancestors);
-            Assert.Contains("gateway.submit", ancestors);
-        }
-        var decoded = spans.Where(s => s.Service == "ut-window" && s.Name.Contains("IWindowReplicaGrain/DecodeAsync") && s.TraceId == submit.TraceId).ToList();
-        Assert.NotEmpty(decoded);
-        foreach (var ancestors in decoded.Select(Ancestors))
-        {
-            Assert.Contains("decode.tile", ancestors);
-            Assert.Contains("canvas.render", ancestors);
-            Assert.Contains("gateway.submit", ancestors);
-        }
+        ServedUnder("EvaluateAsync", "window.batch", "canvas.step", "gateway.submit");
+        ServedUnder("DecodeAsync", "decode.tile", "canvas.render", "gateway.submit");
 
         foreach (var metric in new[] { "ut.canvas.tokens", "ut.job.progress", "ut.window.requests", "ut.window.batch_size", "ut.window.queue_time",
                      "ut.window.compute_time", "ut.window.in_flight", "ut.window.replicas", "ut.window.queue_depth", "ut.decode.tiles", "ut.decode.tile_time" })

@@ -41,12 +41,12 @@ public sealed record WindowSettings
 {
     /// <summary>Model replicas (CPU slots, or one per GPU) this silo serves.</summary>
     public int Replicas { get; init; } = 1;
-    /// <summary>Most windows in one forward pass.</summary>
+    /// <summary>Most windows a replica takes from its queue at once (each still runs in a pass of its own).</summary>
     public int MaxBatch { get; init; } = 8;
     /// <summary>How long a replica waits for a batch to fill.</summary>
     public int MaxWaitMs { get; init; } = 2;
     /// <summary>For benchmarks of the grid itself: replicas that compute nothing and take this long per
-    /// batch (as a GPU forward pass would), answering uniform distributions. Unset: the real model.</summary>
+    /// forward pass (one a window), as a GPU pass would, answering uniform distributions. Unset: the real model.</summary>
     public double? SimulatedBatchMs { get; init; }
 
     public IEnumerable<string> Problems()

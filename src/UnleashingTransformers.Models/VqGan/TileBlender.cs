@@ -15,7 +15,7 @@ public sealed class TileBlender : IDisposable
     private readonly DecodeTiling _tiling;
     private readonly Stream _output;
     private readonly long _held, _wide;
-    private Tensor _image, _weight;
+    private Tensor _image, _weight, _spareImage, _spareWeight;
     private long _start;                                                     // the image row of the strip's first row
     private int _next;                                                       // the next tile to add
 
@@ -25,9 +25,10 @@ public sealed class TileBlender : IDisposable
         var f = tiling.Downscale;
         (_held, _wide) = ((long)tiling.TileHeight * f, (long)tiling.Width * f);
         (_image, _weight) = (zeros(3, _held, _wide), zeros(1, _held, _wide));
+        (_spareImage, _spareWeight) = (zeros(3, _held, _wide), zeros(1, _held, _wide));
     }
 
-    /// <summary>Bytes the blender holds at its peak: the strip (3 + 1 floats a pixel, twice while it moves down)
+    /// <summary>Bytes the blender holds at its peak: two strips that take turns (3 + 1 floats a pixel each)
     /// and one strip of output bytes.</summary>
     public static long PeakBytes(DecodeTiling tiling)
     {
@@ -67,25 +68,25 @@ public sealed class TileBlender : IDisposable
             var bytes = (rgb.clamp(0, 1) * 255 + 0.5).floor().to(ScalarType.Byte).permute(1, 2, 0).contiguous();
             _output.Write(bytes.data<byte>());
         }
-        // The strip moves down: rows not yet final stay, the rest starts empty.
+        // The strip moves down: rows not yet final stay, the rest starts empty. Two strips take turns, so no
+        // strip is allocated a row (a fresh 30 MB buffer a row left the allocator holding hundreds of MB).
         var keep = _start + _held - done;
-        var (nextImage, nextWeight) = (zeros(3, _held, _wide), zeros(1, _held, _wide));
+        _spareImage.zero_();
+        _spareWeight.zero_();
         if (keep > 0)
         {
-            // In a scope of its own: a view left to an enclosing scope would keep its strip's storage alive
-            // (it did: 4.3 GB at 2048x2048 tokens, a strip a row).
+            // In a scope of its own: a view left to an enclosing scope would keep its strip's storage alive.
             using var scope = NewDisposeScope();
-            nextImage.narrow(1, 0, keep).copy_(_image.narrow(1, done - _start, keep));
-            nextWeight.narrow(1, 0, keep).copy_(_weight.narrow(1, done - _start, keep));
+            _spareImage.narrow(1, 0, keep).copy_(_image.narrow(1, done - _start, keep));
+            _spareWeight.narrow(1, 0, keep).copy_(_weight.narrow(1, done - _start, keep));
         }
-        _image.Dispose();
-        _weight.Dispose();
-        (_image, _weight, _start) = (nextImage, nextWeight, done);
+        (_image, _spareImage) = (_spareImage, _image);
+        (_weight, _spareWeight) = (_spareWeight, _weight);
+        _start = done;
     }
 
     public void Dispose()
     {
-        _image.Dispose();
-        _weight.Dispose();
+        foreach (var t in new[] { _image, _weight, _spareImage, _spareWeight }) t.Dispose();
     }
 }
