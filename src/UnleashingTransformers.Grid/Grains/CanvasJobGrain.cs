@@ -26,6 +26,8 @@ public sealed class CanvasJobGrain(
     CanvasRuntime runtime, ILogger<CanvasJobGrain> log) : Grain, ICanvasJobGrain, IRemindable
 {
     private const string KeepAlive = "keepalive";
+    /// <summary>The preview's name among the outputs.</summary>
+    private const string Preview = "preview.png";
 
     private Task? _loop;
     private readonly CancellationTokenSource _stop = new();
@@ -141,9 +143,6 @@ public sealed class CanvasJobGrain(
             return null;
         }
     }
-
-    /// <summary>The preview's name among the outputs.</summary>
-    private const string Preview = "preview.png";
 
     private static string FileTag(FileInfo file) => $"\"{file.Length:x}-{file.LastWriteTimeUtc.Ticks:x}\"";
 
@@ -270,7 +269,11 @@ public sealed class CanvasJobGrain(
             if (_canvas.Step % runtime.Settings.PersistEvery == 0) await SaveAsync(JobState.Running);
         }
         await SaveAsync(JobState.Running);
+        // The render is no request either, and takes minutes at 1024x1024 tokens on CPU replicas.
+        DelayDeactivation(TimeSpan.FromHours(2));
         await runtime.RenderAsync(replicas, _canvas.Tokens, options, runtime.ImagePath(Id), vqgan => new ImageParameters(S.Model, vqgan, S.Spec!), _stop.Token);
+        // Idle from here on: collected as any finished job is.
+        DelayDeactivation(TimeSpan.Zero);
         // The tokens stay with the done job (8 bytes a token): edits start from them.
         await EndAsync(JobState.Done);
     }
