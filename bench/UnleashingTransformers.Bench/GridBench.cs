@@ -63,7 +63,7 @@ internal static class GridBench
         };
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = dir });
         builder.Logging.ClearProviders();
-        builder.UseOrleans(silo => OrleansSetup.Configure(silo, config));
+        builder.UseOrleans(silo => OrleansSetup.Configure(silo, config, tls: null));
         builder.Services.AddSingleton<ReplicaDirectory>();
         var host = builder.Build();
         host.StartAsync().GetAwaiter().GetResult();

@@ -141,33 +141,50 @@ internal sealed class ClusterConnection(IHost host, IGrainFactory grains, string
 {
     public string Where => where;
 
+    /// <summary>How long <c>ut submit --cluster</c> tries to reach a gateway port.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
+
     public static async Task<ClusterConnection> ConnectAsync(string cluster, CancellationToken cancel)
     {
         if (!Uri.TryCreate(cluster, UriKind.Absolute, out var uri) || uri.Scheme != "redis" || uri.Port < 1)
-            throw new ArgumentException($"--cluster {cluster}: expected redis://host:port (the cluster's Cluster:Redis)");
+            throw new ArgumentException("--cluster: expected redis://[:PASSWORD@]host:port (the cluster's Cluster:Redis)");
         var endpoint = $"{uri.Host}:{uri.Port}";
-        await RedisCheck.ReachableAsync(endpoint, "--cluster");
+        var redis = ConfigurationOptions.Parse(endpoint);
+        // redis://:PASSWORD@host or redis://USER:PASSWORD@host (an ACL user), as redis-cli reads them.
+        if (uri.UserInfo.Split(':', 2) is [var user, var password])
+            (redis.User, redis.Password) = (user.Length > 0 ? Uri.UnescapeDataString(user) : null, Uri.UnescapeDataString(password));
+        await RedisCheck.ReachableAsync(redis, "--cluster");
+        // The cluster's names and certificates, from the environment as a silo reads them (UT__Cluster__...).
+        string Env(string key, string fallback = "") => Environment.GetEnvironmentVariable($"UT__Cluster__{key}") ?? fallback;
         var defaults = new SiloConfig.ClusterSettings();
+        var files = new SiloConfig.TlsSettings { CaFile = Env("Tls__CaFile"), CertificateFile = Env("Tls__CertificateFile"), KeyFile = Env("Tls__KeyFile") };
+        var tls = files.Enabled ? ClusterTls.Load(files, "UT__Cluster__Tls__") : null;
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "ut-submit", ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         builder.UseOrleansClient(client =>
         {
-            client.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(endpoint));
-            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) =
-                (Environment.GetEnvironmentVariable("UT__Cluster__ClusterId") ?? defaults.ClusterId, Environment.GetEnvironmentVariable("UT__Cluster__ServiceId") ?? defaults.ServiceId));
+            client.UseRedisClustering(o => o.ConfigurationOptions = redis);
+            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (Env("ClusterId", defaults.ClusterId), Env("ServiceId", defaults.ServiceId)));
             client.AddActivityPropagation();
+            tls?.Configure(client);
         });
         var host = builder.Build();
+        // A gateway that refuses the handshake (no certificate, or one of another CA) looks like one that is not
+        // there yet: Orleans retries until this deadline.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        deadline.CancelAfter(ConnectTimeout);
         try
         {
-            await host.StartAsync(cancel);
+            await host.StartAsync(deadline.Token);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (!cancel.IsCancellationRequested)
         {
             host.Dispose();
-            throw new IOException($"--cluster {cluster}: no silo of the cluster answered ({e.GetBaseException().Message}): start silos with Cluster:Redis={endpoint}");
+            var why = e is OperationCanceledException ? $"none within {ConnectTimeout.TotalSeconds:F0} s" : e.GetBaseException().Message;
+            throw new IOException($"--cluster {endpoint}: no silo of the cluster answered ({why}): start silos with Cluster:Redis={endpoint}" +
+                (tls is null ? "; a cluster with TLS needs UT__Cluster__Tls__CaFile, __CertificateFile and __KeyFile" : "; check that the silos' CA issued UT__Cluster__Tls__CertificateFile"));
         }
-        return new ClusterConnection(host, host.Services.GetRequiredService<IGrainFactory>(), cluster);
+        return new ClusterConnection(host, host.Services.GetRequiredService<IGrainFactory>(), endpoint);
     }
 
     public async Task<JobStatus> SubmitAsync(CanvasJobSpec spec, CancellationToken cancel)

@@ -15,6 +15,7 @@ root.Subcommands.Add(DatasetCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(SiloCommand.Create());
 root.Subcommands.Add(SubmitCommand.Create());
+root.Subcommands.Add(CertsCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 // Exceptions reach CliErrors (one line, exit 1) instead of System.CommandLine's stack-trace printer.
 var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };

@@ -8,7 +8,6 @@ using Orleans.Runtime.Hosting;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Serialization;
 using Orleans.Storage;
-using StackExchange.Redis;
 using UnleashingTransformers.Grid.Grains;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Placement;
@@ -22,7 +21,8 @@ namespace UnleashingTransformers.Silo;
 /// chosen provider; membership tuned to declare a killed silo dead in about a second; the grain classes
 /// of its roles only (a silo without the window role never hosts a replica); the grain class properties
 /// in the cluster manifest that tell canvases how many replicas it serves (and the same as silo metadata);
-/// silo-pinned placement; trace propagation; the dashboard on gateway silos.
+/// silo-pinned placement; trace propagation; mutual TLS where the cluster has certificates; the dashboard on
+/// gateway silos.
 /// </summary>
 public static class OrleansSetup
 {
@@ -50,7 +50,7 @@ public static class OrleansSetup
     /// <summary>True inside a Kubernetes pod, where Orleans' Kubernetes hosting sets the silo's name and address.</summary>
     public static bool InKubernetes => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST"));
 
-    public static void Configure(ISiloBuilder silo, SiloConfig config)
+    public static void Configure(ISiloBuilder silo, SiloConfig config, ClusterTls? tls)
     {
         var cluster = config.Cluster;
         silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
@@ -58,7 +58,7 @@ public static class OrleansSetup
         silo.Configure<SiloMessagingOptions>(o => o.MaxMessageBodySize = cluster.MaxMessageBytes);
         if (cluster.Provider == "redis")
         {
-            var redis = ConfigurationOptions.Parse(cluster.Redis);
+            var redis = RedisEndpoint.Options(cluster.Redis, cluster.RedisPasswordFile);
             silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
             silo.AddRedisGrainStorage(CanvasRuntime.Storage, o => o.ConfigurationOptions = redis);
             silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
@@ -78,6 +78,7 @@ public static class OrleansSetup
             silo.Services.AddGrainStorage(CanvasRuntime.Storage, (sp, _) => new FileGrainStorage(directory, sp.GetRequiredService<Serializer>()));
             silo.UseInMemoryReminderService();
         }
+        tls?.Configure(silo);
         // Job state is tokens: Orleans' binary serializer, not the default JSON.
         silo.Services.AddKeyedSingleton<IGrainStorageSerializer, OrleansGrainStorageSerializer>(CanvasRuntime.Storage);
         silo.Configure<ClusterMembershipOptions>(o =>

@@ -47,8 +47,17 @@ public sealed record SiloConfig
         /// <summary><c>localhost</c>: one process, grain state in files under StateDirectory, reminders in
         /// memory. <c>redis</c>: membership, grain state and reminders in the redis-server at <see cref="Redis"/>.</summary>
         public string Provider { get; init; } = "localhost";
-        /// <summary>host:port of the redis-server (Provider redis).</summary>
+        /// <summary>The redis-server (Provider redis): <c>host:port</c>, or StackExchange.Redis's form with options,
+        /// e.g. <c>host:port,password=...,ssl=true</c>.</summary>
         public string Redis { get; init; } = "";
+        /// <summary>A file holding the redis password (a mounted secret), so it need not be written in the config or
+        /// an environment variable; it overrides a <c>password=</c> in <see cref="Redis"/>.</summary>
+        public string RedisPasswordFile { get; init; } = "";
+        /// <summary>Mutual TLS on the silo and Orleans gateway ports (see <see cref="TlsSettings"/>).</summary>
+        public TlsSettings Tls { get; init; } = new();
+        /// <summary>Runs a cluster reachable off loopback without TLS: anyone who reaches its ports joins it or
+        /// calls its grains. Only for a network that nothing else can reach.</summary>
+        public bool Insecure { get; init; }
         public string ClusterId { get; init; } = "ut";
         public string ServiceId { get; init; } = "ut";
         /// <summary>Port silos talk to each other on.</summary>
@@ -68,7 +77,12 @@ public sealed record SiloConfig
         {
             if (MaxMessageBytes < 1 << 20) yield return $"Cluster:MaxMessageBytes {MaxMessageBytes}: expected at least 1048576 (1 MB)";
             if (Provider is not ("localhost" or "redis")) yield return $"Cluster:Provider '{Provider}': expected localhost or redis";
-            if (Provider == "redis" && !ValidHostPort(Redis)) yield return $"Cluster:Redis '{Redis}': expected host:port of a redis-server (e.g. 127.0.0.1:6379)";
+            if (Provider == "redis" && !RedisEndpoint.Valid(Redis)) yield return $"Cluster:Redis '{RedisEndpoint.Redacted(Redis)}': expected host:port of a redis-server (e.g. 127.0.0.1:6379), optionally with ,password=...";
+            if (!string.IsNullOrEmpty(RedisPasswordFile) && !File.Exists(RedisPasswordFile)) yield return $"Cluster:RedisPasswordFile: file {RedisPasswordFile} not found";
+            foreach (var problem in Tls.Problems()) yield return problem;
+            if (Provider == "redis" && OffLoopback && !Tls.Enabled && !Insecure)
+                yield return $"Cluster:AdvertisedAddress {(OrleansSetup.InKubernetes ? "(the pod's IP)" : AdvertisedAddress)} is off loopback and the cluster has no TLS: anyone who reaches its ports could join it or call its grains. " +
+                    "Set Cluster:Tls:CaFile, CertificateFile and KeyFile (ut certs --out DIR makes a set), or Cluster:Insecure=true for a network nothing else reaches";
             if (SiloPort is < 1 or > 65535 || GatewayPort is < 1 or > 65535 || SiloPort == GatewayPort)
                 yield return $"Cluster: SiloPort {SiloPort} and GatewayPort {GatewayPort} must be two different ports";
             if (!IPAddress.TryParse(AdvertisedAddress, out _)) yield return $"Cluster:AdvertisedAddress '{AdvertisedAddress}' is not an IP address";
@@ -76,8 +90,37 @@ public sealed record SiloConfig
             if (string.IsNullOrWhiteSpace(ClusterId) || string.IsNullOrWhiteSpace(ServiceId)) yield return "Cluster: ClusterId and ServiceId must not be empty";
         }
 
-        private static bool ValidHostPort(string text) =>
-            text.LastIndexOf(':') is var colon and > 0 && int.TryParse(text[(colon + 1)..], out var port) && port is > 0 and <= 65535;
+        /// <summary>Other hosts can reach this silo's ports: it advertises an address off loopback, or runs in a pod.</summary>
+        public bool OffLoopback => OrleansSetup.InKubernetes || !(IPAddress.TryParse(AdvertisedAddress, out var ip) && IPAddress.IsLoopback(ip));
+    }
+
+    /// <summary>
+    /// The cluster's certificates, PEM files (e.g. a mounted Kubernetes secret; cert-manager's <c>ca.crt</c>,
+    /// <c>tls.crt</c> and <c>tls.key</c> serve as they are). Every connection to the silo and gateway ports is TLS
+    /// and both ends show a certificate issued by the CA: silos one usable for server and client authentication,
+    /// clients (<c>ut submit --cluster</c>) one for client authentication. Names are not checked (silos are
+    /// reached by address, pods' addresses change): what the CA issued is what is trusted.
+    /// </summary>
+    public sealed record TlsSettings
+    {
+        /// <summary>The CA that issued every silo's and client's certificate (PEM).</summary>
+        public string CaFile { get; init; } = "";
+        /// <summary>This silo's certificate (PEM), issued by the CA.</summary>
+        public string CertificateFile { get; init; } = "";
+        /// <summary>The certificate's private key (PEM, PKCS#8 or the key's own form).</summary>
+        public string KeyFile { get; init; } = "";
+
+        public bool Enabled => !string.IsNullOrEmpty(CaFile) || !string.IsNullOrEmpty(CertificateFile) || !string.IsNullOrEmpty(KeyFile);
+
+        public IEnumerable<string> Problems(string prefix = "Cluster:Tls:")
+        {
+            if (!Enabled) yield break;
+            foreach (var (key, path) in new[] { ("CaFile", CaFile), ("CertificateFile", CertificateFile), ("KeyFile", KeyFile) })
+            {
+                if (string.IsNullOrEmpty(path)) yield return $"{prefix}{key} is not set: TLS needs the CA, the certificate and its key (ut certs --out DIR makes a set)";
+                else if (!File.Exists(path)) yield return $"{prefix}{key}: file {path} not found";
+            }
+        }
     }
 
     public sealed record GatewaySettings
@@ -156,6 +199,11 @@ public sealed record SiloConfig
         {
             StateDirectory = Abs(StateDirectory),
             Models = Models with { Prior = Abs(Models.Prior), VqGan = Abs(Models.VqGan) },
+            Cluster = Cluster with
+            {
+                RedisPasswordFile = Abs(Cluster.RedisPasswordFile),
+                Tls = new TlsSettings { CaFile = Abs(Cluster.Tls.CaFile), CertificateFile = Abs(Cluster.Tls.CertificateFile), KeyFile = Abs(Cluster.Tls.KeyFile) },
+            },
             Roles = Roles.Select(r => r.Trim().ToLowerInvariant()).Distinct().ToArray(),
             Trainer = Trainer with
             {

@@ -39,7 +39,11 @@ public static class SiloHost
         var device = Device.Parse(config.Device);
         if (device.Type == DeviceType.CUDA && !torch.cuda.is_available())
             throw new ArgumentException($"Device {device}: this libtorch has no CUDA device; build against a CUDA libtorch (README) or use cpu");
-        if (config.Cluster.Provider == "redis") await RedisCheck.ReachableAsync(config.Cluster.Redis, "Cluster:Redis");
+        if (config.Cluster.Provider == "redis")
+            await RedisCheck.ReachableAsync(RedisEndpoint.Options(config.Cluster.Redis, config.Cluster.RedisPasswordFile), "Cluster:Redis");
+        var tls = config.Cluster.Tls.Enabled ? ClusterTls.Load(config.Cluster.Tls) : null;
+        if (tls is null && config.Cluster.Provider == "redis" && config.Cluster.OffLoopback)
+            Console.Error.WriteLine("silo: Cluster:Insecure=true: the silo and Orleans gateway ports take no credential; anyone who reaches them joins the cluster");
         var precision = Enum.Parse<InferencePrecision>(config.Models.Precision, ignoreCase: true);
         if ((config.Has("window") || config.Has("canvas")) && Bf16Support.Warning(precision, device) is { } slow)
             Console.Error.WriteLine($"silo: {slow.Replace("--precision", "Models:Precision", StringComparison.Ordinal)}");
@@ -99,7 +103,7 @@ public static class SiloHost
         // A failed start is reported once, as the one error line below, not as the host's stack dump.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
-        builder.UseOrleans(silo => OrleansSetup.Configure(silo, config));
+        builder.UseOrleans(silo => OrleansSetup.Configure(silo, config, tls));
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(config.Canvas);
         builder.Services.AddSingleton<ReplicaDirectory>();
@@ -138,6 +142,7 @@ public static class SiloHost
                 for (var i = 0; i < replicaHost.Count; i++)
                     Console.WriteLine($"silo: window replica {OrleansSetup.SiloName(config)}/{i} serving model {replicaHost.Version(i)} on {config.Device}");
             Console.WriteLine($"silo: started {OrleansSetup.SiloName(config)} (roles {string.Join(", ", config.Roles)}, cluster {config.Cluster.Provider}" +
+                $"{(tls is not null ? ", mutual TLS" : "")}" +
                 $"{(config.Has("gateway") ? $", gateway http://{config.Gateway.Host}:{config.Gateway.Port}" : "")}" +
                 $"{(config.Ops.Port > 0 ? $", ops http://{config.Ops.Host}:{config.Ops.Port}" : "")})");
             await host.WaitForShutdownAsync(cancel);
