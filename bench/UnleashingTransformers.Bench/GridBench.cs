@@ -30,7 +30,8 @@ internal static class GridBench
     private static string Ut => Path.Combine(AppContext.BaseDirectory, "ut.dll");
     private static readonly string Bundled = Path.Combine(AppContext.BaseDirectory, "models", "terrain", "absorbing_ema.th");
 
-    public static int Run()
+    /// <param name="overheadOnly">(a) only, over TCP and mutual TLS (<c>bench grid-overhead</c>).</param>
+    public static int Run(bool overheadOnly = false)
     {
         set_num_threads(1);
         set_blas_threads(1);
@@ -38,12 +39,38 @@ internal static class GridBench
         using var redis = new RedisServer();
         var prior = new PriorReplicas(Bundled, 8, Device.CPU, InferencePrecision.Float32);
         var info = prior.Describe();
+        // (a) again on a cluster with mutual TLS (its own redis, certificates from ut certs): what TLS adds.
+        var certs = Path.Combine(dir, "certs");
+        RunUt("certs", "--out", certs);
+        var tls = new SiloConfig.TlsSettings { CaFile = Path.Combine(certs, "ca.pem"), CertificateFile = Path.Combine(certs, "silo.pem"), KeyFile = Path.Combine(certs, "silo.key") };
+        var overheads = new List<string>();
+        using (var tlsRedis = new RedisServer())
+        {
+            using var tlsCaller = CallerSilo(tlsRedis, dir, tls);
+            try
+            {
+                overheads.Add(Overhead(tlsRedis, dir, tlsCaller, prior, info, tls));
+            }
+            finally
+            {
+                tlsCaller.StopAsync().GetAwaiter().GetResult();
+            }
+        }
         using var caller = CallerSilo(redis, dir);
         try
         {
-            Overhead(redis, dir, caller, prior, info);
-            Canvases(redis, dir, caller, info);
-            Scaling(redis, dir, caller, info);
+            overheads.Insert(0, Overhead(redis, dir, caller, prior, info));
+            Console.WriteLine("(a) one window batch (8 windows of the bundled prior, 4 wanted positions each): in-process vs through Orleans to a replica on another silo");
+            Console.WriteLine();
+            Console.WriteLine("| connections | payload back | in-process, replica computes nothing (p50) | Orleans, 2 silos, replica computes nothing (p50 / p90) | Orleans adds (p50) | bundled model's compute for the batch (p50) | overhead / compute |");
+            Console.WriteLine("|---|---|---|---|---|---|---|");
+            foreach (var row in overheads) Console.WriteLine(row);
+            Console.WriteLine();
+            if (!overheadOnly)
+            {
+                Canvases(redis, dir, caller, info);
+                Scaling(redis, dir, caller, info);
+            }
         }
         finally
         {
@@ -54,16 +81,17 @@ internal static class GridBench
     }
 
     /// <summary>An Orleans silo in this process, with no roles: the canvas side of the measurements.</summary>
-    private static IHost CallerSilo(RedisServer redis, string dir)
+    private static IHost CallerSilo(RedisServer redis, string dir, SiloConfig.TlsSettings? tls = null)
     {
         var config = new SiloConfig
         {
             StateDirectory = dir,
             Cluster = new SiloConfig.ClusterSettings { Provider = "redis", Redis = redis.Endpoint, SiloPort = Ports.Free(), GatewayPort = Ports.Free(), SiloName = "bench" },
         };
+        var clusterTls = tls is null ? null : ClusterTls.Load(tls);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = dir });
         builder.Logging.ClearProviders();
-        builder.UseOrleans(silo => OrleansSetup.Configure(silo, config, tls: null));
+        builder.UseOrleans(silo => OrleansSetup.Configure(silo, config, clusterTls));
         builder.Services.AddSingleton<ReplicaDirectory>();
         var host = builder.Build();
         host.StartAsync().GetAwaiter().GetResult();
@@ -83,7 +111,17 @@ internal static class GridBench
     }
 
     /// <summary>Window silos (`ut silo`, window role, Threads 1) in the cluster, started side by side.</summary>
-    private static List<Process> WindowSilos(RedisServer redis, string dir, int silos, int replicasEach, double? simulatedMs)
+    private static void RunUt(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true };
+        foreach (var a in new[] { Ut }.Concat(args)) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"ut {string.Join(' ', args)} failed");
+    }
+
+    private static List<Process> WindowSilos(RedisServer redis, string dir, int silos, int replicasEach, double? simulatedMs, SiloConfig.TlsSettings? tls = null)
     {
         var started = Enumerable.Range(0, silos).Select(i =>
         {
@@ -91,7 +129,7 @@ internal static class GridBench
             File.WriteAllText(config, JsonSerializer.Serialize(new
             {
                 Roles = new[] { "window" }, Threads = 1, StateDirectory = dir, Models = new { Prior = Bundled, VqGan = Path.Combine(Path.GetDirectoryName(Bundled)!, "vqgan_ema.th"), Heads = 8 },
-                Cluster = new { Provider = "redis", Redis = redis.Endpoint, SiloPort = Ports.Free(), GatewayPort = Ports.Free() },
+                Cluster = new { Provider = "redis", Redis = redis.Endpoint, SiloPort = Ports.Free(), GatewayPort = Ports.Free(), Tls = tls ?? new SiloConfig.TlsSettings() },
                 Window = new { Replicas = replicasEach, MaxBatch = 8, MaxWaitMs = 2, SimulatedBatchMs = simulatedMs },
             }));
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -116,10 +154,9 @@ internal static class GridBench
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
-    private static void Overhead(RedisServer redis, string dir, IHost caller, PriorReplicas prior, PriorInfo info)
+    /// <summary>(a): one table row, for plain TCP or (<paramref name="tls"/> given) mutual TLS between the silos.</summary>
+    private static string Overhead(RedisServer redis, string dir, IHost caller, PriorReplicas prior, PriorInfo info, SiloConfig.TlsSettings? tls = null)
     {
-        Console.WriteLine("(a) one window batch (8 windows of the bundled prior, 4 wanted positions each): in-process vs through Orleans to a replica on another silo");
-        Console.WriteLine();
         var requests = Enumerable.Range(0, 8).Select(i => new WindowRequest(i, i, Enumerable.Repeat((long)info.MaskId, info.WindowLength).ToArray(), [0, 1, 2, 3])).ToList();
         List<double> Times(IWindowPool pool, int reps)
         {
@@ -142,7 +179,7 @@ internal static class GridBench
         real.DisposeAsync().AsTask().GetAwaiter().GetResult();
         model.Owner?.Dispose();
 
-        var silos = WindowSilos(redis, dir, 1, 1, simulatedMs: 0);
+        var silos = WindowSilos(redis, dir, 1, 1, simulatedMs: 0, tls);
         List<double> remote;
         try
         {
@@ -153,11 +190,8 @@ internal static class GridBench
             Stop(silos);
         }
         var overhead = Median(remote) - Median(local);
-        Console.WriteLine("| payload back | in-process, replica computes nothing (p50) | Orleans, 2 silos, replica computes nothing (p50 / p90) | Orleans adds (p50) | bundled model's compute for the batch (p50) | overhead / compute |");
-        Console.WriteLine("|---|---|---|---|---|---|");
-        Console.WriteLine($"| {8 * 4 * info.CodebookSize * 4 / 1024} KiB | {Median(local):F3} ms | {Median(remote):F2} / {remote.Order().ElementAt(remote.Count * 9 / 10):F2} ms | " +
-            $"{overhead:F2} ms | {Median(compute):F2} ms | {100 * overhead / Median(compute):F0} % |");
-        Console.WriteLine();
+        return $"| {(tls is null ? "TCP" : "mutual TLS")} | {8 * 4 * info.CodebookSize * 4 / 1024} KiB | {Median(local):F3} ms | {Median(remote):F2} / {remote.Order().ElementAt(remote.Count * 9 / 10):F2} ms | " +
+            $"{overhead:F2} ms | {Median(compute):F2} ms | {100 * overhead / Median(compute):F0} % |";
     }
 
     private static void Canvases(RedisServer redis, string dir, IHost caller, PriorInfo info)

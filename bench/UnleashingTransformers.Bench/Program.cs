@@ -3,7 +3,7 @@ using UnleashingTransformers.Torch;
 
 // Benchmarks (figures, not tests): each compares this project with the reference computation in
 // Debian's PyTorch, measured in the same run on the same machine. See bench/README.md.
-const string Usage = "usage: bench binding [--threads N] [--reps N] [--rounds N]\n       bench prior [--threads N] [--steps-b1 N] [--steps-b8 N]\n       bench vqgan [--threads N] [--batch N] [--reps N]\n       bench canvas\n       bench grid\n       bench schedules [--count N] [--canvases N] [--models DIR]\n       bench coordinator\n       bench backbones\n       bench recon --vqgan FILE [--count N]\n       bench sundae --sundae FILE [--models DIR] [--count N] [--canvases N] [--threads N]\n       bench whole --nat FILE [--models DIR] [--canvases N] [--threads N]\n       bench bigimage [--sizes 512,1024] [--window-silos 1,2]\n       bench batching [--threads N]";
+const string Usage = "usage: bench binding [--threads N] [--reps N] [--rounds N]\n       bench prior [--threads N] [--steps-b1 N] [--steps-b8 N]\n       bench vqgan [--threads N] [--batch N] [--reps N]\n       bench canvas\n       bench grid\n       bench grid-overhead\n       bench schedules [--count N] [--canvases N] [--models DIR]\n       bench coordinator\n       bench backbones\n       bench recon --vqgan FILE [--count N]\n       bench sundae --sundae FILE [--models DIR] [--count N] [--canvases N] [--threads N]\n       bench whole --nat FILE [--models DIR] [--canvases N] [--threads N]\n       bench bigimage [--sizes 512,1024] [--window-silos 1,2]\n       bench batching [--threads N]";
 if (args.Length == 3 && args[0] == "coordinator-child") return CoordinatorBench.Child(int.Parse(args[1]), args[2]); // child process
 if (args.Length == 3 && args[0] == "vqgan-decode64") return VqGanBench.Decode64(args[1], int.Parse(args[2])); // child process
 if (args.Length == 0) { Console.Error.WriteLine(Usage); return 1; }
@@ -43,6 +43,7 @@ return args[0] switch
     "vqgan" => VqGanBench.Run(threads, batch, reps ?? 2),
     "canvas" => CanvasBench.Run(threads),
     "grid" => GridBench.Run(),
+    "grid-overhead" => GridBench.Run(overheadOnly: true),
     "prior" => PriorBench.Run(threads, stepsB1, stepsB8),
     "schedules" => ScheduleBench.Run(count, canvases, models),
     "coordinator" => CoordinatorBench.Run(),

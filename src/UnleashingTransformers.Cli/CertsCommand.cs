@@ -30,7 +30,8 @@ internal static class CertsCommand
             Directory.CreateDirectory(dir);
             var (from, until) = (DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(valid));
             using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            var caRequest = new CertificateRequest("CN=ut cluster CA", caKey, HashAlgorithmName.SHA256);
+            // A name of its own: while one CA replaces another, both are trusted side by side and told apart by name.
+            var caRequest = new CertificateRequest($"CN=ut cluster CA {Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant()}", caKey, HashAlgorithmName.SHA256);
             caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
             caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
             caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
@@ -64,6 +65,7 @@ internal static class CertsCommand
             request.CertificateExtensions.Add(names.Build());
         }
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7f;
         using var certificate = request.Create(ca, from, until, serial);

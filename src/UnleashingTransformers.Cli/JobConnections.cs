@@ -207,8 +207,18 @@ internal sealed class ClusterConnection(IHost host, IGrainFactory grains, string
         }
     }
 
-    public async Task<JobStatus> StatusAsync(string id, CancellationToken cancel) =>
-        await grains.GetGrain<ICanvasJobGrain>(id).StatusAsync() ?? throw new IOException($"job {id} is gone");
+    public async Task<JobStatus> StatusAsync(string id, CancellationToken cancel)
+    {
+        try
+        {
+            return await grains.GetGrain<ICanvasJobGrain>(id).StatusAsync() ?? throw new IOException($"job {id} is gone");
+        }
+        catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException)
+        {
+            // Its canvas silo died and the job resumes on another from its last saved step: keep following it.
+            return new JobStatus(id, JobState.Resuming, 0, 0, 0, 0, null, DateTimeOffset.UtcNow);
+        }
+    }
 
     public Task CancelAsync(string id) => grains.GetGrain<ICanvasJobGrain>(id).CancelAsync();
 

@@ -46,7 +46,9 @@ public sealed record CanvasJobSpec
     [Id(21)] public int MinSteps { get; init; } = 10;
 }
 
-public enum JobState { Queued, Running, Done, Failed, Cancelled }
+/// <summary>Where a job stands. <see cref="Resuming"/>: its silo is not answering (failing over) or its state cannot be
+/// saved right now (storage unreachable); it goes on from its last saved step, and clients keep following it.</summary>
+public enum JobState { Queued, Running, Done, Failed, Cancelled, Resuming }
 
 /// <summary>What the gateway and <c>ut submit</c> report of a job.</summary>
 [GenerateSerializer, Immutable]

@@ -7,7 +7,7 @@ namespace UnleashingTransformers.Silo;
 
 /// <summary>
 /// Mutual TLS on every Orleans connection, from the cluster's PEM files (<see cref="SiloConfig.TlsSettings"/>).
-/// A peer is trusted when its certificate chains to the configured CA (and only to it: the machine's roots play
+/// A peer is trusted when its certificate chains to a configured CA (and only to those: the machine's roots play
 /// no part) and is issued for what it does there: the silo port takes silos only (server and client
 /// authentication), the gateway port silos and clients (client authentication).
 /// </summary>
@@ -16,35 +16,38 @@ public sealed class ClusterTls
     private const string ServerAuth = "1.3.6.1.5.5.7.3.1";
     private const string ClientAuth = "1.3.6.1.5.5.7.3.2";
 
-    private readonly X509Certificate2 _authority;
+    private readonly X509Certificate2Collection _authorities;
 
     /// <summary>This process's certificate, with its private key.</summary>
     public X509Certificate2 Certificate { get; }
 
-    private ClusterTls(X509Certificate2 certificate, X509Certificate2 authority) => (Certificate, _authority) = (certificate, authority);
+    private ClusterTls(X509Certificate2 certificate, X509Certificate2Collection authorities) => (Certificate, _authorities) = (certificate, authorities);
 
     /// <summary>Reads the three files; a missing, unreadable or mismatched one is one line naming its key.</summary>
     public static ClusterTls Load(SiloConfig.TlsSettings files, string prefix = "Cluster:Tls:")
     {
         foreach (var problem in files.Problems(prefix)) throw new ArgumentException(problem);
-        X509Certificate2 authority, certificate;
+        // One CA, or several while one is being replaced (their PEM blocks one after the other).
+        var authorities = new X509Certificate2Collection();
+        X509Certificate2 certificate;
         try
         {
-            authority = X509CertificateLoader.LoadCertificateFromFile(files.CaFile);
+            authorities.ImportFromPemFile(files.CaFile);
         }
         catch (CryptographicException e)
         {
             throw new ArgumentException($"{prefix}CaFile {files.CaFile}: not a PEM certificate ({e.Message})");
         }
+        if (authorities.Count == 0) throw new ArgumentException($"{prefix}CaFile {files.CaFile}: holds no PEM certificate");
         try
         {
             certificate = X509Certificate2.CreateFromPemFile(files.CertificateFile, files.KeyFile);
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
             throw new ArgumentException($"{prefix}CertificateFile/KeyFile {files.CertificateFile}: not a PEM certificate and its private key ({e.Message})");
         }
-        var tls = new ClusterTls(certificate, authority);
+        var tls = new ClusterTls(certificate, authorities);
         if (!tls.Issued(certificate))
             throw new ArgumentException($"{prefix}CertificateFile {files.CertificateFile}: not issued by the CA in {prefix}CaFile (or expired): the cluster's peers would refuse it");
         return tls;
@@ -58,7 +61,7 @@ public sealed class ClusterTls
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(_authority);
+        chain.ChainPolicy.CustomTrustStore.AddRange(_authorities);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationFlags = X509VerificationFlags.IgnoreWrongUsage;
         return chain.Build(peer);

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Metadata;
@@ -12,6 +13,7 @@ using UnleashingTransformers.Grid.Grains;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Placement;
 using UnleashingTransformers.Grid.Replicas;
+using UnleashingTransformers.Grid.Security;
 using UnleashingTransformers.Grid.Storage;
 
 namespace UnleashingTransformers.Silo;
@@ -44,6 +46,9 @@ public static class OrleansSetup
         [typeof(TrainerGrain)] = "trainer",
     };
 
+    /// <summary>The grain store itself (redis or files), under the retries grains see as <see cref="CanvasRuntime.Storage"/>.</summary>
+    private const string StoreName = "ut-store";
+
     public static string SiloName(SiloConfig config) =>
         string.IsNullOrEmpty(config.Cluster.SiloName) ? $"ut-{Environment.MachineName}-{Environment.ProcessId}" : config.Cluster.SiloName;
 
@@ -60,7 +65,7 @@ public static class OrleansSetup
         {
             var redis = RedisEndpoint.Options(cluster.Redis, cluster.RedisPasswordFile);
             silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
-            silo.AddRedisGrainStorage(CanvasRuntime.Storage, o => o.ConfigurationOptions = redis);
+            silo.AddRedisGrainStorage(StoreName, o => (o.ConfigurationOptions, o.DeleteStateOnClear) = (redis, true));
             silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
             if (InKubernetes)
             {
@@ -75,12 +80,19 @@ public static class OrleansSetup
         {
             silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
             var directory = Path.Combine(config.StateDirectory, "grains");
-            silo.Services.AddGrainStorage(CanvasRuntime.Storage, (sp, _) => new FileGrainStorage(directory, sp.GetRequiredService<Serializer>()));
+            silo.Services.AddGrainStorage(StoreName, (sp, _) => new FileGrainStorage(directory, sp.GetRequiredService<Serializer>()));
             silo.UseInMemoryReminderService();
         }
         tls?.Configure(silo);
         // Job state is tokens: Orleans' binary serializer, not the default JSON.
-        silo.Services.AddKeyedSingleton<IGrainStorageSerializer, OrleansGrainStorageSerializer>(CanvasRuntime.Storage);
+        silo.Services.AddKeyedSingleton<IGrainStorageSerializer, OrleansGrainStorageSerializer>(StoreName);
+        // Grains use the store through retries that ride out an outage (redis restarting, a full disk).
+        silo.Services.AddSingleton<StorageHealth>();
+        silo.Services.AddKeyedSingleton<IGrainStorage>(CanvasRuntime.Storage, (sp, _) => new RetryingGrainStorage(
+            sp.GetRequiredKeyedService<IGrainStorage>(StoreName), sp.GetRequiredService<StorageHealth>(), TimeSpan.FromSeconds(cluster.StorageRetrySeconds),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<RetryingGrainStorage>()));
+        // Outside processes call the job API only.
+        silo.AddIncomingGrainCallFilter<ClientCallFilter>();
         silo.Configure<ClusterMembershipOptions>(o =>
         {
             // Defaults declare a killed silo dead after ~11 s, a hung one after ~60 s; the grid wants seconds.

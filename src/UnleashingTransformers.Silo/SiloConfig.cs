@@ -58,6 +58,9 @@ public sealed record SiloConfig
         /// <summary>Runs a cluster reachable off loopback without TLS: anyone who reaches its ports joins it or
         /// calls its grains. Only for a network that nothing else can reach.</summary>
         public bool Insecure { get; init; }
+        /// <summary>How long a grain state read or write is retried through a storage outage (redis down, disk full)
+        /// before it fails; a job whose save fails then waits as <c>resuming</c> and goes on once storage is back.</summary>
+        public int StorageRetrySeconds { get; init; } = 60;
         public string ClusterId { get; init; } = "ut";
         public string ServiceId { get; init; } = "ut";
         /// <summary>Port silos talk to each other on.</summary>
@@ -75,6 +78,7 @@ public sealed record SiloConfig
 
         public IEnumerable<string> Problems()
         {
+            if (StorageRetrySeconds < 1) yield return $"Cluster:StorageRetrySeconds {StorageRetrySeconds}: expected at least 1";
             if (MaxMessageBytes < 1 << 20) yield return $"Cluster:MaxMessageBytes {MaxMessageBytes}: expected at least 1048576 (1 MB)";
             if (Provider is not ("localhost" or "redis")) yield return $"Cluster:Provider '{Provider}': expected localhost or redis";
             if (Provider == "redis" && !RedisEndpoint.Valid(Redis)) yield return $"Cluster:Redis '{RedisEndpoint.Redacted(Redis)}': expected host:port of a redis-server (e.g. 127.0.0.1:6379), optionally with ,password=...";
@@ -103,7 +107,8 @@ public sealed record SiloConfig
     /// </summary>
     public sealed record TlsSettings
     {
-        /// <summary>The CA that issued every silo's and client's certificate (PEM).</summary>
+        /// <summary>The CA that issued every silo's and client's certificate (PEM; several, one after the other, while
+        /// the CA is being replaced).</summary>
         public string CaFile { get; init; } = "";
         /// <summary>This silo's certificate (PEM), issued by the CA.</summary>
         public string CertificateFile { get; init; } = "";

@@ -123,10 +123,15 @@ public static class SiloHost
         if (builder is WebApplicationBuilder webBuilder)
         {
             var app = webBuilder.Build();
+            BrowserGuards.Use(app, config);
             PortAccess.Use(app, config);
             ProbeEndpoints.Map(app, config);
             if (config.Ops.Port > 0) MetricsEndpoint.Map(app);
-            if (config.Has("gateway")) GatewayApi.Map(app);
+            if (config.Has("gateway"))
+            {
+                GatewayApi.Map(app);
+                BrowserGuards.MapSession(app, config);
+            }
             host = app;
         }
         else

@@ -53,7 +53,7 @@ public sealed class BigImageGridTests : GridTest
         Assert.Equal(expected.Length, whole.Content.Headers.ContentLength);
 
         // Through an Orleans client: the same bytes, read a chunk at a time; and as a pyramid.
-        Ut.Ok(["submit", "--cluster", $"redis://{redis.Endpoint}", .. Job, "--seed", "17", "--out", P("client.png")]);
+        Ut.Ok(ClientTls(Certificates), ["submit", "--cluster", $"redis://{redis.Endpoint}", .. Job, "--seed", "17", "--out", P("client.png")]);
         Assert.Equal(expected, File.ReadAllBytes(P("client.png")));
         Assert.False(canvas.Exited, canvas.Output);
     }

@@ -30,7 +30,7 @@ public sealed class DistributedGridTests : GridTest
         Assert.Equal(expected, File.ReadAllBytes(P("grid.png")));
 
         // Through an Orleans client instead of HTTP: the same image.
-        Ut.Ok("submit", "--cluster", $"redis://{redis.Endpoint}", "--shape", "16x32", "--temp", "0.6", "--aggregate", "mean", "--seed", "7", "--out", P("client.png"));
+        Ut.Ok(ClientTls(Certificates), "submit", "--cluster", $"redis://{redis.Endpoint}", "--shape", "16x32", "--temp", "0.6", "--aggregate", "mean", "--seed", "7", "--out", P("client.png"));
         Assert.Equal(expected, File.ReadAllBytes(P("client.png")));
         // The canvas spread its windows over both replicas.
         Assert.True(await Served(w1) > 0, w1.Output);
@@ -97,6 +97,17 @@ public sealed class DistributedGridTests : GridTest
         await WaitForStep(http, id, 60);
         runner.Kill();
         var killed = Stopwatch.StartNew();
+        // What the surviving gateway says meanwhile: never finished (it was "failed, 0/0" for a second once).
+        var seen = new System.Collections.Concurrent.ConcurrentBag<string>();
+        using var watching = new CancellationTokenSource();
+        var watch = Task.Run(async () =>
+        {
+            while (!watching.IsCancellationRequested)
+            {
+                seen.Add(await State(http, id));
+                await Task.Delay(50);
+            }
+        });
 
         var resumed = survivor.WaitFor($"job {id} resuming at step", 30);
         var after = killed.Elapsed;
@@ -105,6 +116,10 @@ public sealed class DistributedGridTests : GridTest
         // Membership declares a killed silo dead in ~1-2 s (tuned); the kick then resumes the job at once.
         Assert.True(after < TimeSpan.FromSeconds(7), $"resumed {after.TotalSeconds:F1} s after the kill");
         await WaitForState(http, id, "done", 120);
+        await watching.CancelAsync();
+        await watch;
+        Assert.DoesNotContain("failed", seen);
+        Assert.DoesNotContain("cancelled", seen);
         Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
     }
 

@@ -87,6 +87,54 @@ public sealed class GatewayTests : GridTest
     }
 
     [Fact]
+    public async Task TheApiTakesOneUnambiguousJsonBodyRefusesCrossSiteWritesAndSendsSecurityHeaders()
+    {
+        var port = Ports.Free();
+        using var silo = UtProcess.Silo(Embedded(port));
+        var http = await ReadyGateway(port);
+        async Task<(HttpStatusCode code, string error)> Post(string body, string type = "application/json", Action<HttpRequestMessage>? edit = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "jobs") { Content = new StringContent(body, Encoding.UTF8, type) };
+            edit?.Invoke(request);
+            var r = await http.SendAsync(request);
+            var text = await r.Content.ReadAsStringAsync();
+            return (r.StatusCode, r.Content.Headers.ContentType?.MediaType == "application/json" ? JsonDocument.Parse(text).RootElement.GetProperty("error").GetString()! : text);
+        }
+        const string job = """{"height":8,"width":8,"steps":4,"seed":1}""";
+        // What a cross-site form can send (text/plain) is no job; nor is a body whose keys repeat or change case.
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await Post(job, "text/plain")).code);
+        var twice = await Post("""{"height":8,"width":8,"seed":1,"seed":2}""");
+        Assert.Equal(HttpStatusCode.BadRequest, twice.code);
+        Assert.Contains("duplicate", twice.error, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Post("""{"height":8,"Height":16,"width":8}""")).code);
+        // A browser's write from another site (its Origin or Sec-Fetch-Site) is refused; the page's own goes through.
+        Assert.Equal(HttpStatusCode.Forbidden, (await Post(job, edit: r => r.Headers.Add("Origin", "http://evil.example"))).code);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Post(job, edit: r => r.Headers.Add("Sec-Fetch-Site", "cross-site"))).code);
+        Assert.Equal(HttpStatusCode.Accepted, (await Post(job, edit: r => r.Headers.Add("Origin", $"http://127.0.0.1:{port}"))).code);
+        // A loopback gateway answers for loopback names only (a rebound DNS name is another site).
+        using (var rebound = new HttpRequestMessage(HttpMethod.Get, "jobs"))
+        {
+            rebound.Headers.Host = "evil.example";
+            Assert.Equal(HttpStatusCode.MisdirectedRequest, (await http.SendAsync(rebound)).StatusCode);
+        }
+        Assert.Equal(1, JsonDocument.Parse(await http.GetStringAsync("jobs")).RootElement.GetProperty("total").GetInt32());
+
+        // The page: no inline script may run, it may not be framed, types are not sniffed.
+        var page = await http.GetAsync("/");
+        var policy = page.Headers.GetValues("Content-Security-Policy").Single();
+        var script = policy.Split(';').Select(d => d.Trim()).Single(d => d.StartsWith("script-src", StringComparison.Ordinal));
+        Assert.Equal("script-src 'self'", script);
+        Assert.Contains("frame-ancestors 'none'", policy);
+        Assert.Equal("nosniff", page.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.DoesNotContain("<script>", await page.Content.ReadAsStringAsync());
+        // An error that reaches a client is one line without paths.
+        var bad = await Post("""{"height":8,"width":8,"steps":-1}""");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.code);
+        Assert.DoesNotContain("\n", bad.error);
+        Assert.DoesNotContain(" at ", bad.error);
+    }
+
+    [Fact]
     public async Task AnEditRegeneratesARegionOfADoneJobAsUtInpaintDoesAndKeepsTheRest()
     {
         // The source job with MaskGIT's schedule and a temperature ramp: the grid job's image is the embedded run's.
@@ -140,6 +188,9 @@ public sealed class GatewayTests : GridTest
         Assert.Contains("keeps the source's shape", await Refused(id, """{"region":"0:4,0:4","height":32}""", HttpStatusCode.BadRequest));
         Assert.Contains("schedule 'best'", await Refused(id, """{"region":"0:4,0:4","schedule":"best"}""", HttpStatusCode.BadRequest));
         Assert.Contains("no job", await Refused("0123456789abcdef", """{"region":"0:4,0:4"}""", HttpStatusCode.NotFound));
+        // A key twice, or in another case, means nothing for sure: refused, with a body saying so (it was a 500).
+        Assert.Contains("duplicate", await Refused(id, """{"region":"0:4,0:4","seed":1,"seed":2}""", HttpStatusCode.BadRequest), StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("Seed", await Refused(id, """{"region":"0:4,0:4","Seed":1}""", HttpStatusCode.BadRequest));
         var running = await Submit(http, new { height = 64, width = 64, seed = 1 });
         await WaitForState(http, running, "running", 30);
         Assert.Contains("only a done job", await Refused(running, """{"region":"0:4,0:4"}""", HttpStatusCode.Conflict));

@@ -29,9 +29,36 @@ public abstract class GridTest : TempDirTest
         return path;
     }
 
-    /// <summary>The overrides that put a silo into the redis cluster, on ports of its own (as the README's contract).</summary>
+    /// <summary>The overrides that put a silo into the redis cluster, on ports of its own (as the README's contract),
+    /// with mutual TLS from <see cref="Certificates"/>: the test clusters run as deployments should.</summary>
     protected string[] Cluster(RedisServer redis) =>
-        ["Cluster:Provider=redis", $"Cluster:Redis={redis.Endpoint}", $"Cluster:SiloPort={Ports.Free()}", $"Cluster:GatewayPort={Ports.Free()}", $"StateDirectory={P("state")}"];
+        ["Cluster:Provider=redis", $"Cluster:Redis={redis.ConnectionString}", $"Cluster:SiloPort={Ports.Free()}", $"Cluster:GatewayPort={Ports.Free()}", $"StateDirectory={P("state")}",
+         .. Tls(Certificates)];
+
+    /// <summary>A set made by <c>ut certs</c> once for the test run: the CA, a silo's and a client's certificate.</summary>
+    protected static string Certificates => LazyCertificates.Value;
+
+    private static readonly Lazy<string> LazyCertificates = new(() => MakeCertificates("cluster"));
+
+    /// <summary>A fresh set from <c>ut certs</c> (its own CA) in a folder of the test run.</summary>
+    protected static string MakeCertificates(string name)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"ut-certs-{Environment.ProcessId}-{name}-{Guid.NewGuid():N}");
+        Ut.Ok("certs", "--out", dir);
+        return dir;
+    }
+
+    /// <summary>A silo's Cluster:Tls overrides for the set in <paramref name="certs"/>.</summary>
+    protected static string[] Tls(string certs) =>
+        [$"Cluster:Tls:CaFile={certs}/ca.pem", $"Cluster:Tls:CertificateFile={certs}/silo.pem", $"Cluster:Tls:KeyFile={certs}/silo.key"];
+
+    /// <summary>The environment <c>ut submit --cluster</c> reads its client certificate from.</summary>
+    protected static Dictionary<string, string> ClientTls(string certs) => new()
+    {
+        ["UT__Cluster__Tls__CaFile"] = $"{certs}/ca.pem",
+        ["UT__Cluster__Tls__CertificateFile"] = $"{certs}/client.pem",
+        ["UT__Cluster__Tls__KeyFile"] = $"{certs}/client.key",
+    };
 
     /// <summary>deploy/silo/window.json in the cluster, returned once its ops port says it is ready (an active member
     /// of the cluster): the port <c>Ops:Port</c> names in <paramref name="overrides"/>, or one of its own.</summary>

@@ -18,6 +18,8 @@ public sealed class OtlpReceiver : IDisposable
     private readonly Task _loop;
     public ConcurrentBag<Span> Spans { get; } = new();
     public ConcurrentDictionary<string, int> Metrics { get; } = new();
+    /// <summary>Every export as it arrived (decompressed protobuf), for checks on what the silos send at all.</summary>
+    public ConcurrentBag<byte[]> Payloads { get; } = new();
     public string Endpoint { get; }
 
     public OtlpReceiver()
@@ -40,6 +42,7 @@ public sealed class OtlpReceiver : IDisposable
             var input = context.Request.Headers["Content-Encoding"] == "gzip" ? new GZipStream(context.Request.InputStream, CompressionMode.Decompress) : context.Request.InputStream;
             await input.CopyToAsync(body);
             var message = body.ToArray();
+            Payloads.Add(message);
             if (context.Request.Url!.AbsolutePath.EndsWith("/v1/traces")) ReadTraces(message);
             else if (context.Request.Url.AbsolutePath.EndsWith("/v1/metrics")) ReadMetrics(message);
             context.Response.StatusCode = 200;

@@ -72,4 +72,79 @@ public sealed class WebPageTests : GridTest
         await page.WaitForFunctionAsync("() => document.getElementById('form-error').textContent.includes('smaller than')");
         Assert.Empty(errors);
     }
+    [Fact]
+    public async Task JobDataIsShownAsTextCrossSiteWritesFailAndTheTokenStaysOutOfScriptsReach()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run deploy/bootstrap.sh (it installs Debian's chromium)");
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+
+        // A loopback gateway (no token): another site's page tries to create jobs on it, as a form (text/plain,
+        // JSON-shaped) and as a blind fetch. Neither makes a job.
+        var port = Ports.Free();
+        using (var silo = UtProcess.Silo(Config("open.json", new { Roles = new[] { "window", "canvas", "gateway" }, Gateway = new { Port = port } })))
+        {
+            var http = await ReadyGateway(port);
+            var evil = await browser.NewPageAsync();
+            await evil.RouteAsync("http://evil.test/**", route => route.FulfillAsync(new()
+            {
+                ContentType = "text/html",
+                Body = $$"""
+                    <form id="f" method="post" action="http://127.0.0.1:{{port}}/jobs" enctype="text/plain">
+                      <input name='{"height":8,"width":8,"steps":4,"seed":1,"x":"' value='"}'></form>
+                    <script>
+                      fetch("http://127.0.0.1:{{port}}/jobs", { method: "POST", mode: "no-cors", body: '{"height":8,"width":8,"steps":4,"seed":2}',
+                        headers: { "Content-Type": "text/plain" } }).finally(() => document.getElementById("f").submit());
+                    </script>
+                    """,
+            }));
+            await evil.GotoAsync("http://evil.test/");
+            await evil.WaitForURLAsync($"http://127.0.0.1:{port}/jobs", new() { Timeout = 10_000 });
+            // The browser marks the form's post cross-site: refused before its body is read (a text/plain body would be too).
+            Assert.Contains("from another site is refused", await evil.ContentAsync(), StringComparison.Ordinal);
+            Assert.Equal(0, System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("jobs")).RootElement.GetProperty("total").GetInt32());
+        }
+
+        // Off loopback (the gateway wants its token): job data with markup in it is shown as text, never run, and
+        // the token, once given, is a cookie no script can read, kept nowhere in the page.
+        var token = Convert.ToHexString(Guid.NewGuid().ToByteArray());
+        port = Ports.Free();
+        using var guarded = UtProcess.Silo(Config("guarded.json", new { Roles = new[] { "window", "canvas", "gateway" }, Gateway = new { Host = "0.0.0.0", Port = port, Token = token } }));
+        await ReadyGateway(port);
+        var page = await browser.NewPageAsync();
+        var errors = new List<string>();
+        page.PageError += (_, e) => errors.Add(e);
+        const string markup = "<img src=x onerror=\"window.pwned=1\">";
+        await page.RouteAsync("**/jobs?limit=20", async route =>
+        {
+            // The list as a hostile job record would make it (ids are checked by the grains; the page must not rely on it).
+            var real = await route.FetchAsync();
+            if (real.Status != 200)
+            {
+                await route.FulfillAsync(new() { Response = real });
+                return;
+            }
+            var body = System.Text.Json.JsonSerializer.Serialize(new { total = 1, offset = 0, jobs = new[] { new { id = markup, state = "done<b>x</b>", step = 1, steps = 1, revealed = 1, total = 1 } } });
+            await route.FulfillAsync(new() { Status = 200, ContentType = "application/json", Body = body });
+        });
+        await page.GotoAsync($"http://127.0.0.1:{port}/");
+        await page.FillAsync("#token", token);
+        await page.DispatchEventAsync("#token", "change");
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('#job-list tr').length === 1", null, new() { Timeout = 10_000 });
+        Assert.Equal(markup, await page.TextContentAsync("#job-list code"));
+        Assert.Equal(0, await page.EvaluateAsync<int>("() => document.querySelectorAll('#job-list img[src=x], #job-list b').length"));
+        Assert.False(await page.EvaluateAsync<bool>("() => window.pwned === 1"));
+        Assert.Equal(0, await page.EvaluateAsync<int>("() => sessionStorage.length + localStorage.length"));
+        Assert.DoesNotContain(token, await page.EvaluateAsync<string>("() => document.cookie + document.getElementById('token').value"));
+        var cookie = (await page.Context.CookiesAsync()).Single(c => c.Name == "ut_token");
+        Assert.True(cookie.HttpOnly && cookie.SameSite == SameSiteAttribute.Strict, "the token cookie is HttpOnly and SameSite=Strict");
+        // The cookie is what authorises the page: a job from the form goes through.
+        await page.UnrouteAsync("**/jobs?limit=20");
+        await page.FillAsync("input[name=height]", "8");
+        await page.FillAsync("input[name=width]", "8");
+        await page.FillAsync("input[name=steps]", "4");
+        await page.ClickAsync("#submit");
+        await page.WaitForFunctionAsync("() => document.getElementById('job-state').textContent === 'done'", null, new() { Timeout = 60_000 });
+        Assert.Empty(errors);
+    }
 }

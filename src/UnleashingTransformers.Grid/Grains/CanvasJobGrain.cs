@@ -5,6 +5,7 @@ using Orleans.Storage;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Storage;
 using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;
 
@@ -57,10 +58,12 @@ public sealed class CanvasJobGrain(
         if (_loop is not null) await _loop;
     }
 
-    public async Task<JobStatus> SubmitAsync(CanvasJobSpec spec, string model)
+    public async Task<JobStatus> SubmitAsync(CanvasJobSpec spec)
     {
         if (Exists) return Status();
+        if (!JobIds.Valid(Id)) throw new ArgumentException($"job id of {Id.Length} characters: expected 1 to {JobIds.MaxLength} letters, digits or '-'");
         var options = runtime.Options(spec);
+        var model = runtime.Prior.Version;
         await runtime.CheckCapacityAsync(options);
         long[]? tokens = null;
         if (spec.Source is { } source)
@@ -74,17 +77,35 @@ public sealed class CanvasJobGrain(
             tokens = TokenMask.Apply(from.Tokens, region.Mask(options.Height, options.Width), runtime.Prior.MaskId);
             model = from.Model;
         }
+        // The index admits the job (the pending-queue bound) whoever submits it: every job is in the list,
+        // under its retention rules; a job that does not start after all leaves it again.
+        var index = GrainFactory.GetGrain<IJobIndexGrain>(0);
+        if (await index.AdmitAsync(Id) == Admission.QueueFull)
+            throw new JobQueueFullException("too many jobs are waiting or running (Canvas:MaxPending): try again later");
+        try
+        {
+            await StartAsync(spec, options, model, tokens);
+        }
+        catch
+        {
+            await index.RemoveAsync(Id);
+            throw;
+        }
+        return Status();
+    }
+
+    private async Task StartAsync(CanvasJobSpec spec, CanvasOptions options, string model, long[]? tokens)
+    {
         var now = DateTimeOffset.UtcNow;
         job.State = new CanvasJobState
         {
-            Spec = spec, Model = string.IsNullOrEmpty(model) ? runtime.Prior.Version : model, State = JobState.Queued, Steps = CanvasRuntime.TotalSteps(options), Total = options.Cells,
+            Spec = spec, Model = model, State = JobState.Queued, Steps = CanvasRuntime.TotalSteps(options), Total = options.Cells,
             Tokens = tokens, Revealed = tokens?.Count(t => t != runtime.Prior.MaskId) ?? 0, Created = now, Updated = now,
         };
         await job.WriteStateAsync();
         // The safety net: a job whose silo died is woken within a reminder period even if no kick reaches it.
         await this.RegisterOrUpdateReminder(KeepAlive, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         StartLoop();
-        return Status();
     }
 
     public Task<JobStatus?> StatusAsync()
@@ -180,6 +201,8 @@ public sealed class CanvasJobGrain(
         // The record goes first: whoever finds the image gone finds the job gone too.
         await job.ClearStateAsync();
         runtime.DeleteImages(Id);
+        // Not awaited: the index may be the caller (retention), waiting on this very call.
+        GrainFactory.GetGrain<IJobIndexGrain>(0).RemoveAsync(Id).Ignore();
         DeactivateOnIdle();
     }
 
@@ -197,7 +220,33 @@ public sealed class CanvasJobGrain(
         _loop = RunAsync();
     }
 
+    /// <summary>Runs the job; when storage or the disk fails past its retries, the job waits (reported resuming)
+    /// and goes on from its last saved step, as often as it takes: a state that was not saved is never reported.</summary>
     private async Task RunAsync()
+    {
+        for (var pause = TimeSpan.FromSeconds(1); await RunOnceAsync() is { } why; pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, MaxPause.Ticks)))
+        {
+            log.LogWarning("job {Id}: paused at step {Step} ({Why}); resuming in {Seconds:F0} s", Id, S.Step, why, pause.TotalSeconds);
+            _reported = JobState.Resuming;
+            try
+            {
+                await Task.Delay(pause, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            finally
+            {
+                _reported = null;
+            }
+        }
+    }
+
+    private static readonly TimeSpan MaxPause = TimeSpan.FromSeconds(30);
+
+    /// <summary>One run of the step loop; the reason when it stopped for a failure that passes, else null.</summary>
+    private async Task<string?> RunOnceAsync()
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _cancel.Token);
         try
@@ -207,7 +256,7 @@ public sealed class CanvasJobGrain(
         catch (OperationCanceledException)
         {
             if (_cancel.IsCancellationRequested) await EndAsync(JobState.Cancelled);
-            return;
+            return null;
         }
         try
         {
@@ -225,18 +274,38 @@ public sealed class CanvasJobGrain(
             log.LogWarning("job {Id}: another activation owns it ({Message}); this one stops", Id, e.Message);
             DeactivateOnIdle();
         }
+        catch (Exception e) when (Passes(e))
+        {
+            return PublicError.Of(e);
+        }
         catch (Exception e)
         {
-            // Whatever went wrong is the job's, not the silo's: it is reported and the silo goes on.
-            S.Error = e.Message;
-            log.LogWarning("job {Id}: failed: {Error}", Id, e.Message);
-            await EndAsync(JobState.Failed);
+            // Whatever went wrong is the job's, not the silo's: it is reported (one line, no stack, paths or
+            // endpoints; the whole chain goes to the log) and the silo goes on.
+            log.LogWarning(e, "job {Id}: failed: {Error}", Id, PublicError.Of(e));
+            try
+            {
+                S.Error = PublicError.Of(e);
+                await EndAsync(JobState.Failed);
+            }
+            catch (Exception again) when (Passes(again))
+            {
+                S.Error = null;
+                return PublicError.Of(again);
+            }
         }
         finally
         {
             runtime.Slots.Release();
         }
+        return null;
     }
+
+    /// <summary>Failures that pass: storage out of reach past its retries, a full disk under the render.</summary>
+    private static bool Passes(Exception e) =>
+        e is StorageUnavailableException || e is IOException && DiskFull(e) || e.InnerException is { } inner && Passes(inner);
+
+    private static bool DiskFull(Exception e) => e.Message.Contains("No space left on device", StringComparison.Ordinal) || (e.HResult & 0xFFFF) is 28 or 122;
 
     /// <summary>The cells a job generates: an edit's region, else all (a refining prior's resumed canvas no longer shows them as masks).</summary>
     private static bool[] Generated(CanvasJobSpec spec, CanvasOptions options) => spec.Region is { } region
@@ -301,11 +370,21 @@ public sealed class CanvasJobGrain(
     {
         // Callers see the job finished only once the job index knows: a client that submits the moment it
         // sees "done" must find the pending queue one shorter.
-        _reported = S.State;
+        var before = S.State;
+        _reported = before;
         try
         {
             (S.State, S.Updated) = (state, DateTimeOffset.UtcNow);
-            await job.WriteStateAsync();
+            try
+            {
+                await job.WriteStateAsync();
+            }
+            catch
+            {
+                // Not saved: not finished either (the step loop tries again).
+                S.State = before;
+                throw;
+            }
             _canvas = null;
             await UnregisterAsync();
             await GrainFactory.GetGrain<IJobIndexGrain>(0).FinishedAsync(Id);

@@ -23,6 +23,9 @@ public sealed class CanvasRuntime : IDisposable
     public PriorInfo Prior { get; }
     public CanvasSettings Settings { get; }
     public string ImageDirectory { get; }
+
+    /// <summary>How long a render's temporary file lies untouched before a starting silo takes it for a dead render's.</summary>
+    public static readonly TimeSpan LeftoverAge = TimeSpan.FromMinutes(10);
     public SemaphoreSlim Slots { get; }
 
     /// <param name="replicas">The replicas a job of the given weights version works with.</param>
@@ -31,6 +34,9 @@ public sealed class CanvasRuntime : IDisposable
         (Prior, Settings, _replicas) = (prior, settings, replicas);
         ImageDirectory = Path.Combine(stateDirectory, "images");
         Directory.CreateDirectory(ImageDirectory);
+        // Renders cut short by a killed silo (this one, or another on the shared volume) left files behind.
+        if (CanvasDecoder.RemoveLeftovers(ImageDirectory, LeftoverAge) is var removed and > 0)
+            Console.WriteLine($"silo: removed {removed} leftover file(s) of renders cut short from {ImageDirectory}");
         Slots = new SemaphoreSlim(settings.MaxJobs);
     }
 

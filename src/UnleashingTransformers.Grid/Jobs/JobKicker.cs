@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Storage;
 
 namespace UnleashingTransformers.Grid.Jobs;
 
@@ -8,7 +9,8 @@ namespace UnleashingTransformers.Grid.Jobs;
 /// Wakes unfinished jobs when this canvas silo starts and whenever a silo is declared dead: each is
 /// activated (on a live canvas silo) and resumes from its last saved step. Reminders alone would take a
 /// minute or more; this takes as long as membership needs to notice the death. A job whose state cannot
-/// be read is marked failed in the index, with the reason, and the others go on.
+/// be read is marked failed in the index, with the reason, and the others go on; one whose storage is out of
+/// reach is left to its reminder.
 /// </summary>
 public sealed class JobKicker(IClusterMembershipService membership, IGrainFactory grains, ILogger<JobKicker> log) : BackgroundService
 {
@@ -26,6 +28,8 @@ public sealed class JobKicker(IClusterMembershipService membership, IGrainFactor
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
     }
+
+    private static bool Unreachable(Exception e) => e is StorageUnavailableException or TimeoutException || e.InnerException is { } inner && Unreachable(inner);
 
     private async Task KickAsync()
     {
@@ -46,6 +50,11 @@ public sealed class JobKicker(IClusterMembershipService membership, IGrainFactor
             {
                 if (!await grains.GetGrain<ICanvasJobGrain>(id).ResumeAsync())
                     await index.FailedAsync(id, $"job {id}: its saved state is missing");
+            }
+            catch (Exception e) when (Unreachable(e))
+            {
+                // Storage is out: the job is not broken, its keep-alive reminder wakes it once storage is back.
+                log.LogWarning("job {Id}: not resumed now, storage is out of reach: {Error}", id, e.GetBaseException().Message);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -83,11 +83,30 @@ public static class CanvasDecoder
         }
     }
 
-    /// <summary>Leftover raw files of renders of <paramref name="path"/> that were cut short (a killed process).</summary>
+    /// <summary>Leftovers of renders of <paramref name="path"/> that were cut short (a killed process): raw pixels,
+    /// and the half-written image of its atomic write.</summary>
     public static void RemoveLeftovers(string path)
     {
         var full = Path.GetFullPath(path);
-        foreach (var stale in Directory.EnumerateFiles(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.*.raw")) File.Delete(stale);
+        var dir = Path.GetDirectoryName(full)!;
+        foreach (var stale in Directory.EnumerateFiles(dir, $".{Path.GetFileName(full)}.*.raw")
+            .Concat(Directory.EnumerateFiles(dir, $".{Path.GetFileNameWithoutExtension(full)}.*.tmp{Path.GetExtension(full)}")))
+            File.Delete(stale);
+    }
+
+    /// <summary>Leftovers of any render in <paramref name="directory"/> untouched for <paramref name="idle"/> (a render
+    /// writes its files as it goes, so these belong to a process that died): what a starting silo clears.</summary>
+    public static int RemoveLeftovers(string directory, TimeSpan idle)
+    {
+        var removed = 0;
+        var before = DateTime.UtcNow - idle;
+        foreach (var stale in Directory.EnumerateFiles(directory, ".*.raw").Concat(Directory.EnumerateFiles(directory, ".*.tmp.*")))
+        {
+            if (File.GetLastWriteTimeUtc(stale) >= before) continue;
+            File.Delete(stale);
+            removed++;
+        }
+        return removed;
     }
 
     private static string RawPath(string path)

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Orleans.Dashboard;
 using UnleashingTransformers.Grid.Contracts;
@@ -23,16 +24,40 @@ internal static class GatewayApi
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
+        // A body means one thing: keys as documented (camelCase, case-sensitive), each once, none unknown.
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        PropertyNameCaseInsensitive = false,
+        AllowDuplicateProperties = false,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
     /// <summary>How often the event stream looks at a job's status.</summary>
     private static readonly TimeSpan EventPoll = TimeSpan.FromMilliseconds(200);
 
-    private static IResult Error(int status, string message) => Results.Json(new { error = message }, Json, statusCode: status);
+    /// <summary>An error response: <c>{"error": "..."}</c>, one line (<see cref="PublicError"/>).</summary>
+    public static IResult Error(int status, string message) => Results.Json(new { error = PublicError.Of(message) }, Json, statusCode: status);
 
-    private static bool ValidId(string id) => id.Length is > 0 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
+    private static bool ValidId(string id) => JobIds.Valid(id);
+
+    /// <summary>A request body the API reads: JSON by its content type (a cross-site form cannot send that without
+    /// the browser asking first), else 415.</summary>
+    private static async Task<(T? value, IResult? error)> ReadBodyAsync<T>(HttpRequest request, string what) where T : class
+    {
+        if (!request.HasJsonContentType()) return (null, Error(415, $"send {what} as Content-Type: application/json"));
+        try
+        {
+            return (await JsonSerializer.DeserializeAsync<T>(request.Body, Json), null);
+        }
+        catch (JsonException e)
+        {
+            return (null, Error(400, $"request body is not {what}: {e.Message}"));
+        }
+        catch (ArgumentException e)
+        {
+            // JsonObject's own refusal of a key it already holds.
+            return (null, Error(400, $"request body is not {what}: a duplicate key ({e.Message})"));
+        }
+    }
 
     /// <summary>The web page's static files (no job data in them).</summary>
     public static bool IsPageFile(PathString path) =>
@@ -53,15 +78,8 @@ internal static class GatewayApi
             // The HTTP server span (ASP.NET Core's, unnamed without its instrumentation package) roots the job's trace.
             if (Activity.Current is { } http) http.DisplayName = "POST /jobs";
             using var activity = GridTelemetry.Source.StartActivity("gateway.submit");
-            CanvasJobSpec? spec;
-            try
-            {
-                spec = await JsonSerializer.DeserializeAsync<CanvasJobSpec>(request.Body, Json);
-            }
-            catch (JsonException e)
-            {
-                return Error(400, $"request body is not a job: {e.Message}");
-            }
+            var (spec, error) = await ReadBodyAsync<CanvasJobSpec>(request, "a job");
+            if (error is not null) return error;
             if (spec is null) return Error(400, "request body is empty: send a JSON job, e.g. {\"height\":32,\"width\":64,\"seed\":1}");
             return await SubmitAsync(spec, response, activity);
         });
@@ -73,26 +91,17 @@ internal static class GatewayApi
             using var activity = GridTelemetry.Source.StartActivity("gateway.edit");
             if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
             if (s.State != JobState.Done) return Error(409, $"job {id} is {s.State.ToString().ToLowerInvariant()}: only a done job can be edited");
-            JsonObject? body;
-            try
-            {
-                body = await JsonSerializer.DeserializeAsync<JsonObject>(request.Body, Json);
-            }
-            catch (JsonException e)
-            {
-                return Error(400, $"request body is not an edit: {e.Message}");
-            }
-            if (body is null || !body.Any(kv => kv.Key.Equals("region", StringComparison.OrdinalIgnoreCase)))
+            var (body, error) = await ReadBodyAsync<JsonObject>(request, "an edit");
+            if (error is not null) return error;
+            if (body is null || !body.ContainsKey("region"))
                 return Error(400, "send the region to regenerate and a seed, e.g. {\"region\":\"4:12,8:24\",\"seed\":7} (half-open token rows and columns)");
             if (await Job(id).CanvasAsync() is not { } source) return Error(409, $"job {id} keeps no canvas to edit");
             var merged = JsonSerializer.SerializeToNode(source.Spec, Json)!.AsObject();
             foreach (var (key, value) in body)
             {
-                if (key.Equals("source", StringComparison.OrdinalIgnoreCase)) return Error(400, "an edit's source is the job in its path");
-                if (merged.FirstOrDefault(kv => kv.Key.Equals(key, StringComparison.OrdinalIgnoreCase)) is { Key: { } existing }
-                    && existing is "height" or "width" && !JsonNode.DeepEquals(merged[existing], value))
+                if (key == "source") return Error(400, "an edit's source is the job in its path");
+                if (key is "height" or "width" && !JsonNode.DeepEquals(merged[key], value))
                     return Error(400, $"an edit keeps the source's shape ({source.Spec.Height}x{source.Spec.Width}): leave out {key}");
-                foreach (var same in merged.Where(kv => kv.Key.Equals(key, StringComparison.OrdinalIgnoreCase)).Select(kv => kv.Key).ToList()) merged.Remove(same);
                 merged[key] = value?.DeepClone();
             }
             merged["source"] = id;
@@ -148,9 +157,22 @@ internal static class GatewayApi
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // A job whose state cannot be read is failed, naming why; the gateway goes on.
-                var error = await index.ErrorAsync(id) ?? $"job {id}: its saved state is unreadable ({e.GetBaseException().Message})";
-                return new JobStatus(id, JobState.Failed, 0, 0, 0, 0, error, DateTimeOffset.UtcNow);
+                // A job the index found unreadable is failed, naming why. Otherwise its silo is not answering (it
+                // died and membership has not said so yet, or storage is out): the job resumes from its last saved
+                // step elsewhere, so it is reported resuming, never finished.
+                app.Logger.LogInformation(e, "job {Id}: status unavailable", id);
+                string? error = null;
+                try
+                {
+                    error = await index.ErrorAsync(id);
+                }
+                catch (Exception again) when (again is not OperationCanceledException)
+                {
+                    // The index is out of reach as well (storage): nothing says the job failed.
+                }
+                return error is not null
+                    ? new JobStatus(id, JobState.Failed, 0, 0, 0, 0, error, DateTimeOffset.UtcNow)
+                    : new JobStatus(id, JobState.Resuming, 0, 0, 0, 0, null, DateTimeOffset.UtcNow);
             }
         }
 
@@ -202,6 +224,8 @@ internal static class GatewayApi
             {
                 for (var status = first; ; status = await StatusOrErrorAsync(id) ?? status with { State = JobState.Failed, Error = "the job is gone" })
                 {
+                    // A job resuming elsewhere keeps the progress it last showed.
+                    if (status.State == JobState.Resuming && last is not null) status = last with { State = JobState.Resuming, Updated = status.Updated };
                     if (last is null || status.Step != last.Step || status.State != last.State || status.Revealed != last.Revealed)
                     {
                         await response.WriteAsync($"event: status\ndata: {JsonSerializer.Serialize(status, Json)}\n\n", cancel);

@@ -10,7 +10,7 @@ namespace UnleashingTransformers.Silo.Http;
 /// without a token (kubelets send none). The ops port serves <c>/metrics</c> and nothing else; the gateway
 /// port the API, the web page and the dashboard. A port with a token requires <c>Authorization: Bearer TOKEN</c>
 /// (compared in constant time) for everything but the probes; on the gateway port the cookie <c>ut_token</c>
-/// serves too, for what a browser loads by itself (images, tiles, the event stream).
+/// serves too (set by <c>POST /session</c>, HttpOnly): the page's requests and what a browser loads by itself.
 /// </summary>
 internal static class PortAccess
 {
@@ -36,7 +36,7 @@ internal static class PortAccess
         }
         var (token, key) = onOps ? (config.Ops.Token, "Ops:Token") : (config.Gateway.Token, "Gateway:Token");
         if (string.IsNullOrEmpty(token) || Matches(context.Request.Headers.Authorization.ToString(), token)
-            || !onOps && context.Request.Cookies.TryGetValue("ut_token", out var cookie) && Matches($"Bearer {cookie}", token))
+            || !onOps && context.Request.Cookies.TryGetValue(BrowserGuards.Cookie, out var cookie) && Matches($"Bearer {cookie}", token))
         {
             await next(context);
             return;

@@ -5,21 +5,35 @@
 const $ = id => document.getElementById(id);
 let current = null;   // { id, events, viewer }
 
-// Off loopback the gateway wants its token: sent as a header by fetch, and as a cookie for what the browser
-// loads by itself (images, tiles, the event stream).
-function token() { return $("token").value.trim(); }
-function rememberToken() {
-  const t = token();
-  document.cookie = t ? `ut_token=${encodeURIComponent(t)}; path=/; SameSite=Strict` : "ut_token=; path=/; max-age=0";
-  if (t) sessionStorage.setItem("ut_token", t); else sessionStorage.removeItem("ut_token");
+// Off loopback the gateway wants its token. The page hands it over once (POST /session, the token as a bearer)
+// and the gateway sets it as an HttpOnly cookie: no script on the page can read it afterwards, and it is not
+// kept in the page's storage. Every request below goes out with that cookie.
+async function signIn() {
+  const t = $("token").value.trim();
+  $("token").value = "";
+  const response = await fetch("/session", t ? { method: "POST", headers: { Authorization: `Bearer ${t}` } } : { method: "DELETE" });
+  $("token").placeholder = response.ok && t ? "token given (kept by the browser as a cookie)" : "only off loopback";
+  if (!response.ok && t) $("form-error").textContent = "the gateway refused the token";
 }
 async function api(method, path, body) {
-  const headers = { "Content-Type": "application/json" };
-  if (token()) headers.Authorization = `Bearer ${token()}`;
+  const headers = body ? { "Content-Type": "application/json" } : {};
   const response = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const data = response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
   if (!response.ok) throw new Error(data?.error ?? `${response.status} ${response.statusText}`);
   return data;
+}
+
+// Page content from job data is text, never markup: ids, states and errors are set with textContent.
+function cell(child) {
+  const td = document.createElement("td");
+  td.append(child);
+  return td;
+}
+function element(tag, text, className) {
+  const e = document.createElement(tag);
+  e.textContent = text;
+  if (className) e.className = className;
+  return e;
 }
 
 function progressText(s) { return `step ${s.step}/${s.steps}, ${s.revealed}/${s.total} tokens`; }
@@ -30,8 +44,10 @@ async function refreshList() {
     const rows = page.jobs.map(s => {
       const tr = document.createElement("tr");
       tr.dataset.id = s.id;
-      tr.innerHTML = `<td><img alt="" src="/jobs/${s.id}/preview.png?step=${s.step}"></td><td><code>${s.id}</code></td>` +
-        `<td><span class="state ${s.state}">${s.state}</span></td><td>${progressText(s)}</td>`;
+      const preview = document.createElement("img");
+      preview.alt = "";
+      preview.src = `/jobs/${encodeURIComponent(s.id)}/preview.png?step=${encodeURIComponent(s.step)}`;
+      tr.append(cell(preview), cell(element("code", s.id)), cell(element("span", s.state, `state ${s.state}`)), cell(progressText(s)));
       tr.addEventListener("click", () => open(s.id));
       return tr;
     });
@@ -48,7 +64,8 @@ function showStatus(s) {
   $("job-counts").textContent = progressText(s);
   $("job-error").textContent = s.error ?? "";
   $("cancel").disabled = s.state === "done" || s.state === "failed" || s.state === "cancelled";
-  if (s.state !== "failed" && s.state !== "cancelled") $("preview").src = `/jobs/${s.id}/preview.png?step=${s.step}&revealed=${s.revealed}`;
+  if (s.state !== "failed" && s.state !== "cancelled" && s.state !== "resuming")
+    $("preview").src = `/jobs/${encodeURIComponent(s.id)}/preview.png?step=${s.step}&revealed=${s.revealed}`;
   if (s.state === "done") showImage(s.id);
 }
 
@@ -56,9 +73,9 @@ function showImage(id) {
   if (!current || current.id !== id || current.viewer) return;
   $("viewer").hidden = false;
   $("job-png").hidden = false;
-  $("job-png").href = `/jobs/${id}/image`;
+  $("job-png").href = `/jobs/${encodeURIComponent(id)}/image`;
   current.viewer = OpenSeadragon({
-    element: $("viewer"), prefixUrl: "lib/openseadragon/images/", tileSources: `/jobs/${id}/image.dzi`,
+    element: $("viewer"), prefixUrl: "lib/openseadragon/images/", tileSources: `/jobs/${encodeURIComponent(id)}/image.dzi`,
     showNavigator: true, maxZoomPixelRatio: 8, imageSmoothingEnabled: false,
   });
   current.viewer.addHandler("tile-loaded", () => { document.body.dataset.tilesLoaded = String(Number(document.body.dataset.tilesLoaded ?? 0) + 1); });
@@ -76,7 +93,7 @@ function open(id) {
   $("viewer").replaceChildren();
   $("job-png").hidden = true;
   $("job-id").textContent = id;
-  const events = new EventSource(`/jobs/${id}/events`);
+  const events = new EventSource(`/jobs/${encodeURIComponent(id)}/events`);
   current.events = events;
   let count = 0;
   events.addEventListener("status", message => {
@@ -86,7 +103,7 @@ function open(id) {
     if (s.state === "done" || s.state === "failed" || s.state === "cancelled") { events.close(); refreshList(); }
   });
   events.onerror = () => { if (events.readyState === EventSource.CLOSED) return; };
-  history.replaceState(null, "", `#${id}`);
+  history.replaceState(null, "", `#${encodeURIComponent(id)}`);
 }
 
 $("job-form").addEventListener("submit", async event => {
@@ -106,15 +123,13 @@ $("job-form").addEventListener("submit", async event => {
 
 $("cancel").addEventListener("click", async () => {
   if (!current) return;
-  try { await api("DELETE", `/jobs/${current.id}`); } catch (e) { $("job-error").textContent = e.message; }
+  try { await api("DELETE", `/jobs/${encodeURIComponent(current.id)}`); } catch (e) { $("job-error").textContent = e.message; }
 });
 
 // Counters a test (or a curious user) can read: events received, previews and tiles drawn.
 $("preview").addEventListener("load", () => { document.body.dataset.previews = String(Number(document.body.dataset.previews ?? 0) + 1); });
 
-$("token").value = sessionStorage.getItem("ut_token") ?? "";
-$("token").addEventListener("change", () => { rememberToken(); refreshList(); });
-rememberToken();
+$("token").addEventListener("change", async () => { await signIn(); refreshList(); });
 refreshList();
 setInterval(refreshList, 3000);
-if (location.hash.length > 1) open(location.hash.slice(1));
+if (location.hash.length > 1) open(decodeURIComponent(location.hash.slice(1)));

@@ -85,7 +85,9 @@ public sealed class ContainerGridTests : GridTest
     {
         Podman.Build();
         var m = Manifests.Render("cpu", P("render"));
-        using var redis = new RedisServer();
+        // The store with the password of the rendered ut-redis Secret, as the manifests' redis has it.
+        using var redis = new RedisServer(password: m.Tokens["redis"]);
+        var secrets = m.All<V1Secret>().ToDictionary(x => x.Metadata.Name);
         var (gateway, windowOps) = (Ports.Free(), Ports.Free());
         var plays = new List<object>();
         foreach (var o in m.Objects)
@@ -116,6 +118,16 @@ public sealed class ContainerGridTests : GridTest
                     foreach (var (key, value) in Podman.BlasEnvironment) silo.Env.Add(new V1EnvVar { Name = key, Value = value });
                     foreach (var v in d.Spec.Template.Spec.Volumes.Where(v => v.PersistentVolumeClaim?.ClaimName == "ut-models"))
                         (v.PersistentVolumeClaim, v.HostPath) = (null, new V1HostPathVolumeSource { Path = Models, Type = "Directory" });
+                    // Secret volumes (the TLS set, the redis password) as the kubelet writes them: a folder of files.
+                    foreach (var v in d.Spec.Template.Spec.Volumes.Where(v => v.Secret is not null))
+                    {
+                        var folder = SecretFolder(secrets[v.Secret!.SecretName], v.Secret.Items);
+                        (v.Secret, v.HostPath) = (null, new V1HostPathVolumeSource { Path = folder, Type = "Directory" });
+                    }
+                    // podman makes the claims' volumes root-owned and does not apply fsGroup as the kubelet does: the
+                    // pods run as the image's user here; the read-only root, no privilege and no capabilities stay.
+                    var security = d.Spec.Template.Spec.SecurityContext!;
+                    (security.RunAsUser, security.RunAsGroup, security.RunAsNonRoot, security.FsGroup) = (null, null, null, null);
                     plays.Add(d);
                     break;
             }
@@ -143,6 +155,17 @@ public sealed class ContainerGridTests : GridTest
             RemovePods(plays);
             foreach (var claim in plays.OfType<V1PersistentVolumeClaim>()) Podman.Run("volume", "rm", "-f", claim.Metadata.Name);
         }
+    }
+
+    /// <summary>A Secret's keys (or the items named) as files in a folder of their own.</summary>
+    private string SecretFolder(V1Secret secret, IList<V1KeyToPath>? items)
+    {
+        var dir = P($"secrets/{secret.Metadata.Name}");
+        Directory.CreateDirectory(dir);
+        foreach (var (key, value) in secret.Data)
+            if (items is null || items.Any(i => i.Key == key))
+                File.WriteAllBytes(Path.Combine(dir, items?.First(i => i.Key == key).Path ?? key), value);
+        return dir;
     }
 
     // kube play names a Deployment's pod after it; a pod it failed to start stays behind as "created".

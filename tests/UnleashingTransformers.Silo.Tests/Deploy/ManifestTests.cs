@@ -21,7 +21,13 @@ public sealed class ManifestTests : TempDirTest
     private SiloConfig Load(Manifests m, V1Deployment deployment, V1Container silo)
     {
         var path = P($"{deployment.Metadata.Name}.json");
-        File.WriteAllText(path, m.SiloJson(deployment, silo));
+        var json = JsonNode.Parse(m.SiloJson(deployment, silo))!.AsObject();
+        // Files the silo reads from mounted Secrets (the TLS set, the redis password), where this test wrote them.
+        var cluster = json["Cluster"]!.AsObject();
+        foreach (var key in new[] { "CaFile", "CertificateFile", "KeyFile" })
+            if (cluster["Tls"]?[key]?.GetValue<string>() is { } file) cluster["Tls"]![key] = SecretFile(m, deployment, silo, file);
+        if (cluster["RedisPasswordFile"]?.GetValue<string>() is { } password) cluster["RedisPasswordFile"] = SecretFile(m, deployment, silo, password);
+        File.WriteAllText(path, json.ToJsonString());
         var models = Path.Combine(AppContext.BaseDirectory, "models", "terrain");
         // The container's UT__ variables as the overrides they are (this process's own environment stays out).
         var environment = m.Environment(deployment, silo).Where(e => e.name.StartsWith("UT__", StringComparison.Ordinal))
@@ -34,13 +40,109 @@ public sealed class ManifestTests : TempDirTest
         ], environmentPrefix: "UT_TEST_NONE__");
     }
 
+    /// <summary>The file a container sees at <paramref name="path"/>, from the Secret mounted there (fails if none is).</summary>
+    private string SecretFile(Manifests m, V1Deployment deployment, V1Container silo, string path)
+    {
+        var mount = silo.VolumeMounts.Where(v => path.StartsWith(v.MountPath + "/", StringComparison.Ordinal)).MaxBy(v => v.MountPath.Length)!;
+        var volume = deployment.Spec.Template.Spec.Volumes.Single(v => v.Name == mount.Name);
+        Assert.True(volume.Secret is not null, $"{path} of {deployment.Metadata.Name} is not from a Secret (volume {volume.Name})");
+        var name = path[(mount.MountPath.Length + 1)..];
+        var key = volume.Secret.Items?.Single(i => i.Path == name).Key ?? name;
+        var local = P($"secrets/{deployment.Metadata.Name}/{volume.Name}/{name}");
+        Directory.CreateDirectory(Path.GetDirectoryName(local)!);
+        File.WriteAllBytes(local, m.One<V1Secret>(volume.Secret.SecretName).Data[key]);
+        return local;
+    }
+
+    [KubectlTheory, MemberData(nameof(Overlays))]
+    public void EveryPodRunsUnprivilegedAndOnlyTheGatewayPortIsOpenBeyondTheGridsOwnPods(string overlay)
+    {
+        var m = Render(overlay);
+        var pods = m.All<V1Deployment>().Select(d => (d.Metadata.Name, d.Spec.Template))
+            .Concat(m.All<V1StatefulSet>().Select(s => (s.Metadata.Name, s.Spec.Template))).ToList();
+        Assert.Equal(4, pods.Count);
+        foreach (var (name, pod) in pods)
+        {
+            var security = pod.Spec.SecurityContext;
+            Assert.True(security?.RunAsNonRoot == true && security.RunAsUser > 0, $"{name} may run as root");
+            Assert.Equal("RuntimeDefault", security.SeccompProfile?.Type);
+            foreach (var c in pod.Spec.Containers)
+            {
+                Assert.True(c.SecurityContext is { AllowPrivilegeEscalation: false, ReadOnlyRootFilesystem: true }, $"{name}/{c.Name}: privilege escalation or a writable root");
+                Assert.Equal(["ALL"], c.SecurityContext.Capabilities.Drop);
+                Assert.True(c.Resources?.Limits?.ContainsKey("cpu") == true && c.Resources.Limits.ContainsKey("memory"), $"{name}/{c.Name} has no cpu and memory limits");
+            }
+        }
+
+        // Who may reach each named port of each pod, as the NetworkPolicies say (null: anyone).
+        var policies = m.All<V1NetworkPolicy>().ToList();
+        Assert.Contains(policies, p => p.Spec.PodSelector.MatchLabels is null or { Count: 0 } && p.Spec.PolicyTypes.Contains("Ingress") && p.Spec.Ingress is null or { Count: 0 });
+        bool Selects(V1LabelSelector selector, IDictionary<string, string> labels) => (selector.MatchLabels ?? new Dictionary<string, string>()).All(l => labels.TryGetValue(l.Key, out var v) && v == l.Value);
+        List<V1NetworkPolicyPeer>? Sources(V1PodTemplateSpec pod, string port)
+        {
+            var peers = new List<V1NetworkPolicyPeer>();
+            foreach (var rule in policies.Where(p => Selects(p.Spec.PodSelector, pod.Metadata.Labels)).SelectMany(p => p.Spec.Ingress ?? []))
+            {
+                if (rule.Ports is { Count: > 0 } ports && !ports.Any(p => p.Port.Value == port)) continue;
+                if (rule.FromProperty is null or { Count: 0 }) return null;
+                peers.AddRange(rule.FromProperty);
+            }
+            return peers;
+        }
+        var silos = m.Silos().Select(s => s.deployment.Spec.Template).ToList();
+        var gridPods = (V1NetworkPolicyPeer peer) => peer.NamespaceSelector is null && peer.IpBlock is null && peer.PodSelector is { } selector
+            && silos.All(s => Selects(selector, s.Metadata.Labels)) && !Selects(selector, new Dictionary<string, string>());
+        foreach (var (name, pod) in pods)
+        {
+            foreach (var port in pod.Spec.Containers.SelectMany(c => c.Ports ?? []))
+            {
+                var from = Sources(pod, port.Name);
+                switch (port.Name)
+                {
+                    case "http":
+                        Assert.Null(from);   // the gateway: from anywhere (behind its token)
+                        break;
+                    case "silo" or "orleans-gw" or "redis":
+                        Assert.True(from is { Count: > 0 } && from.All(gridPods), $"{name}:{port.Name} is reachable from beyond the grid's silo pods");
+                        break;
+                    case "ops":
+                        Assert.True(from is not null && from.All(p => p.NamespaceSelector is not null || gridPods(p)), $"{name}:ops is open to anyone");
+                        break;
+                    default:
+                        Assert.Fail($"{name}: port {port.Name} has no policy decision here");
+                        break;
+                }
+            }
+        }
+
+        // Secrets stay in Secrets: no ConfigMap holds a token, a password or a private key, and every silo has its
+        // TLS set and the redis password from mounted Secrets.
+        foreach (var map in m.All<V1ConfigMap>())
+            foreach (var value in map.Data.Values)
+            {
+                Assert.DoesNotContain("PRIVATE KEY", value);
+                Assert.All(m.Tokens.Values, t => Assert.DoesNotContain(t, value));
+            }
+        foreach (var (deployment, silo) in m.Silos())
+        {
+            var config = Load(m, deployment, silo);
+            Assert.True(config.Cluster.Tls.Enabled, $"{deployment.Metadata.Name} has no Cluster:Tls");
+            Assert.NotEmpty(config.Cluster.RedisPasswordFile);
+            Assert.Equal(m.Tokens["redis"], File.ReadAllText(config.Cluster.RedisPasswordFile).Trim());
+        }
+        var redis = m.One<V1StatefulSet>("redis").Spec.Template.Spec.Containers.Single();
+        Assert.Contains("--requirepass", redis.Args);
+        var secret = m.One<V1Secret>(redis.Env.Single(e => e.Name == "REDIS_PASSWORD").ValueFrom.SecretKeyRef.Name);
+        Assert.Equal(m.Tokens["redis"], System.Text.Encoding.UTF8.GetString(secret.Data["password"]));
+    }
+
     [KubectlTheory, MemberData(nameof(Overlays))]
     public void EveryObjectLoadsStrictlyAndAMisspelledFieldWouldNot(string overlay)
     {
         var m = Render(overlay);
         var kinds = m.Objects.Select(o => ((IKubernetesObject)o).Kind).ToHashSet();
         foreach (var kind in new[] { "Deployment", "StatefulSet", "Service", "ConfigMap", "Secret", "PersistentVolumeClaim", "PodDisruptionBudget",
-                     "ServiceAccount", "Role", "RoleBinding", "ScaledObject", "PodMonitor" })
+                     "ServiceAccount", "Role", "RoleBinding", "ScaledObject", "PodMonitor", "NetworkPolicy" })
             Assert.Contains(kind, kinds);
         Assert.Equal(3, m.Silos().Count());
 

@@ -7,8 +7,8 @@ namespace UnleashingTransformers.Silo.Tests.Deploy;
 
 /// <summary>
 /// The repository's Kubernetes manifests as a cluster would get them: an overlay of deploy/k8s rendered by
-/// <c>kubectl kustomize</c> (from a copy, with a tokens.env of fresh random tokens, as the README has users
-/// make it), then loaded strictly into KubernetesClient's typed models (a misspelled or mistyped field
+/// <c>kubectl kustomize</c> (from a copy, with a tokens.env and redis.env of fresh random tokens and a
+/// certificate set from <c>ut certs</c>, as the kustomization tells users to make them), then loaded strictly into KubernetesClient's typed models (a misspelled or mistyped field
 /// anywhere fails), the operators' custom resources into <see cref="CustomResources"/>.
 /// </summary>
 public sealed class Manifests
@@ -31,8 +31,13 @@ public sealed class Manifests
     {
         var tree = Path.Combine(scratch, "k8s");
         CopyTree(Path.Combine(Repo, "deploy", "k8s"), tree);
-        var tokens = new Dictionary<string, string> { ["gateway"] = RandomToken(), ["ops"] = RandomToken() };
-        File.WriteAllLines(Path.Combine(tree, "base", "tokens.env"), tokens.Select(t => $"{t.Key}={t.Value}"));
+        var tokens = new Dictionary<string, string> { ["gateway"] = RandomToken(), ["ops"] = RandomToken(), ["redis"] = RandomToken() };
+        File.WriteAllLines(Path.Combine(tree, "base", "tokens.env"), tokens.Where(t => t.Key != "redis").Select(t => $"{t.Key}={t.Value}"));
+        // The redis password and the cluster's certificates, made as the kustomization's comments tell users to.
+        File.WriteAllText(Path.Combine(tree, "base", "redis.env"), $"password={tokens["redis"]}\n");
+        var tls = Path.Combine(tree, "base", "tls");
+        Testing.Ut.Ok("certs", "--out", tls);
+        foreach (var (from, to) in new[] { ("ca.pem", "ca.crt"), ("silo.pem", "tls.crt"), ("silo.key", "tls.key") }) File.Move(Path.Combine(tls, from), Path.Combine(tls, to));
         var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "kustomize", Path.Combine(tree, "overlays", overlay) }) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
@@ -101,6 +106,7 @@ public sealed class Manifests
         foreach (var dir in Directory.GetDirectories(from, "*", SearchOption.AllDirectories)) Directory.CreateDirectory(dir.Replace(from, to));
         Directory.CreateDirectory(to);
         foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-            if (Path.GetFileName(file) != "tokens.env") File.Copy(file, file.Replace(from, to));
+            if (Path.GetFileName(file) is not ("tokens.env" or "redis.env") && !file.Contains($"{Path.DirectorySeparatorChar}tls{Path.DirectorySeparatorChar}"))
+                File.Copy(file, file.Replace(from, to));
     }
 }
