@@ -28,7 +28,7 @@ internal static partial class BigImageBench
         return 0;
     }
 
-    private sealed record Silo(Process Process, List<string> Lines);
+    internal sealed record Silo(Process Process, List<string> Lines);
 
     private static void Once(int size, int windows)
     {
@@ -101,7 +101,7 @@ internal static partial class BigImageBench
     [GeneratedRegex(@"rendered: \d+ tiles decoded and blended in (?<tiles>[\d.]+) s, PNG written in (?<png>[\d.]+) s, pyramid in (?<pyramid>[\d.]+) s")]
     private static partial Regex Rendered();
 
-    private static bool Ready(HttpClient http)
+    internal static bool Ready(HttpClient http)
     {
         try
         {
@@ -113,7 +113,7 @@ internal static partial class BigImageBench
         }
     }
 
-    private static Silo Start(string dir, string name, object config)
+    internal static Silo Start(string dir, string name, object config)
     {
         var path = Path.Combine(dir, $"{name}.json");
         File.WriteAllText(path, JsonSerializer.Serialize(config));

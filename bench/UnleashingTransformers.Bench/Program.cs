@@ -3,12 +3,12 @@ using UnleashingTransformers.Torch;
 
 // Benchmarks (figures, not tests): each compares this project with the reference computation in
 // Debian's PyTorch, measured in the same run on the same machine. See bench/README.md.
-const string Usage = "usage: bench binding [--threads N] [--reps N] [--rounds N]\n       bench prior [--threads N] [--steps-b1 N] [--steps-b8 N]\n       bench vqgan [--threads N] [--batch N] [--reps N]\n       bench canvas\n       bench grid\n       bench grid-overhead\n       bench schedules [--count N] [--canvases N] [--models DIR]\n       bench coordinator\n       bench backbones\n       bench recon --vqgan FILE [--count N]\n       bench sundae --sundae FILE [--models DIR] [--count N] [--canvases N] [--threads N]\n       bench whole --nat FILE [--models DIR] [--canvases N] [--threads N]\n       bench bigimage [--sizes 512,1024] [--window-silos 1,2]\n       bench batching [--threads N]";
+const string Usage = "usage: bench binding [--threads N] [--reps N] [--rounds N]\n       bench prior [--threads N] [--steps-b1 N] [--steps-b8 N]\n       bench vqgan [--threads N] [--batch N] [--reps N]\n       bench canvas\n       bench grid\n       bench grid-overhead\n       bench schedules [--count N] [--canvases N] [--models DIR]\n       bench coordinator\n       bench backbones\n       bench recon --vqgan FILE [--count N]\n       bench sundae --sundae FILE [--models DIR] [--count N] [--canvases N] [--threads N]\n       bench whole --nat FILE [--models DIR] [--canvases N] [--threads N]\n       bench bigimage [--sizes 512,1024] [--window-silos 1,2]\n       bench batching [--threads N]\n       bench mixed [--seconds 60]";
 if (args.Length == 3 && args[0] == "coordinator-child") return CoordinatorBench.Child(int.Parse(args[1]), args[2]); // child process
 if (args.Length == 3 && args[0] == "vqgan-decode64") return VqGanBench.Decode64(args[1], int.Parse(args[2])); // child process
 if (args.Length == 0) { Console.Error.WriteLine(Usage); return 1; }
 var threads = torch.get_num_threads(); // libtorch's default unless --threads
-int? reps = null;
+int? reps = null, seconds = null;
 int rounds = 2, stepsB1 = 12, stepsB8 = 4, batch = 2, count = 256, canvases = 8;
 var models = ScheduleBench.Bundled;   // a folder with vqgan_ema.th and absorbing_ema.th
 var vqgan = Path.Combine(ScheduleBench.Bundled, "vqgan_ema.th");
@@ -22,6 +22,7 @@ for (var i = 1; i < args.Length; i++)
     {
         case "--threads": threads = Next(); break;
         case "--reps": reps = Next(); break;
+        case "--seconds": seconds = Next(); break;
         case "--batch": batch = Next(); break;
         case "--rounds": rounds = Next(); break;
         case "--steps-b1": stepsB1 = Next(); break;
@@ -53,6 +54,7 @@ return args[0] switch
     "whole" when nat is not null => PeerPriorBench.Whole(threads, canvases, models, nat),
     "bigimage" => BigImageBench.Run(sizes, windowSilos),
     "batching" => BatchingBench.Run(threads),
+    "mixed" => MixedLoadBench.Run(seconds ?? 60),
     _ => Fail(),
 };
 

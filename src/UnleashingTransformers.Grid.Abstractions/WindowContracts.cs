@@ -12,6 +12,19 @@ public sealed record WindowRequest(
     [property: Id(2)] long[] Tokens,
     [property: Id(3)] int[] Positions);
 
+/// <summary>Whose windows these are, for the replicas' fair share: the job, and its priority (an interactive
+/// job's windows get <see cref="InteractiveWeight"/> times a batch job's share of the replica while both wait).</summary>
+[GenerateSerializer, Immutable]
+public sealed record WindowFlow([property: Id(0)] string Job, [property: Id(1)] Jobs.JobPriority Priority)
+{
+    public const double InteractiveWeight = 8;
+
+    /// <summary>Windows of no job in particular (benchmarks, direct calls): one flow, interactive.</summary>
+    public static readonly WindowFlow Anonymous = new("", Jobs.JobPriority.Interactive);
+
+    public double Weight => Priority == Jobs.JobPriority.Interactive ? InteractiveWeight : 1;
+}
+
 /// <summary>Probabilities (temperature 1) over the codebook at the request's positions, row-major
 /// (Positions.Length, CodebookSize), as raw little-endian float32 bytes: a <c>byte[]</c> is one block
 /// on the wire, where a <c>float[]</c> would be written element by element.</summary>
@@ -47,7 +60,7 @@ public interface IWindowReplicaGrain : IGrainWithStringKey
     /// <summary>Runs the windows on the replica; throws <see cref="ModelMismatchException"/> when the
     /// replica holds other weights than <paramref name="model"/>. Results are in request order.</summary>
     [ResponseTimeout("00:10:00")]
-    Task<WindowResult[]> EvaluateAsync(string model, WindowRequest[] requests, CancellationToken cancel = default);
+    Task<WindowResult[]> EvaluateAsync(string model, WindowFlow flow, WindowRequest[] requests, CancellationToken cancel = default);
 
     /// <summary>Loads the prior file's weights; swapped in between batches.</summary>
     [ResponseTimeout("00:05:00")]

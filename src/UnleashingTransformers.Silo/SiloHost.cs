@@ -68,7 +68,7 @@ public static class SiloHost
         var poolOptions = new WindowPoolOptions { Timeout = timeout, Retries = config.Canvas.Retries, WaitForReplicas = timeout };
         using var canvas = config.Has("canvas")
             ? new CanvasRuntime(prior!, config.Canvas, config.StateDirectory,
-                model => new ClusterJobReplicas(services!.GetRequiredService<IGrainFactory>(), services!.GetRequiredService<ReplicaDirectory>(), prior!, model, poolOptions))
+                (model, flow) => new ClusterJobReplicas(services!.GetRequiredService<IGrainFactory>(), services!.GetRequiredService<ReplicaDirectory>(), prior!, model, flow, poolOptions))
             : null;
 
         // Gateway silos and silos with an ops port are web hosts; the rest a plain host.
@@ -81,6 +81,18 @@ public static class SiloHost
             var web = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "ut-silo", ContentRootPath = AppContext.BaseDirectory });
             web.WebHost.UseUrls([.. urls]);
             if (config.Ops.Port > 0) MetricsEndpoint.AddServices(web.Services);
+            if (config.Has("gateway"))
+            {
+                // The OpenAPI document describes bodies as the API writes them (GatewayApi.Json's names and enums).
+                // Orleans' dashboard has its own page and calls: not part of the API.
+                web.Services.AddOpenApi(o => o.ShouldInclude = d => d.RelativePath?.StartsWith("dashboard", StringComparison.Ordinal) != true);
+                web.Services.ConfigureHttpJsonOptions(o =>
+                {
+                    o.SerializerOptions.PropertyNamingPolicy = GatewayApi.Json.PropertyNamingPolicy;
+                    o.SerializerOptions.NumberHandling = GatewayApi.Json.NumberHandling;
+                    o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));
+                });
+            }
             builder = web;
         }
         else

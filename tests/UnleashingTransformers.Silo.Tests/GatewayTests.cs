@@ -118,6 +118,9 @@ public sealed class GatewayTests : GridTest
             Assert.Equal(HttpStatusCode.MisdirectedRequest, (await http.SendAsync(rebound)).StatusCode);
         }
         Assert.Equal(1, JsonDocument.Parse(await http.GetStringAsync("jobs")).RootElement.GetProperty("total").GetInt32());
+        // Priorities: a word the API knows, and interactive only for small canvases.
+        Assert.Contains("expected interactive or batch", (await Post("""{"height":8,"width":8,"priority":"urgent"}""")).error);
+        Assert.Contains("at most 4096 tokens", (await Post("""{"height":64,"width":65,"priority":"interactive"}""")).error);
 
         // The page: no inline script may run, it may not be framed, types are not sniffed.
         var page = await http.GetAsync("/");

@@ -97,7 +97,7 @@ public sealed class SecurityTests : GridTest
         {
             () => grains.GetGrain<ICanvasJobGrain>(status.Id).ForgetAsync(),
             () => grains.GetGrain<IJobIndexGrain>(0).RemoveAsync(status.Id),
-            () => grains.GetGrain<IJobIndexGrain>(0).AdmitAsync("x"),
+            () => grains.GetGrain<IJobIndexGrain>(0).AdmitAsync("x", JobPriority.Interactive),
             () => grains.GetGrain<IWindowReplicaGrain>(replica).StatusAsync(),
             () => grains.GetGrain<IWindowReplicaGrain>(replica).ReloadAsync("/etc/passwd"),
         };

@@ -80,8 +80,9 @@ public sealed class CanvasJobGrain(
         // The index admits the job (the pending-queue bound) whoever submits it: every job is in the list,
         // under its retention rules; a job that does not start after all leaves it again.
         var index = GrainFactory.GetGrain<IJobIndexGrain>(0);
-        if (await index.AdmitAsync(Id) == Admission.QueueFull)
-            throw new JobQueueFullException("too many jobs are waiting or running (Canvas:MaxPending): try again later");
+        var priority = JobPriorities.Of(spec);
+        if (await index.AdmitAsync(Id, priority) == Admission.QueueFull)
+            throw new JobQueueFullException($"too many {priority.ToString().ToLowerInvariant()} jobs are waiting or running (Canvas:MaxPending): try again later");
         try
         {
             await StartAsync(spec, options, model, tokens);
@@ -251,7 +252,7 @@ public sealed class CanvasJobGrain(
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _cancel.Token);
         try
         {
-            await runtime.Slots.WaitAsync(wait.Token);
+            await runtime.Slots(JobPriorities.Of(S.Spec!)).WaitAsync(wait.Token);
         }
         catch (OperationCanceledException)
         {
@@ -296,7 +297,7 @@ public sealed class CanvasJobGrain(
         }
         finally
         {
-            runtime.Slots.Release();
+            runtime.Slots(JobPriorities.Of(S.Spec!)).Release();
         }
         return null;
     }
@@ -319,7 +320,7 @@ public sealed class CanvasJobGrain(
         activity?.SetTag("ut.job", Id);
         activity?.SetTag("ut.shape", $"{options.Height}x{options.Width}");
         activity?.SetTag("ut.resumed_at", S.Step);
-        var replicas = runtime.Replicas(S.Model);
+        var replicas = runtime.Replicas(S.Model, new WindowFlow(Id, JobPriorities.Of(S.Spec!)));
         _canvas = new CanvasCoordinator(replicas.Pool, options, S.Tokens, S.Step, S.Step > 0 ? Generated(S.Spec!, options) : null);
         Console.WriteLine(S.Step > 0 ? $"silo: job {Id} resuming at step {S.Step}" : $"silo: job {Id} started");
         await SaveAsync(JobState.Running);

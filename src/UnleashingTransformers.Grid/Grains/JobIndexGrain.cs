@@ -12,6 +12,7 @@ public sealed class JobEntry
     [Id(1)] public DateTimeOffset Created { get; set; }
     [Id(2)] public DateTimeOffset? Finished { get; set; }
     [Id(3)] public string? Error { get; set; }
+    [Id(4)] public JobPriority Priority { get; set; }
 }
 
 [GenerateSerializer]
@@ -21,7 +22,7 @@ public sealed class JobIndexState
 }
 
 /// <summary>
-/// The cluster's job list: admits jobs while fewer than <c>Canvas:MaxPending</c> are unfinished, pages
+/// The cluster's job list: admits jobs while fewer than <c>Canvas:MaxPending</c> of their priority are unfinished, pages
 /// them newest first, names the unfinished ones to resume, and removes finished jobs beyond
 /// <c>Canvas:KeepFinished</c> or older than <c>Canvas:KeepFinishedHours</c> (their state and image too),
 /// so what a silo holds does not grow with the number of jobs it ever ran.
@@ -32,11 +33,11 @@ public sealed class JobIndexGrain(
 {
     private List<JobEntry> Jobs => index.State.Jobs;
 
-    public async Task<Admission> AdmitAsync(string id)
+    public async Task<Admission> AdmitAsync(string id, JobPriority priority)
     {
         if (Jobs.Any(j => j.Id == id)) return Admission.Accepted;
-        if (Jobs.Count(j => j.Finished is null) >= settings.MaxPending) return Admission.QueueFull;
-        Jobs.Add(new JobEntry { Id = id, Created = DateTimeOffset.UtcNow });
+        if (Jobs.Count(j => j.Finished is null && j.Priority == priority) >= settings.MaxPending) return Admission.QueueFull;
+        Jobs.Add(new JobEntry { Id = id, Created = DateTimeOffset.UtcNow, Priority = priority });
         Prune();
         await index.WriteStateAsync();
         return Admission.Accepted;

@@ -16,8 +16,8 @@ public sealed class WindowReplicaGrain(ReplicaHost host) : Grain, IWindowReplica
 {
     private int Slot => int.Parse(this.GetPrimaryKeyString().Split('/')[1]);
 
-    public Task<WindowResult[]> EvaluateAsync(string model, WindowRequest[] requests, CancellationToken cancel = default) =>
-        host.EvaluateAsync(Slot, model, requests, cancel);
+    public Task<WindowResult[]> EvaluateAsync(string model, WindowFlow flow, WindowRequest[] requests, CancellationToken cancel = default) =>
+        host.EvaluateAsync(Slot, model, flow, requests, cancel);
 
     public async Task<string> ReloadAsync(string priorPath)
     {

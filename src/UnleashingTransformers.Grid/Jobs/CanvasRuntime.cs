@@ -10,14 +10,14 @@ namespace UnleashingTransformers.Grid.Jobs;
 /// <summary>
 /// What canvas job grains of one silo share: the prior's shape, the limits, the replicas each job works
 /// with (window passes, and the decode of its finished canvas: a canvas silo loads no model), where
-/// images go, and the silo's job slots (<c>Canvas:MaxJobs</c>).
+/// images go, and the silo's job slots (<c>Canvas:MaxJobs</c> of each priority).
 /// </summary>
 public sealed class CanvasRuntime : IDisposable
 {
     /// <summary>The grain storage name of job state and of the job index.</summary>
     public const string Storage = "jobs";
 
-    private readonly Func<string, IJobReplicas> _replicas;
+    private readonly Func<string, WindowFlow, IJobReplicas> _replicas;
     private DecoderInfo? _decoder;
 
     public PriorInfo Prior { get; }
@@ -26,10 +26,14 @@ public sealed class CanvasRuntime : IDisposable
 
     /// <summary>How long a render's temporary file lies untouched before a starting silo takes it for a dead render's.</summary>
     public static readonly TimeSpan LeftoverAge = TimeSpan.FromMinutes(10);
-    public SemaphoreSlim Slots { get; }
+    private readonly SemaphoreSlim[] _slots;
+
+    /// <summary>The silo's job slots of a priority (<c>Canvas:MaxJobs</c> each): a running batch job never keeps an
+    /// interactive one (at most 64x64 tokens, little memory) waiting for a slot.</summary>
+    public SemaphoreSlim Slots(JobPriority priority) => _slots[(int)priority];
 
     /// <param name="replicas">The replicas a job of the given weights version works with.</param>
-    public CanvasRuntime(PriorInfo prior, CanvasSettings settings, string stateDirectory, Func<string, IJobReplicas> replicas)
+    public CanvasRuntime(PriorInfo prior, CanvasSettings settings, string stateDirectory, Func<string, WindowFlow, IJobReplicas> replicas)
     {
         (Prior, Settings, _replicas) = (prior, settings, replicas);
         ImageDirectory = Path.Combine(stateDirectory, "images");
@@ -37,7 +41,7 @@ public sealed class CanvasRuntime : IDisposable
         // Renders cut short by a killed silo (this one, or another on the shared volume) left files behind.
         if (CanvasDecoder.RemoveLeftovers(ImageDirectory, LeftoverAge) is var removed and > 0)
             Console.WriteLine($"silo: removed {removed} leftover file(s) of renders cut short from {ImageDirectory}");
-        Slots = new SemaphoreSlim(settings.MaxJobs);
+        _slots = [.. Enum.GetValues<JobPriority>().Select(_ => new SemaphoreSlim(settings.MaxJobs))];
     }
 
     public CanvasOptions Options(CanvasJobSpec spec) => spec.ToOptions(Prior.GridHeight, Prior.GridWidth, Settings.Limits);
@@ -45,11 +49,12 @@ public sealed class CanvasRuntime : IDisposable
     /// <summary>Steps the job takes in all (raster order: one per token).</summary>
     public static int TotalSteps(CanvasOptions options) => options.Order == RevealOrder.Raster ? options.Cells : options.Steps;
 
-    public IJobReplicas Replicas(string model) => _replicas(model);
+    /// <summary>The replicas of weights <paramref name="model"/>, as <paramref name="flow"/>'s share of them.</summary>
+    public IJobReplicas Replicas(string model, WindowFlow flow) => _replicas(model, flow);
 
     /// <summary>The window silos' VQ-GAN (asked once, then kept: every window silo must hold the same one).</summary>
     public async Task<DecoderInfo> DecoderAsync(CancellationToken cancel = default) =>
-        _decoder ??= await _replicas(Prior.Version).DecoderAsync(cancel);
+        _decoder ??= await _replicas(Prior.Version, WindowFlow.Anonymous).DecoderAsync(cancel);
 
     /// <summary>Refuses (ArgumentException naming the limit and its key) a job this silo's memory or the state
     /// volume cannot hold. Before any window silo has answered, the VQ-GAN's scale is unknown and the check waits
@@ -132,5 +137,8 @@ public sealed class CanvasRuntime : IDisposable
             $"PNG written in {encode.TotalSeconds:F1} s, pyramid in {pyramid.TotalSeconds:F1} s");
     }
 
-    public void Dispose() => Slots.Dispose();
+    public void Dispose()
+    {
+        foreach (var slots in _slots) slots.Dispose();
+    }
 }

@@ -5,7 +5,7 @@ public sealed record CanvasSettings
 {
     /// <summary>Save each job's canvas every N steps (and when the silo stops).</summary>
     public int PersistEvery { get; init; } = 16;
-    /// <summary>Jobs one canvas silo steps at once; the others wait, queued.</summary>
+    /// <summary>Jobs of each priority (interactive, batch) one canvas silo steps at once; the others wait, queued.</summary>
     public int MaxJobs { get; init; } = 1;
     /// <summary>Deadline of one window call; past it the windows go to another replica.</summary>
     public int RequestTimeoutSeconds { get; init; } = 60;
@@ -18,7 +18,7 @@ public sealed record CanvasSettings
     public long MemoryMb { get; init; }
     /// <summary>Most steps a job may ask for (raster order: one step per token).</summary>
     public int MaxSteps { get; init; } = 1024;
-    /// <summary>Unfinished jobs the cluster holds; more are refused (HTTP 429) until some finish.</summary>
+    /// <summary>Unfinished jobs of each priority the cluster holds; more are refused (HTTP 429) until some finish.</summary>
     public int MaxPending { get; init; } = 64;
     /// <summary>Finished jobs kept (status and image); the oldest beyond are removed.</summary>
     public int KeepFinished { get; init; } = 100;

@@ -20,6 +20,7 @@ public static class JobSpecs
         limits ??= JobLimits.None;
         var (height, width) = (spec.Height, spec.Width);
         if (height < 1 || width < 1) throw new ArgumentException($"shape {height}x{width}: height and width must be >= 1");
+        _ = JobPriorities.Of(spec);
         if ((long)height * width > limits.MaxTokens) throw new ArgumentException($"shape {height}x{width} has {(long)height * width} tokens, more than the limit of {limits.MaxTokens}");
         var order = spec.Order switch
         {

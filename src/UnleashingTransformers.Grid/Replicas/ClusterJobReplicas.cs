@@ -15,7 +15,7 @@ namespace UnleashingTransformers.Grid.Replicas;
 /// busy sampling other jobs get decode work last). A failed tile call is sent again elsewhere, as a window
 /// call is (<see cref="ReplicaChoice"/>). Tiles come back in the tiling's order whatever order they finish in.
 /// </summary>
-public sealed class ClusterJobReplicas(IGrainFactory grains, ReplicaDirectory directory, PriorInfo prior, string model, WindowPoolOptions options) : IJobReplicas
+public sealed class ClusterJobReplicas(IGrainFactory grains, ReplicaDirectory directory, PriorInfo prior, string model, WindowFlow flow, WindowPoolOptions options) : IJobReplicas
 {
     /// <summary>Decoded pixels a job holds in flight at most (tiles sent, not yet blended).</summary>
     public const long MaxBytesInFlight = 256L << 20;
@@ -24,7 +24,7 @@ public sealed class ClusterJobReplicas(IGrainFactory grains, ReplicaDirectory di
     private readonly Dictionary<string, (int outstanding, int queued)> _load = new();
     private int _rotate;
 
-    public IWindowPool Pool => field ??= new OrleansWindowPool(grains, _replicas, prior, model, options);
+    public IWindowPool Pool => field ??= new OrleansWindowPool(grains, _replicas, prior, model, options, flow);
 
     public async Task<DecoderInfo> DecoderAsync(CancellationToken cancel)
     {

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
@@ -12,11 +11,13 @@ namespace UnleashingTransformers.Grid.Replicas;
 /// instance and device), all pulling from one queue and batching dynamically: a replica takes what is
 /// queued, up to <c>maxBatch</c>, waiting at most <c>maxWait</c> for a batch to fill. When little is
 /// queued (a canvas step often needs only a few windows) a replica takes its fair share,
-/// ⌈queued / replicas⌉, so the others get work too instead of idling.
+/// ⌈queued / replicas⌉, so the others get work too instead of idling. The queue is fair across jobs
+/// (<see cref="FairShare{T}"/>, weighted by priority): a batch may hold windows of several jobs, each still in
+/// a forward pass of its own.
 /// </summary>
 public sealed class InProcessWindowPool : IWindowPool
 {
-    private readonly BlockingCollection<(WindowRequest request, TaskCompletionSource<WindowResult> done, long queued)> _queue = new();
+    private readonly FairShare<(WindowRequest request, TaskCompletionSource<WindowResult> done, long queued)> _queue = new();
     private readonly List<Thread> _threads = new();
     private readonly int _maxBatch;
     private readonly TimeSpan _maxWait;
@@ -51,15 +52,20 @@ public sealed class InProcessWindowPool : IWindowPool
         }
     }
 
-    public Task<IReadOnlyList<WindowResult>> EvaluateAsync(IReadOnlyList<WindowRequest> requests, CancellationToken cancel = default)
+    public Task<IReadOnlyList<WindowResult>> EvaluateAsync(IReadOnlyList<WindowRequest> requests, CancellationToken cancel = default) =>
+        EvaluateAsync(requests, WindowFlow.Anonymous, cancel);
+
+    /// <summary>The windows of <paramref name="flow"/>, which shares the replicas fairly with the other flows waiting.</summary>
+    public Task<IReadOnlyList<WindowResult>> EvaluateAsync(IReadOnlyList<WindowRequest> requests, WindowFlow flow, CancellationToken cancel = default)
     {
+        cancel.ThrowIfCancellationRequested();
         var tasks = new List<Task<WindowResult>>(requests.Count);
         foreach (var r in requests)
         {
             if (r.Tokens.Length != WindowLength) throw new ArgumentException($"request {r.RequestId}: {r.Tokens.Length} tokens, the window holds {WindowLength}");
             var tcs = new TaskCompletionSource<WindowResult>(TaskCreationOptions.RunContinuationsAsynchronously);
             cancel.Register(() => tcs.TrySetCanceled(cancel));
-            _queue.Add((r, tcs, Stopwatch.GetTimestamp()), cancel);
+            _queue.Add(flow.Job, flow.Weight, (r, tcs, Stopwatch.GetTimestamp()));
             tasks.Add(tcs.Task);
         }
         return WhenAll(tasks);
@@ -104,7 +110,6 @@ public sealed class InProcessWindowPool : IWindowPool
         _queue.CompleteAdding();
         foreach (var t in _threads) t.Join();
         GridTelemetry.Replicas.Add(-_threads.Count);
-        _queue.Dispose();
         return ValueTask.CompletedTask;
     }
 }

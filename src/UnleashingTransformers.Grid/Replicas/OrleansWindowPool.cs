@@ -26,7 +26,7 @@ public sealed record WindowPoolOptions
 /// failure). Results come back in request order, never completion order. A job keeps to the weights
 /// <paramref name="model"/> names and to one device class.
 /// </summary>
-public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaChoice replicas, PriorInfo prior, string model, WindowPoolOptions options) : IWindowPool
+public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaChoice replicas, PriorInfo prior, string model, WindowPoolOptions options, WindowFlow? flow = null) : IWindowPool
 {
     private int _next;
 
@@ -61,7 +61,7 @@ public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaChoice replic
         {
             return await replicas.CallAsync("window.batch", replica, async (r, deadline) =>
             {
-                var results = await grains.GetGrain<IWindowReplicaGrain>(r.Key).EvaluateAsync(model, chunk, deadline);
+                var results = await grains.GetGrain<IWindowReplicaGrain>(r.Key).EvaluateAsync(model, flow ?? WindowFlow.Anonymous, chunk, deadline);
                 return results.Length == chunk.Length ? results : throw new InvalidOperationException($"replica {r.Key} answered {results.Length} of {chunk.Length} windows");
             }, cancel);
         }

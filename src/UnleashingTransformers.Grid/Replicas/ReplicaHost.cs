@@ -45,7 +45,7 @@ public sealed class ReplicaHost : IAsyncDisposable
         return (counts.batches + Interlocked.Read(ref _retiredBatches), counts.requests + Interlocked.Read(ref _retiredRequests));
     }
 
-    public async Task<WindowResult[]> EvaluateAsync(int slot, string model, WindowRequest[] requests, CancellationToken cancel)
+    public async Task<WindowResult[]> EvaluateAsync(int slot, string model, WindowFlow flow, WindowRequest[] requests, CancellationToken cancel)
     {
         while (true)
         {
@@ -55,7 +55,7 @@ public sealed class ReplicaHost : IAsyncDisposable
                     "the replicas were given new weights; submit the job again");
             try
             {
-                return [.. await current.Pool.EvaluateAsync(requests, cancel)];
+                return [.. await current.Pool.EvaluateAsync(requests, flow, cancel)];
             }
             catch (InvalidOperationException) when (!ReferenceEquals(current, Volatile.Read(ref _slots[slot])))
             {

@@ -28,14 +28,18 @@ internal static class GatewayApi
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         PropertyNameCaseInsensitive = false,
         AllowDuplicateProperties = false,
+        NumberHandling = JsonNumberHandling.Strict,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
+
+    /// <summary>Where the gateway publishes its OpenAPI document.</summary>
+    public const string OpenApiPath = "/openapi/{documentName}.json";
 
     /// <summary>How often the event stream looks at a job's status.</summary>
     private static readonly TimeSpan EventPoll = TimeSpan.FromMilliseconds(200);
 
     /// <summary>An error response: <c>{"error": "..."}</c>, one line (<see cref="PublicError"/>).</summary>
-    public static IResult Error(int status, string message) => Results.Json(new { error = PublicError.Of(message) }, Json, statusCode: status);
+    public static IResult Error(int status, string message) => Results.Json(new ApiError(PublicError.Of(message)), Json, statusCode: status);
 
     private static bool ValidId(string id) => JobIds.Valid(id);
 
@@ -82,7 +86,9 @@ internal static class GatewayApi
             if (error is not null) return error;
             if (spec is null) return Error(400, "request body is empty: send a JSON job, e.g. {\"height\":32,\"width\":64,\"seed\":1}");
             return await SubmitAsync(spec, response, activity);
-        });
+        }).WithName("SubmitJob").WithSummary("Submit a canvas job")
+            .Accepts<CanvasJobSpec>("application/json").Produces<JobStatus>(202)
+            .Produces<ApiError>(400).Produces<ApiError>(415).Produces<ApiError>(429).Produces<ApiError>(503);
 
         // An edit: a new job from a done job's canvas with a region regenerated. The body is the region and
         // any job fields to change (seed, steps, schedule, temperature, ...); the rest is the source's spec.
@@ -115,7 +121,9 @@ internal static class GatewayApi
                 return Error(400, $"request body is not an edit: {e.Message}");
             }
             return await SubmitAsync(spec, response, activity);
-        });
+        }).WithName("EditJob").WithSummary("A new job from a done job's canvas with a region regenerated")
+            .Accepts<JobEdit>("application/json").Produces<JobStatus>(202)
+            .Produces<ApiError>(400).Produces<ApiError>(404).Produces<ApiError>(409).Produces<ApiError>(415).Produces<ApiError>(429);
 
         async Task<IResult> SubmitAsync(CanvasJobSpec spec, HttpResponse response, Activity? activity)
         {
@@ -146,8 +154,8 @@ internal static class GatewayApi
         {
             var page = await index.ListAsync(offset ?? 0, Math.Clamp(limit ?? 20, 1, 100));
             var jobs = await Task.WhenAll(page.Ids.Select(id => StatusOrErrorAsync(id)));
-            return Results.Json(new { total = page.Total, offset = offset ?? 0, jobs = jobs.OfType<JobStatus>() }, Json);
-        });
+            return Results.Json(new JobList(page.Total, offset ?? 0, [.. jobs.OfType<JobStatus>()]), Json);
+        }).WithName("ListJobs").WithSummary("Jobs, newest first").Produces<JobList>();
 
         async Task<JobStatus?> StatusOrErrorAsync(string id)
         {
@@ -177,7 +185,8 @@ internal static class GatewayApi
         }
 
         app.MapGet("/jobs/{id}", async (string id) =>
-            ValidId(id) && await StatusOrErrorAsync(id) is { } s ? Results.Json(s, Json) : Error(404, $"no job {id}"));
+            ValidId(id) && await StatusOrErrorAsync(id) is { } s ? Results.Json(s, Json) : Error(404, $"no job {id}"))
+            .WithName("GetJob").WithSummary("A job's status").Produces<JobStatus>().Produces<ApiError>(404);
 
         // Outputs stream from their job grain in bounded chunks (JobOutputStream), never whole in memory or in one
         // grain message, with Content-Length, ETag and Range requests (206: resumable downloads of any size).
@@ -193,18 +202,24 @@ internal static class GatewayApi
             if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
             if (s.State != JobState.Done) return Error(409, $"job {id} is {s.State.ToString().ToLowerInvariant()} (step {s.Step}/{s.Steps}): the image exists once it is done");
             return await OutputAsync(id, "image.png", $"job {id}: its image is gone");
-        });
+        }).WithName("GetImage").WithSummary("A done job's PNG (Range, ETag)").Produces(200, contentType: "image/png").Produces(206, contentType: "image/png")
+            .Produces<ApiError>(404).Produces<ApiError>(409);
 
         app.MapGet("/jobs/{id}/preview.png", async (string id, HttpResponse response) =>
         {
             response.Headers.CacheControl = "no-store";
             return await OutputAsync(id, "preview.png", $"no job {id} to preview");
-        });
+        }).WithName("GetPreview").WithSummary("The canvas as it stands, one pixel a token")
+            .Produces(200, contentType: "image/png").Produces<ApiError>(404);
 
         // A finished job's DeepZoom pyramid, for OpenSeadragon: the .dzi names its tiles image_files/LEVEL/COL_ROW.jpeg.
-        app.MapMethods("/jobs/{id}/image.dzi", read, (string id) => OutputAsync(id, "image.dzi", $"job {id} has no image pyramid (yet)"));
+        app.MapMethods("/jobs/{id}/image.dzi", read, (string id) => OutputAsync(id, "image.dzi", $"job {id} has no image pyramid (yet)"))
+            .WithName("GetPyramid").WithSummary("A done job's DeepZoom descriptor")
+            .Produces(200, contentType: "application/xml").Produces<ApiError>(404);
         app.MapMethods("/jobs/{id}/image_files/{level}/{tile}", read, (string id, string level, string tile) =>
-            OutputAsync(id, $"image_files/{level}/{tile}", $"no tile {level}/{tile} of job {id}"));
+            OutputAsync(id, $"image_files/{level}/{tile}", $"no tile {level}/{tile} of job {id}"))
+            .WithName("GetPyramidTile").WithSummary("One tile of the DeepZoom pyramid")
+            .Produces(200, contentType: "image/jpeg").Produces<ApiError>(404);
 
         // Progress as Server-Sent Events: a "status" event (the job's status JSON) whenever the step or state
         // changes, the last one when the job is finished; a comment every 15 s keeps proxies from closing it.
@@ -246,15 +261,28 @@ internal static class GatewayApi
             {
                 // The client went away.
             }
-        });
+        }).WithName("JobEvents").WithSummary("Server-Sent Events: status whenever it changes")
+            .Produces(200, contentType: "text/event-stream").Produces<ApiError>(404);
 
         app.MapDelete("/jobs/{id}", async (string id) =>
         {
             if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
             if (s.Finished) return Error(409, $"job {id} is already {s.State.ToString().ToLowerInvariant()}");
             return Results.Json(await Job(id).CancelAsync(), Json, statusCode: 202);
-        });
+        }).WithName("CancelJob").WithSummary("Cancel a job").Produces<JobStatus>(202).Produces<ApiError>(404).Produces<ApiError>(409);
 
         app.MapOrleansDashboard("/dashboard");
+        // The API described (OpenAPI 3.1): every route above with its bodies and answers.
+        app.MapOpenApi(OpenApiPath);
     }
 }
+
+/// <summary>An error answer of the API: one line naming the problem.</summary>
+public sealed record ApiError(string Error);
+
+/// <summary>A page of the job list, newest first.</summary>
+public sealed record JobList(int Total, int Offset, JobStatus[] Jobs);
+
+/// <summary>An edit: the token region to regenerate (<c>R0:R1,C0:C1</c>, half-open) and any job fields to change
+/// (seed, steps, schedule, temperature, ...); the rest is the source job's.</summary>
+public sealed record JobEdit(string Region, ulong? Seed = null, int? Steps = null, string? Schedule = null, double? Temperature = null);

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -22,5 +23,5 @@ internal static class MetricsEndpoint
             .Build());
 
     public static void Map(WebApplication app) =>
-        app.MapPrometheusScrapingEndpoint(Path, app.Services.GetRequiredService<MeterProvider>(), null, null);
+        app.MapPrometheusScrapingEndpoint(Path, app.Services.GetRequiredService<MeterProvider>(), null, null).ExcludeFromDescription();
 }

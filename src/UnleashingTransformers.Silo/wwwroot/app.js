@@ -111,7 +111,10 @@ $("job-form").addEventListener("submit", async event => {
   $("form-error").textContent = "";
   const form = new FormData(event.target);
   const job = {};
-  for (const [key, value] of form) job[key] = ["aggregate", "tiling", "schedule"].includes(key) ? value : Number(value);
+  for (const [key, value] of form) {
+    if (key === "priority" && value === "") continue;   // the gateway's rule by size
+    job[key] = ["aggregate", "tiling", "schedule", "priority"].includes(key) ? value : Number(value);
+  }
   try {
     const status = await api("POST", "/jobs", job);
     await refreshList();
