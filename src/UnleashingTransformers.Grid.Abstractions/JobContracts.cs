@@ -44,36 +44,14 @@ public sealed record CanvasJobSpec
     [Id(20)] public double? ProportionEnd { get; init; }
     /// <summary>A SUNDAE prior stops once a step changes nothing, from this step on (0-based; the reference's min_steps).</summary>
     [Id(21)] public int MinSteps { get; init; } = 10;
-    /// <summary><c>interactive</c> (at most <see cref="JobPriorities.InteractiveTokens"/> tokens) or <c>batch</c>; unset:
-    /// interactive up to that size, batch beyond.</summary>
+    /// <summary><c>interactive</c> (at most 64x64 tokens) or <c>batch</c>; unset: interactive up to that size, batch
+    /// beyond (the rule: <c>JobPriorities</c>).</summary>
     [Id(22)] public string? Priority { get; init; }
 }
 
 /// <summary>How a job's windows share the replicas with other jobs' (<see cref="Contracts.WindowFlow"/>), and which
 /// pending-queue bound it counts against.</summary>
 public enum JobPriority { Interactive, Batch }
-
-public static class JobPriorities
-{
-    /// <summary>The largest interactive canvas: 64x64 tokens (a 512-px image). Interactive jobs are small by rule, so
-    /// their own job slots add little to a canvas silo's memory (Canvas:MemoryMb is shared by the batch jobs).</summary>
-    public const long InteractiveTokens = 64 * 64;
-
-    /// <summary>The spec's priority, or the default by its size. Throws ArgumentException naming the field for another
-    /// word, or for an interactive job above <see cref="InteractiveTokens"/>.</summary>
-    public static JobPriority Of(CanvasJobSpec spec)
-    {
-        var small = (long)spec.Height * spec.Width <= InteractiveTokens;
-        return spec.Priority switch
-        {
-            null => small ? JobPriority.Interactive : JobPriority.Batch,
-            "interactive" when small => JobPriority.Interactive,
-            "interactive" => throw new ArgumentException($"priority interactive: at most {InteractiveTokens} tokens (64x64); {spec.Height}x{spec.Width} is a batch job"),
-            "batch" => JobPriority.Batch,
-            var other => throw new ArgumentException($"priority '{other}': expected interactive or batch"),
-        };
-    }
-}
 
 /// <summary>Where a job stands. <see cref="Resuming"/>: its silo is not answering (failing over) or its state cannot be
 /// saved right now (storage unreachable); it goes on from its last saved step, and clients keep following it.</summary>
