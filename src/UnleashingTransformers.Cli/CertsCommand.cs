@@ -36,9 +36,12 @@ internal static class CertsCommand
             caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
             caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
             using var ca = caRequest.CreateSelfSigned(from, until);
-            Write(dir, "ca", ca, caKey);
-            Issue(dir, "silo", ca, from, until, server: true);
-            Issue(dir, "client", ca, from, until, server: false);
+            // Everything is made before anything is written: a refusal leaves no half set behind.
+            var set = new[]
+            {
+                ("ca", Pem(ca, caKey)), ("silo", Issue(ca, "silo", from, until, server: true)), ("client", Issue(ca, "client", from, until, server: false)),
+            };
+            foreach (var (name, (certificate, key)) in set) Write(dir, name, certificate, key);
             Console.WriteLine($"certs: {string.Join(", ", names)} -> {dir} (valid {valid} days). Silos: Cluster:Tls:CaFile=ca.pem, " +
                 "Cluster:Tls:CertificateFile=silo.pem, Cluster:Tls:KeyFile=silo.key; ut submit --cluster: UT__Cluster__Tls__CaFile, __CertificateFile, __KeyFile " +
                 "with client.pem and client.key. Keep ca.key off the cluster.");
@@ -47,7 +50,8 @@ internal static class CertsCommand
         return cmd;
     }
 
-    private static void Issue(string dir, string name, X509Certificate2 ca, DateTimeOffset from, DateTimeOffset until, bool server)
+    /// <summary>A certificate of <paramref name="ca"/> and its key, as PEM text.</summary>
+    private static (string certificate, string key) Issue(X509Certificate2 ca, string name, DateTimeOffset from, DateTimeOffset until, bool server)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN=ut {name}", key, HashAlgorithmName.SHA256);
@@ -69,18 +73,21 @@ internal static class CertsCommand
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7f;
         using var certificate = request.Create(ca, from, until, serial);
-        Write(dir, name, certificate, key);
+        return Pem(certificate, key);
     }
 
+    private static (string certificate, string key) Pem(X509Certificate2 certificate, ECDsa key) =>
+        (certificate.ExportCertificatePem() + "\n", key.ExportPkcs8PrivateKeyPem() + "\n");
+
     /// <summary>The certificate as NAME.pem and its key as NAME.key (owner-only), each written whole or not at all.</summary>
-    private static void Write(string dir, string name, X509Certificate2 certificate, ECDsa key)
+    private static void Write(string dir, string name, string certificate, string key)
     {
-        AtomicFile.WriteAllText(Path.Combine(dir, $"{name}.pem"), certificate.ExportCertificatePem() + "\n");
+        AtomicFile.WriteAllText(Path.Combine(dir, $"{name}.pem"), certificate);
         AtomicFile.Write(Path.Combine(dir, $"{name}.key"), tmp =>
         {
             File.WriteAllText(tmp, "");
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            File.WriteAllText(tmp, key.ExportPkcs8PrivateKeyPem() + "\n");
+            File.WriteAllText(tmp, key);
         });
     }
 }

@@ -12,17 +12,13 @@ public sealed record WindowRequest(
     [property: Id(2)] long[] Tokens,
     [property: Id(3)] int[] Positions);
 
-/// <summary>Whose windows these are, for the replicas' fair share: the job, and its priority (an interactive
-/// job's windows get <see cref="InteractiveWeight"/> times a batch job's share of the replica while both wait).</summary>
+/// <summary>Whose windows these are, for the replicas' fair share: the job, and its priority (weights:
+/// <c>JobPriorities.Weight</c>).</summary>
 [GenerateSerializer, Immutable]
 public sealed record WindowFlow([property: Id(0)] string Job, [property: Id(1)] Jobs.JobPriority Priority)
 {
-    public const double InteractiveWeight = 8;
-
     /// <summary>Windows of no job in particular (benchmarks, direct calls): one flow, interactive.</summary>
     public static readonly WindowFlow Anonymous = new("", Jobs.JobPriority.Interactive);
-
-    public double Weight => Priority == Jobs.JobPriority.Interactive ? InteractiveWeight : 1;
 }
 
 /// <summary>Probabilities (temperature 1) over the codebook at the request's positions, row-major

@@ -31,7 +31,7 @@ public sealed class FairShareTests
         // An interactive flow (weight 8) against two batch flows: 8 of every 10 takes while all wait.
         foreach (var flow in new[] { "b1", "b2" })
             for (var i = 0; i < 50; i++) queue.Add(flow, 1, flow);
-        for (var i = 0; i < 40; i++) queue.Add("i", WindowFlow.InteractiveWeight, "i");
+        for (var i = 0; i < 40; i++) queue.Add("i", JobPriorities.InteractiveWeight, "i");
         var first = TakeAll(queue).Take(50).ToList();
         Assert.InRange(first.Count(t => t == "i"), 38, 40);
         Assert.InRange(first.Count(t => t == "b1"), 4, 6);

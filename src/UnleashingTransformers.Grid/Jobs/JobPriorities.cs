@@ -7,6 +7,12 @@ public static class JobPriorities
     /// their own job slots add little to a canvas silo's memory (Canvas:MemoryMb is shared by the batch jobs).</summary>
     public const long InteractiveTokens = 64 * 64;
 
+    /// <summary>An interactive job's windows get this many times a batch job's share of a replica while both wait.</summary>
+    public const double InteractiveWeight = 8;
+
+    /// <summary>A job's weight in the replicas' fair share (<c>FairShare</c>).</summary>
+    public static double Weight(JobPriority priority) => priority == JobPriority.Interactive ? InteractiveWeight : 1;
+
     /// <summary>The spec's priority, or the default by its size. Throws ArgumentException naming the field for another
     /// word, or for an interactive job above <see cref="InteractiveTokens"/>.</summary>
     public static JobPriority Of(CanvasJobSpec spec)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
+using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;
 
@@ -65,7 +66,7 @@ public sealed class InProcessWindowPool : IWindowPool
             if (r.Tokens.Length != WindowLength) throw new ArgumentException($"request {r.RequestId}: {r.Tokens.Length} tokens, the window holds {WindowLength}");
             var tcs = new TaskCompletionSource<WindowResult>(TaskCreationOptions.RunContinuationsAsynchronously);
             cancel.Register(() => tcs.TrySetCanceled(cancel));
-            _queue.Add(flow.Job, flow.Weight, (r, tcs, Stopwatch.GetTimestamp()));
+            _queue.Add(flow.Job, JobPriorities.Weight(flow.Priority), (r, tcs, Stopwatch.GetTimestamp()));
             tasks.Add(tcs.Task);
         }
         return WhenAll(tasks);

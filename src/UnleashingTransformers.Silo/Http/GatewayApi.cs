@@ -41,8 +41,6 @@ internal static class GatewayApi
     /// <summary>An error response: <c>{"error": "..."}</c>, one line (<see cref="PublicError"/>).</summary>
     public static IResult Error(int status, string message) => Results.Json(new ApiError(PublicError.Of(message)), Json, statusCode: status);
 
-    private static bool ValidId(string id) => JobIds.Valid(id);
-
     /// <summary>A request body the API reads: JSON by its content type (a cross-site form cannot send that without
     /// the browser asking first), else 415.</summary>
     private static async Task<(T? value, IResult? error)> ReadBodyAsync<T>(HttpRequest request, string what) where T : class
@@ -95,7 +93,7 @@ internal static class GatewayApi
         app.MapPost("/jobs/{id}/edit", async (string id, HttpRequest request, HttpResponse response) =>
         {
             using var activity = GridTelemetry.Source.StartActivity("gateway.edit");
-            if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
+            if (!JobIds.Valid(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
             if (s.State != JobState.Done) return Error(409, $"job {id} is {s.State.ToString().ToLowerInvariant()}: only a done job can be edited");
             var (body, error) = await ReadBodyAsync<JsonObject>(request, "an edit");
             if (error is not null) return error;
@@ -185,21 +183,21 @@ internal static class GatewayApi
         }
 
         app.MapGet("/jobs/{id}", async (string id) =>
-            ValidId(id) && await StatusOrErrorAsync(id) is { } s ? Results.Json(s, Json) : Error(404, $"no job {id}"))
+            JobIds.Valid(id) && await StatusOrErrorAsync(id) is { } s ? Results.Json(s, Json) : Error(404, $"no job {id}"))
             .WithName("GetJob").WithSummary("A job's status").Produces<JobStatus>().Produces<ApiError>(404);
 
         // Outputs stream from their job grain in bounded chunks (JobOutputStream), never whole in memory or in one
         // grain message, with Content-Length, ETag and Range requests (206: resumable downloads of any size).
         async Task<IResult> OutputAsync(string id, string file, string missing)
         {
-            if (!ValidId(id) || await JobOutputStream.OpenAsync(Job(id), file) is not { } stream) return Error(404, missing);
+            if (!JobIds.Valid(id) || await JobOutputStream.OpenAsync(Job(id), file) is not { } stream) return Error(404, missing);
             return Results.Stream(stream, stream.Info.ContentType, entityTag: new EntityTagHeaderValue(stream.Info.ETag), enableRangeProcessing: true);
         }
 
         string[] read = [HttpMethods.Get, HttpMethods.Head];
         app.MapMethods("/jobs/{id}/image", read, async (string id) =>
         {
-            if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
+            if (!JobIds.Valid(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
             if (s.State != JobState.Done) return Error(409, $"job {id} is {s.State.ToString().ToLowerInvariant()} (step {s.Step}/{s.Steps}): the image exists once it is done");
             return await OutputAsync(id, "image.png", $"job {id}: its image is gone");
         }).WithName("GetImage").WithSummary("A done job's PNG (Range, ETag)").Produces(200, contentType: "image/png").Produces(206, contentType: "image/png")
@@ -225,7 +223,7 @@ internal static class GatewayApi
         // changes, the last one when the job is finished; a comment every 15 s keeps proxies from closing it.
         app.MapGet("/jobs/{id}/events", async (string id, HttpContext context) =>
         {
-            if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } first)
+            if (!JobIds.Valid(id) || await StatusOrErrorAsync(id) is not { } first)
             {
                 await Error(404, $"no job {id}").ExecuteAsync(context);
                 return;
@@ -266,7 +264,7 @@ internal static class GatewayApi
 
         app.MapDelete("/jobs/{id}", async (string id) =>
         {
-            if (!ValidId(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
+            if (!JobIds.Valid(id) || await StatusOrErrorAsync(id) is not { } s) return Error(404, $"no job {id}");
             if (s.Finished) return Error(409, $"job {id} is already {s.State.ToString().ToLowerInvariant()}");
             return Results.Json(await Job(id).CancelAsync(), Json, statusCode: 202);
         }).WithName("CancelJob").WithSummary("Cancel a job").Produces<JobStatus>(202).Produces<ApiError>(404).Produces<ApiError>(409);
