@@ -8,6 +8,7 @@ packages=(
   libtorch-dev          # libtorch 1.13 (CPU): tensors, autograd, kernels
   libopenblas0-pthread  # fast BLAS for libtorch (without it: reference BLAS, ~20x slower)
   libvips-dev           # image decode/encode
+  libgloo-dev           # the Gloo headers libtorch's c10d process groups include (data-parallel training on CPU)
   python3-torch         # Debian's PyTorch: tests check our files with it, benchmarks compare against it
   python3-scipy         # tests check FID (matrix square root), KID and precision/recall against numpy and scipy
   python3-pil           # the same tests read the images in Python to check the feature network's input

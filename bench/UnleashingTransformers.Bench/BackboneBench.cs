@@ -37,7 +37,7 @@ internal static class BackboneBench
         return Median(times);
     }).ToArray();
 
-    public static int Run()
+    public static int Run(bool forwardOnly)
     {
         using var scope = NewDisposeScope();
         var config = new TransformerConfig(CodebookSize: 1024, Emb: 256, Heads: 8, Layers: 8, BlockSize: 256);
@@ -51,6 +51,8 @@ internal static class BackboneBench
             ("dit", "patch 2", new Dit(new VitConfig(config, 16, 16, 2))),
             ("uvit", "patch 1, long skips", new Uvit(new VitConfig(config, 16, 16))),
             ("nat", "kernel 7, dilations 1,2", new Nat(new NatConfig(config, 16, 16))),
+            ("nat", "the same, learned positions", new Nat(new NatConfig(config, 16, 16, Positions: NatPositions.Learned))),
+            ("nat", "flat (NAT Diffuser): 1-D kernel 7, dilations 1,4,8,16", new Nat(new NatConfig(config, 16, 16, Layout: NatLayout.Flat))),
         };
         using var _ = no_grad();
         foreach (var (name, settings, net) in networks)
@@ -59,6 +61,7 @@ internal static class BackboneBench
             var ms = ForwardMs(net, config.CodebookSize + 1, 256);
             Console.WriteLine($"| {name} | {settings} | {parameters:F1} | {ms[0]:F1} | {ms[1]:F1} |");
         }
+        if (forwardOnly) return 0;
 
         Console.WriteLine();
         Console.WriteLine("canvas, Halton S = 32 (the same schedule everywhere), random weights of the table's size:");
@@ -80,7 +83,8 @@ internal static class BackboneBench
                 canvas.RunAsync().GetAwaiter().GetResult();
                 var seconds = sw.Elapsed.TotalSeconds;
                 pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                Console.WriteLine($"| {side}x{side} | transformer, 16x16 windows, {tiling.ToString().ToLowerInvariant()}{(tiling == TilingKind.Overlap ? " stride 8" : "")} | {canvas.Step} steps | {canvas.WindowPasses:N0} windows | {seconds:F1} |");
+                Console.WriteLine($"| {side}x{side} | transformer, 16x16 windows, {tiling.ToString().ToLowerInvariant()}{(tiling == TilingKind.Overlap ? " stride 8" : "")} | {canvas.Step} steps | " +
+                    $"{canvas.WindowPasses:N0} windows | {seconds:F1} |");
             }
             {
                 using var inner = NewDisposeScope();

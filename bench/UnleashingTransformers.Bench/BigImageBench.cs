@@ -20,7 +20,8 @@ internal static partial class BigImageBench
 
     public static int Run(int[] sizes, int[] windowSilos)
     {
-        Console.WriteLine("| canvas (tokens) | image (px) | window silos | sampling s | tiles decoded + blended s | PNG s | pyramid s | total s | canvas silo peak RSS | canvas silo CPU s | window silos' CPU s | window silos' peak RSS | canvas share of CPU |");
+        Console.WriteLine("| canvas (tokens) | image (px) | window silos | sampling s | tiles decoded + blended s | PNG s | pyramid s | total s | canvas silo peak RSS | canvas silo CPU s | window " +
+            "silos' CPU s | window silos' peak RSS | canvas share of CPU |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var size in sizes)
             foreach (var n in windowSilos)
@@ -38,17 +39,17 @@ internal static partial class BigImageBench
         try
         {
             var cluster = (Func<object>)(() => new { Provider = "redis", Redis = redis.Endpoint, SiloPort = Ports.Free(), GatewayPort = Ports.Free() });
-            var models = new { Prior = Path.Combine(Models, "absorbing_ema.th"), VqGan = Path.Combine(Models, "vqgan_ema.th") };
+            var models = new { Name = "terrain", Prior = Path.Combine(Models, "absorbing_ema.th"), VqGan = Path.Combine(Models, "vqgan_ema.th") };
             for (var i = 0; i < windows; i++)
                 silos.Add(Start(dir, $"window-{i}", new
                 {
-                    Roles = new[] { "window" }, Threads = 1, StateDirectory = dir, Models = models, Cluster = cluster(),
+                    Roles = new[] { "window" }, Threads = 1, StateDirectory = dir, Models = new[] { models }, Cluster = cluster(),
                     Window = new { Replicas = 1, MaxBatch = 8, MaxWaitMs = 2, SimulatedBatchMs = 2.0 },
                 }));
             var port = Ports.Free();
             var canvas = Start(dir, "canvas", new
             {
-                Roles = new[] { "canvas", "gateway" }, Threads = 1, StateDirectory = dir, Models = new { models.Prior }, Cluster = cluster(),
+                Roles = new[] { "canvas", "gateway" }, Threads = 1, StateDirectory = dir, Models = new[] { new { models.Name, models.Prior } }, Cluster = cluster(),
                 Canvas = new { MaxJobs = 1, RequestTimeoutSeconds = 600 }, Gateway = new { Port = port },
             });
             silos.Add(canvas);
@@ -84,7 +85,8 @@ internal static partial class BigImageBench
             var cpu = stats.Sum(s => s.cpu);
             Console.WriteLine($"| {size}x{size} | {size * 8}x{size * 8} | {windows} | {sampled!.Value.TotalSeconds:F1} | {rendered.Groups["tiles"].Value} | {rendered.Groups["png"].Value} | " +
                 $"{rendered.Groups["pyramid"].Value} | {total.TotalSeconds:F1} | {canvasStats.peak / (1 << 20):N0} MB | {canvasStats.cpu:F1} | " +
-                $"{string.Join(" + ", windowStats.Select(w => w.cpu.ToString("F1")))} | {string.Join(", ", windowStats.Select(w => $"{w.peak / (1 << 20):N0} MB"))} | {100 * canvasStats.cpu / cpu:F0} % |");
+                $"{string.Join(" + ", windowStats.Select(w => w.cpu.ToString("F1")))} | {string.Join(", ", windowStats.Select(w => $"{w.peak / (1 << 20):N0} MB"))} | " +
+                    $"{100 * canvasStats.cpu / cpu:F0} % |");
         }
         finally
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Replicas;
+using UnleashingTransformers.Models.Backbones;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Sampling.Schedules;
@@ -27,7 +28,8 @@ internal static class CanvasBench
 
         public Task<IReadOnlyList<WindowResult>> EvaluateAsync(IReadOnlyList<WindowRequest> requests, CancellationToken cancel = default) =>
             Task.FromResult<IReadOnlyList<WindowResult>>(requests.Select(r =>
-                new WindowResult(r.RequestId, r.WindowId, System.Runtime.InteropServices.MemoryMarshal.AsBytes(Enumerable.Repeat(1f / codebook, r.Positions.Length * codebook).ToArray().AsSpan()).ToArray())).ToList());
+                new WindowResult(r.RequestId, r.WindowId, System.Runtime.InteropServices.MemoryMarshal.AsBytes(Enumerable.Repeat(1f / codebook,
+                    r.Positions.Length * codebook).ToArray().AsSpan()).ToArray())).ToList());
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
@@ -44,7 +46,8 @@ internal static class CanvasBench
         foreach (var (h, w) in new[] { (32, 16), (64, 64) })
             foreach (var s in new[] { 256, 64 })
             {
-                var canvas = new CanvasCoordinator(new CountingPool(256, 1024), new CanvasOptions(h, w, 16, 16, 8, 8, s, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal, TilingKind.Overlap));
+                var canvas = new CanvasCoordinator(new CountingPool(256, 1024), new CanvasOptions(h, w, 16, 16, 8, 8, s, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel,
+                    ScheduleChoice.Reciprocal, TilingKind.Overlap));
                 canvas.RunAsync().GetAwaiter().GetResult();
                 long reference = (long)h * w * (h - 15) * (w - 15);
                 counts[(h, w, s)] = canvas.WindowPasses;
@@ -92,7 +95,8 @@ internal static class CanvasBench
         }
         foreach (var (h, w, s) in new[] { (32, 16, 64), (32, 16, 256) })
         {
-            var (passes, seconds) = Time(new CanvasOptions(h, w, 16, 16, 8, 8, s, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal, TilingKind.Overlap), 1);
+            var (passes, seconds) = Time(new CanvasOptions(h, w, 16, 16, 8, 8, s, TokenSampling.Plain(0.8), 0, AggregationKind.Mean, RevealOrder.Parallel, ScheduleChoice.Reciprocal,
+                TilingKind.Overlap), 1);
             Console.WriteLine($"| {h}x{w}, S = {s}, 1 replica | {passes:N0} | {seconds:F1} s | {h * w / seconds:F1} | {passes * fullPass / 1000:F0} s |");
         }
         foreach (var (h, w) in new[] { (64, 64) })

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Replicas;
+using UnleashingTransformers.Models.Backbones;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Sampling.Schedules;
@@ -62,7 +63,8 @@ internal static class GridBench
             overheads.Insert(0, Overhead(redis, dir, caller, prior, info));
             Console.WriteLine("(a) one window batch (8 windows of the bundled prior, 4 wanted positions each): in-process vs through Orleans to a replica on another silo");
             Console.WriteLine();
-            Console.WriteLine("| connections | payload back | in-process, replica computes nothing (p50) | Orleans, 2 silos, replica computes nothing (p50 / p90) | Orleans adds (p50) | bundled model's compute for the batch (p50) | overhead / compute |");
+            Console.WriteLine("| connections | payload back | in-process, replica computes nothing (p50) | Orleans, 2 silos, replica computes nothing (p50 / p90) | Orleans adds (p50) | bundled " +
+                "model's compute for the batch (p50) | overhead / compute |");
             Console.WriteLine("|---|---|---|---|---|---|---|");
             foreach (var row in overheads) Console.WriteLine(row);
             Console.WriteLine();
@@ -107,7 +109,8 @@ internal static class GridBench
             if (sw.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"{directory.Current().Count} of {replicas} replicas visible");
             Thread.Sleep(100);
         }
-        return new OrleansWindowPool(caller.Services.GetRequiredService<IGrainFactory>(), new ReplicaChoice(directory, new WindowPoolOptions()), info, info.Version, new WindowPoolOptions());
+        return new OrleansWindowPool(caller.Services.GetRequiredService<IGrainFactory>(), new ReplicaChoice(directory, new WindowPoolOptions()), info, new ModelKey("terrain", info.Version),
+            new WindowPoolOptions());
     }
 
     /// <summary>Window silos (`ut silo`, window role, Threads 1) in the cluster, started side by side.</summary>
@@ -128,7 +131,8 @@ internal static class GridBench
             var config = Path.Combine(dir, $"window-{i}.json");
             File.WriteAllText(config, JsonSerializer.Serialize(new
             {
-                Roles = new[] { "window" }, Threads = 1, StateDirectory = dir, Models = new { Prior = Bundled, VqGan = Path.Combine(Path.GetDirectoryName(Bundled)!, "vqgan_ema.th"), Heads = 8 },
+                Roles = new[] { "window" }, Threads = 1, StateDirectory = dir, Models = new[] { new { Name = "terrain", Prior = Bundled, VqGan = Path.Combine(Path.GetDirectoryName(Bundled)!,
+                    "vqgan_ema.th"), Heads = 8 } },
                 Cluster = new { Provider = "redis", Redis = redis.Endpoint, SiloPort = Ports.Free(), GatewayPort = Ports.Free(), Tls = tls ?? new SiloConfig.TlsSettings() },
                 Window = new { Replicas = replicasEach, MaxBatch = 8, MaxWaitMs = 2, SimulatedBatchMs = simulatedMs },
             }));
@@ -190,7 +194,8 @@ internal static class GridBench
             Stop(silos);
         }
         var overhead = Median(remote) - Median(local);
-        return $"| {(tls is null ? "TCP" : "mutual TLS")} | {8 * 4 * info.CodebookSize * 4 / 1024} KiB | {Median(local):F3} ms | {Median(remote):F2} / {remote.Order().ElementAt(remote.Count * 9 / 10):F2} ms | " +
+        return $"| {(tls is null ? "TCP" : "mutual TLS")} | {8 * 4 * info.CodebookSize * 4 / 1024} KiB | {Median(local):F3} ms | {Median(remote):F2} / " +
+            $"{remote.Order().ElementAt(remote.Count * 9 / 10):F2} ms | " +
             $"{overhead:F2} ms | {Median(compute):F2} ms | {100 * overhead / Median(compute):F0} % |";
     }
 

@@ -17,35 +17,56 @@ internal static partial class MixedLoadBench
 {
     private static readonly string Models = Path.Combine(AppContext.BaseDirectory, "models", "terrain");
 
-    public static int Run(int seconds)
+    /// <summary>Runs <paramref name="measure"/> (given the gateway, once ready, and the window silos' ops ports) on a grid
+    /// of its own: two window silos (each serving <paramref name="models"/>, simulated replicas when
+    /// <paramref name="simulatedMs"/> is given) and a canvas + gateway silo taking <paramref name="maxJobs"/> jobs at
+    /// once, on a throwaway redis; all gone afterwards.</summary>
+    private static int OnGrid(string[] models, double? simulatedMs, int maxJobs, Action<HttpClient, List<int>> measure)
     {
         var dir = Directory.CreateTempSubdirectory("ut-mixed-").FullName;
         using var redis = new RedisServer();
         var silos = new List<BigImageBench.Silo>();
         try
         {
-            var cluster = (Func<object>)(() => new { Provider = "redis", Redis = redis.Endpoint, SiloPort = Ports.Free(), GatewayPort = Ports.Free() });
-            var models = new { Prior = Path.Combine(Models, "absorbing_ema.th"), VqGan = Path.Combine(Models, "vqgan_ema.th") };
-            var ops = new List<int>();
-            for (var i = 0; i < 2; i++)
-            {
-                ops.Add(Ports.Free());
-                silos.Add(BigImageBench.Start(dir, $"window-{i}", new
-                {
-                    Roles = new[] { "window" }, Threads = 1, StateDirectory = dir, Models = models, Cluster = cluster(),
-                    Window = new { Replicas = 1, MaxBatch = 8, MaxWaitMs = 2, SimulatedBatchMs = 2.0 }, Ops = new { Port = ops[^1] },
-                }));
-            }
-            var port = Ports.Free();
-            silos.Add(BigImageBench.Start(dir, "canvas", new
-            {
-                Roles = new[] { "canvas", "gateway" }, Threads = 1, StateDirectory = dir, Models = new { models.Prior }, Cluster = cluster(),
-                Canvas = new { MaxJobs = 2, RequestTimeoutSeconds = 600, MaxPending = 256 }, Gateway = new { Port = port },
-            }));
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(5) };
-            var deadline = DateTime.UtcNow.AddSeconds(120);
-            while (!BigImageBench.Ready(http) && DateTime.UtcNow < deadline) Thread.Sleep(200);
+            using var http = Start(dir, redis, silos, models, simulatedMs, maxJobs, out var ops);
+            measure(http, ops);
+        }
+        finally
+        {
+            foreach (var s in silos) { s.Process.Kill(true); s.Process.WaitForExit(); }
+            Directory.Delete(dir, true);
+        }
+        return 0;
+    }
 
+    private static HttpClient Start(string dir, RedisServer redis, List<BigImageBench.Silo> silos, string[] models, double? simulatedMs, int maxJobs, out List<int> ops)
+    {
+        var cluster = (Func<object>)(() => new { Provider = "redis", Redis = redis.Endpoint, SiloPort = Ports.Free(), GatewayPort = Ports.Free() });
+        var listed = models.Select(name => new { Name = name, Prior = Path.Combine(Models, "absorbing_ema.th"), VqGan = Path.Combine(Models, "vqgan_ema.th") }).ToArray();
+        ops = [];
+        for (var i = 0; i < 2; i++)
+        {
+            ops.Add(Ports.Free());
+            silos.Add(BigImageBench.Start(dir, $"window-{i}", new
+            {
+                Roles = new[] { "window" }, Threads = 1, StateDirectory = dir, Models = listed, Cluster = cluster(),
+                Window = new { Replicas = 1, MaxBatch = 8, MaxWaitMs = 2, SimulatedBatchMs = simulatedMs }, Ops = new { Port = ops[^1] },
+            }));
+        }
+        var port = Ports.Free();
+        silos.Add(BigImageBench.Start(dir, "canvas", new
+        {
+            Roles = new[] { "canvas", "gateway" }, Threads = 1, StateDirectory = dir, Models = listed.Select(m => new { m.Name, m.Prior }).ToArray(), Cluster = cluster(),
+            Canvas = new { MaxJobs = maxJobs, RequestTimeoutSeconds = 600, MaxPending = 256 }, Gateway = new { Port = port },
+        }));
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(5) };
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (!BigImageBench.Ready(http) && DateTime.UtcNow < deadline) Thread.Sleep(200);
+        return http;
+    }
+
+    public static int Run(int seconds) => OnGrid(["terrain"], simulatedMs: 2.0, maxJobs: 2, (http, ops) =>
+        {
             var small = new { height = 16, width = 32, steps = 16, seed = 1 };
             var big = new { height = 256, width = 256, steps = 16, seed = 2 };
             // Warm: the first jobs of a fresh cluster pay for activations and JIT, which is not what is measured.
@@ -66,13 +87,40 @@ internal static partial class MixedLoadBench
             Console.WriteLine($"| alone | {P(alone, 50):F2} s | {P(alone, 95):F2} s | {alone.Count} | {bigAlone:F1} s | |");
             Console.WriteLine($"| together | {P(during, 50):F2} s | {P(during, 95):F2} s | {during.Count} | {bigWith:F1} s | {perBatch:F1} |");
             Console.WriteLine($"| together / alone | {P(during, 50) / P(alone, 50):F2}x | {P(during, 95) / P(alone, 95):F2}x | | {bigWith / bigAlone:F2}x | |");
-        }
-        finally
+        });
+
+    /// <summary>
+    /// Two models served at once (<c>bench models</c>): the bundled prior under two names, each its own replicas (the
+    /// real model, not simulated), on the same 2 window silos. Each model's throughput with <paramref name="jobs"/> jobs
+    /// (32x32 tokens, 32 steps) alone, then both models' jobs together; the goal: each at its throughput alone times
+    /// its share (1/2).
+    /// </summary>
+    public static int RunModels(int jobs)
+    {
+        string[] models = ["terrain", "terrain-b"];
+        return OnGrid(models, simulatedMs: null, maxJobs: 2 * jobs, (http, _) =>
         {
-            foreach (var s in silos) { s.Process.Kill(true); s.Process.WaitForExit(); }
-            Directory.Delete(dir, true);
-        }
-        return 0;
+            object Job(string model, int seed) => new { height = 32, width = 32, steps = 32, seed, model };
+            // Warm: each model's first job loads it on the window silos.
+            foreach (var m in models) Time(http, Job(m, 0));
+            // Each model's tokens/s: its jobs' tokens over the time until its last one is done.
+            double Throughput(string model, Stopwatch clock, int seed0)
+            {
+                Task.WaitAll([.. Enumerable.Range(0, jobs).Select(i => Task.Run(() => Time(http, Job(model, seed0 + i))))]);
+                return jobs * 32.0 * 32 / clock.Elapsed.TotalSeconds;
+            }
+            var alone = models.Select((m, i) => Throughput(m, Stopwatch.StartNew(), 100 * (i + 1))).ToArray();
+            var clock = Stopwatch.StartNew();
+            var both = models.Select((m, i) => Task.Run(() => Throughput(m, clock, 1000 * (i + 1)))).ToArray();
+            var together = Task.WhenAll(both).GetAwaiter().GetResult();
+            Console.WriteLine($"two models (the bundled prior under two names, each its own replicas) on 2 window silos (1 replica, 1 thread each); {jobs} jobs a model of 32x32 tokens, 32 steps");
+            Console.WriteLine();
+            Console.WriteLine("| model | alone, tokens/s | both at once, tokens/s | at once / (alone x 1/2) |");
+            Console.WriteLine("|---|---|---|---|");
+            for (var i = 0; i < models.Length; i++)
+                Console.WriteLine($"| {models[i]} | {alone[i]:F1} | {together[i]:F1} | {together[i] / (alone[i] / 2):F2} |");
+            Console.WriteLine($"| both | | {together.Sum():F1} | {together.Sum() / alone.Average():F2} of one model alone |");
+        });
     }
 
     /// <summary>One job a second for <paramref name="seconds"/>; each one's time from submit to done.</summary>

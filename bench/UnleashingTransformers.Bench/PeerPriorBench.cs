@@ -75,7 +75,8 @@ internal static class PeerPriorBench
             var (network, owned) = prior.Denoiser(InferencePrecision.Float32, Device.CPU);
             using var _ = owned;
             var runs = prior._denoise_fn.Corruption == Corruption.Uniform
-                ? new (string, int, TokenSampling)[] { ("refine", 8, new(1.0, 0.7, 0, 1)), ("refine", 16, new(1.0, 0.7, 0, 1)), ("refine", 32, new(1.0, 0.7, 0, 1)), ("refine", 100, new(1.0, 0.7, 0, 1)), ("refine", 100, TokenSampling.Plain(1.0)), ("refine", 100, TokenSampling.Plain(0.8)) }
+                ? new (string, int, TokenSampling)[] { ("refine", 8, new(1.0, 0.7, 0, 1)), ("refine", 16, new(1.0, 0.7, 0, 1)), ("refine", 32, new(1.0, 0.7, 0, 1)), ("refine", 100, new(1.0, 0.7, 0,
+                    1)), ("refine", 100, TokenSampling.Plain(1.0)), ("refine", 100, TokenSampling.Plain(0.8)) }
                 : [("reciprocal", 256, TokenSampling.Plain(1.0)), ("halton", 16, TokenSampling.Plain(1.0)), ("halton", 32, TokenSampling.Plain(1.0))];
             foreach (var (schedule, s, sampling) in runs)
             {
@@ -110,9 +111,11 @@ internal static class PeerPriorBench
         {
             using var inner = NewDisposeScope();
             var choice = ScheduleChoice.Parse(schedule == "refine" ? "reciprocal" : schedule, "cosine", 4.5);
-            var (images, passes, steps, seconds) = Canvases(path, vqgan, canvases, c => new CanvasOptions(32, 64, 8, 8, 4, 4, s, sampling, (ulong)c, AggregationKind.Gaussian, RevealOrder.Parallel, choice, tiling));
+            var (images, passes, steps, seconds) = Canvases(path, vqgan, canvases, c => new CanvasOptions(32, 64, 8, 8, 4, 4, s, sampling, (ulong)c, AggregationKind.Gaussian, RevealOrder.Parallel,
+                choice, tiling));
             var temperature = sampling.TemperatureEnd is { } end ? $"{sampling.Temperature}:{end}" : $"{sampling.Temperature}";
-            Console.WriteLine($"| {name} | {schedule} | {s} | {tiling.ToString().ToLowerInvariant()} | {temperature} | {steps:F1} | {passes:F0} | {ScheduleBench.Swd(images, realCrops)} | {seconds:F1} |");
+            Console.WriteLine($"| {name} | {schedule} | {s} | {tiling.ToString().ToLowerInvariant()} | {temperature} | {steps:F1} | {passes:F0} | {ScheduleBench.Swd(images, realCrops)} | " +
+                $"{seconds:F1} |");
         }
         return 0;
     }
@@ -129,7 +132,8 @@ internal static class PeerPriorBench
         var halton = ScheduleChoice.Parse("halton", "cosine", 4.5);
         var crops = canvases * 32;
         var realCrops = ScheduleBench.World(0, crops);
-        Console.WriteLine($"whole: nat prior {natPath} (kernel {nat.Settings.Kernel}, dilations {string.Join(",", nat.Settings.HeadDilations)}), Halton S = 32, temp 1.0; {get_num_threads()} threads");
+        Console.WriteLine($"whole: nat prior {natPath} (layout {nat.Settings.Layout}, positions {nat.Settings.HeadPositions}, kernel {nat.Settings.Kernel}, " +
+            $"dilations {string.Join(",", nat.Settings.HeadDilations)}), Halton S = 32, temp 1.0; {get_num_threads()} threads");
         Console.WriteLine($"| canvas | how | network passes per canvas | SWD mean ({crops} crops of 64 px against world 0) | per level (64 / 32 / 16 px) | seconds per canvas |");
         Console.WriteLine("|---|---|---|---|---|---|");
         Console.WriteLine($"| - | terrain world 1 (real vs real) | - | {ScheduleBench.Swd(ScheduleBench.World(1, crops), realCrops)} | - |");
@@ -138,8 +142,15 @@ internal static class PeerPriorBench
             foreach (var tiling in new[] { TilingKind.Shifted, TilingKind.Overlap })
             {
                 using var inner = NewDisposeScope();
-                var (images, passes, _, seconds) = Canvases(natPath, vqgan, n, c => new CanvasOptions(h, w, 8, 8, 4, 4, 32, TokenSampling.Plain(1.0), (ulong)c, AggregationKind.Gaussian, RevealOrder.Parallel, halton, tiling));
-                Console.WriteLine($"| {h}x{w} | 8x8 windows, {tiling.ToString().ToLowerInvariant()}{(tiling == TilingKind.Overlap ? " stride 4, gaussian" : "")} | {passes:F0} windows | {(swd ? ScheduleBench.Swd(images, realCrops) : "- | -")} | {seconds:F1} |");
+                var (images, passes, _, seconds) = Canvases(natPath, vqgan, n, c => new CanvasOptions(h, w, 8, 8, 4, 4, 32, TokenSampling.Plain(1.0), (ulong)c, AggregationKind.Gaussian,
+                    RevealOrder.Parallel, halton, tiling));
+                Console.WriteLine($"| {h}x{w} | 8x8 windows, {tiling.ToString().ToLowerInvariant()}{(tiling == TilingKind.Overlap ? " stride 4, gaussian" : "")} | {passes:F0} windows | " +
+                    $"{(swd ? ScheduleBench.Swd(images, realCrops) : "- | -")} | {seconds:F1} |");
+            }
+            if (!nat.Settings.AnyGrid)
+            {
+                Console.WriteLine($"| {h}x{w} | the whole canvas (--whole) | not possible: bound to its {nat.Settings.GridHeight}x{nat.Settings.GridWidth} window | - | - | - |");
+                continue;
             }
             {
                 using var inner = NewDisposeScope();
@@ -152,7 +163,8 @@ internal static class PeerPriorBench
                     images.AddRange(ScheduleBench.Crops(vqgan, tokens, h, w));
                 }
                 var seconds = sw.Elapsed.TotalSeconds / n;
-                Console.WriteLine($"| {h}x{w} | the whole canvas (--whole) | {(double)denoiser.Rows / n:F0} grids of {h}x{w} | {(swd ? ScheduleBench.Swd(stack(images), realCrops) : "- | -")} | {seconds:F1} |");
+                Console.WriteLine($"| {h}x{w} | the whole canvas (--whole) | {(double)denoiser.Rows / n:F0} grids of {h}x{w} | {(swd ? ScheduleBench.Swd(stack(images), realCrops) : "- | -")} | " +
+                    $"{seconds:F1} |");
             }
         }
         return 0;

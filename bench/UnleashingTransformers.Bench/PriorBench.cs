@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using UnleashingTransformers.Models.Backbones;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Sampling.Schedules;

@@ -142,7 +142,8 @@ internal static class ScheduleBench
                     images.AddRange(Crops(vqgan, canvas.Tokens, 32, 64));
                 }
                 var seconds = sw.Elapsed.TotalSeconds / canvases;
-                Console.WriteLine($"| {name} | {s} | {tiling.ToString().ToLowerInvariant()} | {aggregation.ToString().ToLowerInvariant()} | {(tiling == TilingKind.Shifted ? "-" : stride.ToString())} | {(double)passes / canvases:F0} | {Swd(stack(images), realCrops)} | {seconds:F1} |");
+                Console.WriteLine($"| {name} | {s} | {tiling.ToString().ToLowerInvariant()} | {aggregation.ToString().ToLowerInvariant()} | " +
+                    $"{(tiling == TilingKind.Shifted ? "-" : stride.ToString())} | {(double)passes / canvases:F0} | {Swd(stack(images), realCrops)} | {seconds:F1} |");
             }
         }
         finally

@@ -1,3 +1,4 @@
+using UnleashingTransformers.Models;
 using UnleashingTransformers.Torch;
 
 namespace UnleashingTransformers.Cli;
@@ -10,6 +11,11 @@ internal static class CliErrors
         try
         {
             return body();
+        }
+        catch (SettingException e)
+        {
+            Console.Error.WriteLine($"ut: error: {e.Describe(CliFlags.For)}");
+            return 1;
         }
         catch (Exception e) when (e is TorchException or IOException or UnauthorizedAccessException or ArgumentException or System.Text.Json.JsonException)
         {

@@ -30,13 +30,29 @@ internal static class EvalCommand
         var neighbours = new Option<string?>("--neighbours") { Description = "PNG: the first generated crops, each beside its nearest real crops" };
         var k = new Option<int>("--k") { DefaultValueFactory = _ => 4, Description = "nearest real crops shown and listed per generated crop" };
         var shown = new Option<int>("--shown") { DefaultValueFactory = _ => 8, Description = "generated crops in the --neighbours picture" };
+        var terrain = new Option<bool>("--terrain")
+        {
+            Description = "terrain maps: also compare the palette's bands, beaches, water bodies and land masses, and the 8-px period (whole images; sets of one image size)",
+        };
         var prior = new Option<string?>("--prior") { Description = "absorbing prior (absorbing_*.th): with --latents, its ELBO" };
         var latents = new Option<string?>("--latents") { Description = "held-out latent cache (torch.save int64 (N, L), `ut encode --data`)" };
         var heads = CommonOptions.PriorHeads();
         var json = new Option<string?>("--json") { Description = "also write the JSON object to this file" };
-        var features = new Option<string?>("--features") { Description = "feature network, a TorchScript file (e.g. inception-2015-12-05.pt): FID, KID, precision/recall/density/coverage in its feature space" };
-        var featuresSize = new Option<int>("--features-size") { DefaultValueFactory = _ => new FeatureInput().Size, Description = "images are resized to this many px a side for the network (0: as they are)" };
-        var featuresRange = new Option<string>("--features-range") { DefaultValueFactory = _ => $"{new FeatureInput().Low},{new FeatureInput().High}", Description = "LOW,HIGH: the values black and white are given to the network as" };
+        var features = new Option<string?>("--features")
+        {
+            Description = "feature network, a TorchScript file (e.g. inception-2015-12-05.pt): FID, KID, precision/recall/density/coverage in its " +
+            "feature space"
+        };
+        var featuresSize = new Option<int>("--features-size")
+        {
+            DefaultValueFactory = _ => new FeatureInput().Size,
+            Description = "images are resized to this many px a side for the network (0: as they are)"
+        };
+        var featuresRange = new Option<string>("--features-range")
+        {
+            DefaultValueFactory = _ => $"{new FeatureInput().Low},{new FeatureInput().High}",
+            Description = "LOW,HIGH: the values black and white are given to the network as"
+        };
         var featuresArgs = new Option<string[]>("--features-arg") { Description = "NAME=VALUE: a named argument of the network's forward (bool, int or float), repeatable; e.g. return_features=true" };
         var featuresBatch = new Option<int>("--features-batch") { DefaultValueFactory = _ => new FeatureInput().Batch, Description = "images per forward pass of the feature network" };
         var saveFeatures = new Option<string?>("--save-features") { Description = "folder: write the features as real.npy and fake.npy (float64, N x D)" };
@@ -45,7 +61,7 @@ internal static class EvalCommand
         var prdcK = new Option<int>("--prdc-k") { DefaultValueFactory = _ => PrecisionRecall.DefaultK, Description = "precision/recall/density/coverage: the k of the nearest-neighbour balls" };
         var cmd = new Command("eval", "Compare generated images with real ones (SWD; FID, KID, precision/recall with a feature network; nearest neighbours); a prior's ELBO on held-out latents")
         {
-            real, fake, crop, count, seed, neighbours, k, shown, prior, latents, heads, json,
+            real, fake, crop, count, seed, neighbours, k, shown, terrain, prior, latents, heads, json,
             features, featuresSize, featuresRange, featuresArgs, featuresBatch, saveFeatures, kidSubsets, kidSubsetSize, prdcK,
         };
         common.AddTo(cmd);
@@ -75,8 +91,10 @@ internal static class EvalCommand
             // The ELBO first: a latent cache that fails its checks then leaves no --neighbours picture behind.
             if (priorPath is not null)
                 result["elbo"] = Elbo(priorPath, latentsPath!, r.GetValue(heads), device, r.GetValue(count), r.GetValue(seed));
+            if (realDir is not null && r.GetValue(terrain)) result["terrain"] = CompareMaps(realDir, fakeDir!);
             if (realDir is not null)
-                result["images"] = CompareImages(realDir, fakeDir!, r.GetValue(crop), r.GetValue(count), r.GetValue(seed), r.GetValue(neighbours), r.GetValue(k), r.GetValue(shown), evalFeatures, device);
+                result["images"] = CompareImages(realDir, fakeDir!, r.GetValue(crop), r.GetValue(count), r.GetValue(seed), r.GetValue(neighbours), r.GetValue(k), r.GetValue(shown), evalFeatures,
+                    device);
             var text = result.ToJsonString();
             if (r.GetValue(json) is { } path) AtomicFile.WriteAllText(path, text + "\n");
             Console.WriteLine(text);
@@ -107,6 +125,44 @@ internal static class EvalCommand
         }
         if (size < 0 || batch < 1) throw new ArgumentException("--features-size must be 0 or more and --features-batch at least 1");
         return new FeatureInput(size, low, high, named, batch);
+    }
+
+    private static JsonObject CompareMaps(string realDir, string fakeDir)
+    {
+        using var scope = NewDisposeScope();
+        static MapStatistics Of(string dir) => MapStatistics.Of(ImageFolder.Open(dir).Files.Select(f => Images.LoadRgb(f)));
+        var (real, fake) = (Of(realDir), Of(fakeDir));
+        static string Percent(double v) => $"{100 * v:F1} %";
+        Console.WriteLine($"eval: terrain maps, {fake.Images} generated ({fake.Pixels / 1e6:F2} Mpx) and {real.Images} real ({real.Pixels / 1e6:F2} Mpx)");
+        Console.WriteLine("| terrain | real | generated |");
+        Console.WriteLine("|---|---|---|");
+        foreach (var c in Enum.GetValues<TerrainClass>())
+            Console.WriteLine($"| {c.ToString().ToLowerInvariant()} | {Percent(real.ClassShares[(int)c])} | {Percent(fake.ClassShares[(int)c])} |");
+        var classes = MapStatistics.TotalVariation(real.ClassShares, fake.ClassShares);
+        var (water, land) = (MapStatistics.TotalVariation(real.WaterSizes, fake.WaterSizes), MapStatistics.TotalVariation(real.LandSizes, fake.LandSizes));
+        Console.WriteLine($"| bands' distance (total variation) | | {classes:F3} |");
+        Console.WriteLine($"| sand among the land next to water | {Percent(real.SandyShore)} | {Percent(fake.SandyShore)} |");
+        Console.WriteLine($"| water bodies / land masses a Mpx | {real.WaterBodiesPerMpx:F0} / {real.LandMassesPerMpx:F0} | {fake.WaterBodiesPerMpx:F0} / {fake.LandMassesPerMpx:F0} |");
+        Console.WriteLine($"| sizes' distance, water / land (total variation, area-weighted log2 bins) | | {water:F3} / {land:F3} |");
+        Console.WriteLine($"| power at the {MapStatistics.Period}-px period over its neighbours | {real.PeriodPeak:F2} | {fake.PeriodPeak:F2} |");
+        static JsonObject Json(MapStatistics m) => new()
+        {
+            ["images"] = m.Images,
+            ["pixels"] = m.Pixels,
+            ["classes"] = new JsonObject(Enum.GetValues<TerrainClass>().Select(c => KeyValuePair.Create(c.ToString().ToLowerInvariant(), (JsonNode?)m.ClassShares[(int)c]))),
+            ["sandyShore"] = m.SandyShore,
+            ["waterBodiesPerMpx"] = m.WaterBodiesPerMpx,
+            ["landMassesPerMpx"] = m.LandMassesPerMpx,
+            ["periodPeak"] = m.PeriodPeak,
+        };
+        return new JsonObject
+        {
+            ["real"] = Json(real),
+            ["generated"] = Json(fake),
+            ["classDistance"] = classes,
+            ["waterSizeDistance"] = water,
+            ["landSizeDistance"] = land,
+        };
     }
 
     private static JsonObject CompareImages(string realDir, string fakeDir, int crop, int count, ulong seed, string? picture, int k, int shown, EvalFeatures? evalFeatures, Device device)

@@ -30,7 +30,11 @@ internal static class GenerateCommand
         public readonly PriorFlags Prior = new();
         public readonly Option<string> VqGan = new("--vqgan") { Description = $"VQ-GAN checkpoint (vqgan_*.th; {BundledModels.DescribeVqGan})", DefaultValueFactory = _ => BundledModels.VqGan };
         public readonly Option<int> DecodeTile = new("--decode-tile") { DefaultValueFactory = _ => 0, Description = "decode in tiles of N tokens (0: whole up to 64x64, tiled above)" };
-        public readonly Option<string> Output = new("--out") { Description = "image file: .png, .tif (tiled, pyramidal), .dzi (DeepZoom pyramid), .jpg, .webp", DefaultValueFactory = _ => "generated.png" };
+        public readonly Option<string> Output = new("--out")
+        {
+            Description = "image file: .png, .tif (tiled, pyramidal), .dzi (DeepZoom pyramid), .jpg, .webp",
+            DefaultValueFactory = _ => "generated.png"
+        };
         public readonly Option<string?> TokensOut = new("--tokens-out") { Description = "also write the token canvas (JSON)" };
         public readonly Option<bool> Force = new("--force") { Description = "start even when the canvas's image needs more memory than the machine has available" };
         public readonly Option<string?> Init = new("--init")
@@ -40,13 +44,26 @@ internal static class GenerateCommand
         public readonly Option<string?> From = new("--from") { Description = "a PNG made by ut generate or a grid job: make it again from the parameters it carries (same models: same bytes)" };
         public readonly Option<string> Anchor = new("--anchor") { DefaultValueFactory = _ => "0,0", Description = "token row,column of --init's top-left corner on the canvas" };
         public readonly Option<bool> Whole = new("--whole") { Description = "with a nat prior: sample the whole canvas at once, one network pass a step, no windows" };
+        public readonly Option<string?> Model = new("--model") { Description = "a model by name from --models' Models list (its prior, VQ-GAN, heads and precision), instead of --prior and --vqgan" };
+        public readonly Option<string> Models = new("--models") { Description = "the silo configuration whose Models list --model names", DefaultValueFactory = _ => "silo.json" };
+
+        /// <summary>The prior and VQ-GAN to generate with: --model's, or --prior's and --vqgan's.</summary>
+        public ModelEntry Entry(ParseResult r)
+        {
+            if (r.GetValue(Model) is not { } name) return Prior.Entry(r, r.GetValue(VqGan)!);
+            if (new Option[] { Prior.Prior, Prior.Heads, Prior.Precision, VqGan }.FirstOrDefault(o => r.GetResult(o) is { Implicit: false }) is { } given)
+                throw new ArgumentException($"--model {name} names the prior and VQ-GAN: leave out {given.Name}");
+            var models = Silo.SiloConfig.Load(r.GetValue(Models)!).Models;
+            return models.FirstOrDefault(m => m.Name == name)?.Entry()
+                ?? throw new ArgumentException($"--model {name}: {r.GetValue(Models)} lists {(models.Length == 0 ? "no models" : string.Join(", ", models.Select(m => m.Name)))}");
+        }
 
         public void AddTo(Command c)
         {
             Prior.AddTo(c);
             c.Options.Add(VqGan);
             Canvas.AddTo(c);
-            foreach (Option o in new Option[] { DecodeTile, Output, TokensOut, Force, Init, Anchor, From, Whole }) c.Options.Add(o);
+            foreach (Option o in new Option[] { DecodeTile, Output, TokensOut, Force, Init, Anchor, From, Whole, Model, Models }) c.Options.Add(o);
         }
     }
 
@@ -54,7 +71,8 @@ internal static class GenerateCommand
     {
         var device = common.Apply(r);
         // Everything a user can get wrong is checked before minutes of work start.
-        CommonOptions.RequireFile(r.GetValue(flags.VqGan), "--vqgan");
+        var model = flags.Entry(r);
+        CommonOptions.RequireFile(model.VqGan, model.Name.Length > 0 ? $"model {model.Name}'s VQ-GAN" : "--vqgan");
         var recorded = Recorded(r, flags);
         var spec = recorded?.Job ?? flags.Canvas.Spec(r);
         var decodeTile = recorded?.DecodeTile ?? r.GetValue(flags.DecodeTile);
@@ -64,18 +82,18 @@ internal static class GenerateCommand
         if (r.GetValue(flags.Init) is { } initFile) CommonOptions.RequireFile(initFile, "--init");
         var anchor = ParseAnchor(r.GetValue(flags.Anchor)!);
         if (decodeTile < 0) throw new ArgumentException($"--decode-tile {decodeTile}: expected 0 (automatic) or a tile size in tokens");
-        var (run, replicaModels) = flags.Prior.Open(r, common, device);
-        if (r.GetValue(flags.Whole)) return WholeCanvas.Run(r, flags.Canvas, flags.Prior, spec, r.GetValue(flags.VqGan)!, outPath, r.GetValue(flags.TokensOut), decodeTile, device,
+        var (run, replicaModels) = flags.Prior.Open(r, common, device, model);
+        if (r.GetValue(flags.Whole)) return WholeCanvas.Run(r, flags.Canvas, model, spec, model.VqGan, outPath, r.GetValue(flags.TokensOut), decodeTile, device,
             new Option[] { flags.Init, flags.From, flags.Canvas.Window, flags.Canvas.Stride, flags.Canvas.Tiling, flags.Canvas.Aggregate, flags.Prior.Replicas });
         var info = replicaModels.Describe();
-        var vqganVersion = ModelVersion.OfFile(r.GetValue(flags.VqGan)!);
+        var vqganVersion = ModelVersion.OfFile(model.VqGan);
         if (recorded is not null)
-            foreach (var (what, made, given, path) in new[] { ("prior", recorded.Prior, info.Version, r.GetValue(flags.Prior.Prior)), ("vqgan", recorded.VqGan, vqganVersion, r.GetValue(flags.VqGan)) })
+            foreach (var (what, made, given, path) in new[] { ("prior", recorded.Prior, info.Version, model.Prior), ("vqgan", recorded.VqGan, vqganVersion, model.VqGan) })
                 if (made != given)
                     throw new ArgumentException($"{r.GetValue(flags.From)} was made with the {what} of version {made}, --{what} {path} is {given}: give the file it was made with");
         var options = spec.ToOptions(info.GridHeight, info.GridWidth);
         var (h, w) = (options.Height, options.Width);
-        using var decoder = TokenDecoder.Open(r.GetValue(flags.VqGan), device, info.CodebookSize)!;
+        using var decoder = TokenDecoder.Open(model.VqGan, device, info.CodebookSize)!;
         var f = decoder.Model.Downscale;
         // The canvas's tokens while sampling, then the decode (a strip at a time above 64x64 tokens) and the
         // image's pixels on disk before encoding.

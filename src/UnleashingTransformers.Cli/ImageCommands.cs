@@ -101,7 +101,8 @@ internal static class ImageCommands
         using var latents = from_array<long>(all.SelectMany(r => r).ToArray(), all.Count, L);
         save(latents, outPath);
         var codes = all.SelectMany(r => r).Distinct().Count();
-        Console.WriteLine($"encode: {rows.Count} image(s){(hflip ? " + flipped copies" : "")} -> {outPath} ({all.Count} x {L} tokens, {codes} distinct codes of {coder.CodebookSize}); {skipped.Count} unreadable file(s) skipped");
+        Console.WriteLine($"encode: {rows.Count} image(s){(hflip ? " + flipped copies" : "")} -> {outPath} ({all.Count} x {L} tokens, {codes} distinct codes of {coder.CodebookSize}); " +
+            $"{skipped.Count} unreadable file(s) skipped");
     }
 
     public static Command Decode()

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using UnleashingTransformers.Models.Transformer;
 using System.Diagnostics;
 using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Torch;
@@ -21,7 +22,8 @@ internal static class InfoCommand
             if (result.GetValue(image) is { } file)
             {
                 CommonOptions.RequireFile(file, "--image");
-                var text = ImageCodec.Text(file, "parameters") ?? throw new ArgumentException($"--image {file}: no generation parameters (a PNG written by ut generate, sample, inpaint, decode or a grid job carries them)");
+                var text = ImageCodec.Text(file, "parameters")
+                    ?? throw new ArgumentException($"--image {file}: no generation parameters (a PNG written by ut generate, sample, inpaint, decode or a grid job carries them)");
                 Console.WriteLine(System.Text.Json.Nodes.JsonNode.Parse(text) is { } json ? json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : text);
                 return 0;
             }
@@ -33,6 +35,10 @@ internal static class InfoCommand
             Console.WriteLine($"libvips    {ImageCodec.VipsVersion}");
             Console.WriteLine($"threads    {get_num_threads()}");
             Console.WriteLine($"cuda       {(cuda.is_available() ? $"{cuda.device_count()} device(s)" : "not available")}");
+            // Float32 stays the default everywhere: a grid's replicas must give the same bits whatever machine they run on.
+            Console.WriteLine(Bf16Support.Here
+                ? "bfloat16   in hardware (avx512_bf16 or amx_bf16): --precision BFloat16 (Models:N:Precision) is an option here; the default is Float32"
+                : "bfloat16   emulated (no avx512_bf16 or amx_bf16): keep the default Float32, BFloat16 would be 12-60x slower");
             Smoke(dev);
             return 0;
         });

@@ -20,12 +20,17 @@ internal sealed class PriorFlags
         foreach (Option o in new Option[] { Prior, Heads, Replicas, Batch, Precision }) c.Options.Add(o);
     }
 
-    /// <summary>Checks the flags (before any work) and returns the canvas runner and the prior's replicas.</summary>
-    public (CanvasRun run, PriorReplicas models) Open(ParseResult r, CommonOptions common, Device device)
+    /// <summary>The prior the flags name (with <paramref name="vqgan"/>, the VQ-GAN beside it).</summary>
+    public ModelEntry Entry(ParseResult r, string vqgan = "") => new("", r.GetValue(Prior)!, vqgan, r.GetValue(Heads), r.GetValue(Precision));
+
+    /// <summary>Checks the flags (before any work) and returns the canvas runner and the replicas of the prior
+    /// (<paramref name="model"/>'s, else the flags').</summary>
+    public (CanvasRun run, PriorReplicas models) Open(ParseResult r, CommonOptions common, Device device, ModelEntry? model = null)
     {
-        CommonOptions.RequireFile(r.GetValue(Prior), "--prior");
+        model ??= Entry(r);
+        CommonOptions.RequireFile(model.Prior, model.Name.Length > 0 ? $"model {model.Name}'s prior" : "--prior");
         var run = new CanvasRun(device, r.GetValue(Replicas), r.GetValue(Batch), r.GetValue(common.Threads));
-        if (Bf16Support.Warning(r.GetValue(Precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
-        return (run, new PriorReplicas(r.GetValue(Prior)!, r.GetValue(Heads), device, r.GetValue(Precision)));
+        if (Bf16Support.Warning(model.Precision, device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
+        return (run, new PriorReplicas(model.Prior, model.Heads, device, model.Precision));
     }
 }

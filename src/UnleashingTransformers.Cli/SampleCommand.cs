@@ -14,19 +14,28 @@ internal static class SampleCommand
     public static Command Create()
     {
         var common = new CommonOptions();
-        var prior = new Option<string>("--prior") { Description = $"prior checkpoint (absorbing_*.th, reference format; {BundledModels.DescribePrior})", DefaultValueFactory = _ => BundledModels.Prior };
+        var prior = new Option<string>("--prior")
+        {
+            Description = $"prior checkpoint (absorbing_*.th, reference format; {BundledModels.DescribePrior})",
+            DefaultValueFactory = _ => BundledModels.Prior
+        };
         var heads = CommonOptions.PriorHeads();
         var grid = new Option<string?>("--grid") { Description = "token grid HxW (default: square)" };
         var count = new Option<int>("--count") { DefaultValueFactory = _ => 1 };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 256, Description = "sampling steps S" };
         var temp = SamplingFlags.Temperature(1.0, "temperature");
-        var samplingFlags = new SamplingFlags();
+        var samplingFlags = new SamplingFlags("reciprocal");
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL };
         var outDir = new Option<string>("--out") { Description = "output directory", Required = true };
         var vqgan = new Option<string?>("--vqgan") { Description = "VQ-GAN checkpoint: also write PNGs" };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 8, Description = "sequences per network pass" };
         var precision = new Option<InferencePrecision>("--precision") { DefaultValueFactory = _ => InferencePrecision.Float32, Description = "Float32 or BFloat16 matrix products" };
-        var sampler = new Option<string>("--sampler") { DefaultValueFactory = _ => "diffusion", Description = "diffusion (the prior's own: the paper's with --schedule, or for a sundae prior SUNDAE's with --proportion and --min-steps), mlm, tau-leaping or pc-tau-leaping (continuous-time: leaps of 1/S, then a greedy step)" };
+        var sampler = new Option<string>("--sampler")
+        {
+            DefaultValueFactory = _ => "diffusion",
+            Description = "diffusion (the prior's own: the paper's with --schedule, or for a sundae prior SUNDAE's with --proportion and --min-steps), mlm, tau-leaping or pc-tau-leaping " +
+                "(continuous-time: leaps of 1/S, then a greedy step)"
+        };
         var correctors = new Option<int>("--corrector-steps") { DefaultValueFactory = _ => 1, Description = "pc-tau-leaping: corrector leaps after each predictor leap (one network pass each)" };
         var cmd = new Command("sample", "Sample token grids (and images, with --vqgan) from a prior")
         {
@@ -56,10 +65,11 @@ internal static class SampleCommand
             if (Bf16Support.Warning(r.GetValue(precision), device) is { } slow) Console.Error.WriteLine($"ut: {slow}");
             using var model = PriorCheckpoint.Load(r.GetValue(prior)!, r.GetValue(heads), device);
             var priorVersion = Grid.Replicas.ModelVersion.OfFile(r.GetValue(prior)!);
-            var (h, w) = GridShape.Of(model._denoise_fn, r.GetValue(grid));
+            var (h, w) = model._denoise_fn.TokenGrid(r.GetValue(grid));
             var corruption = model._denoise_fn.Corruption;
             if (corruption == Corruption.Uniform && (kind != "diffusion" || choice.Kind != ScheduleKind.Reciprocal))
-                throw new ArgumentException($"{r.GetValue(prior)} is a sundae prior: it samples by SUNDAE's refinement (--proportion, --min-steps), not by {(kind != "diffusion" ? $"--sampler {kind}" : $"--schedule {r.GetValue(samplingFlags.Schedule)}")}");
+                throw new ArgumentException($"{r.GetValue(prior)} is a sundae prior: it samples by SUNDAE's refinement (--proportion, --min-steps), not by " +
+                    $"{(kind != "diffusion" ? $"--sampler {kind}" : $"--schedule {r.GetValue(samplingFlags.Schedule)}")}");
             if (corruption == Corruption.Absorbing && (r.GetResult(samplingFlags.Proportion) is { Implicit: false } || r.GetResult(samplingFlags.MinSteps) is { Implicit: false }))
                 throw new ArgumentException("--proportion and --min-steps are for sundae priors; an absorbing prior reveals by --schedule");
             using var decoder = TokenDecoder.Open(r.GetValue(vqgan), device, model.Config.CodebookSize);
@@ -85,7 +95,8 @@ internal static class SampleCommand
                     void Progress(SamplingProgress p)
                     {
                         last = p;
-                        report(done + (double)p.Step * m, corruption == Corruption.Uniform ? $"step {p.Step}/{p.Steps}, {p.Finished}/{m} stopped" : $"step {p.Step}/{p.Steps}, {p.Revealed}/{p.Total} tokens");
+                        report(done + (double)p.Step * m, corruption == Corruption.Uniform ? $"step {p.Step}/{p.Steps}, {p.Finished}/{m} stopped"
+                            : $"step {p.Step}/{p.Steps}, {p.Revealed}/{p.Total} tokens");
                     }
                     var seqs = kind switch
                     {
@@ -101,8 +112,10 @@ internal static class SampleCommand
                         decoder?.Save(grid2, Path.Combine(dir, $"sample_{first + i:000}.png"), Made.Json(("prior", priorVersion), ("vqgan", decoder.Version),
                             ("sample", new
                             {
-                                index = first + i, seed = r.GetValue(seed), sampler = kind, steps = s, tokenSampling, schedule = choice.Kind == ScheduleKind.TauLeaping ? "tau-leaping" : r.GetValue(samplingFlags.Schedule), correctors = kind == "pc-tau-leaping" ? r.GetValue(correctors) : 0,
-                                maskSchedule = r.GetValue(samplingFlags.MaskSchedule), choiceTemperature = r.GetValue(samplingFlags.ChoiceTemp), refine = corruption == Corruption.Uniform ? choice.Refine : null,
+                                index = first + i, seed = r.GetValue(seed), sampler = kind, steps = s, tokenSampling, schedule = choice.Kind == ScheduleKind.TauLeaping ? "tau-leaping"
+                                    : r.GetValue(samplingFlags.Schedule), correctors = kind == "pc-tau-leaping" ? r.GetValue(correctors) : 0,
+                                maskSchedule = r.GetValue(samplingFlags.MaskSchedule), choiceTemperature = r.GetValue(samplingFlags.ChoiceTemp), refine = corruption == Corruption.Uniform
+                                    ? choice.Refine : null,
                             })));
                     }
                 }

@@ -8,15 +8,19 @@ namespace UnleashingTransformers.Cli;
 /// <summary>
 /// The flags that choose how tokens are revealed and drawn, shared by <c>ut sample</c>, <c>ut generate</c>,
 /// <c>ut submit</c> and <c>ut inpaint</c>; their defaults are <see cref="CanvasJobSpec"/>'s (the one statement
-/// of them). The temperature flag is each command's own (its default differs), parsed here.
+/// of them), the schedule's the command's (a canvas's depends on its order; <c>ut sample</c>'s single windows take
+/// the paper's). The temperature flag is each command's own (its default differs), parsed here.
 /// </summary>
-internal sealed class SamplingFlags
+/// <param name="schedule">The schedule when --schedule is not given (null: the job's rule, <see cref="JobPresets.ScheduleOf"/>).</param>
+internal sealed class SamplingFlags(string? schedule = null)
 {
     private static readonly CanvasJobSpec Defaults = new();
 
-    public readonly Option<string> Schedule = new("--schedule")
+    public readonly Option<string?> Schedule = new("--schedule")
     {
-        DefaultValueFactory = _ => Defaults.Schedule, Description = "reciprocal (the paper's 1/t), confidence (MaskGIT), halton or tau-leaping (continuous-time leaps of 1/S, then a greedy step: S + 1 steps)",
+        DefaultValueFactory = _ => schedule,
+        Description = "reciprocal (the paper's 1/t), confidence (MaskGIT), halton or tau-leaping (continuous-time leaps of 1/S, then a greedy step: S + 1 steps)" +
+            (schedule is null ? "; default: halton, reciprocal in raster order" : ""),
     };
     public readonly Option<string> MaskSchedule = new("--mask-schedule")
     {
@@ -69,21 +73,22 @@ internal sealed class SamplingFlags
         return new TokenSampling(start, end, r.GetValue(TopK), r.GetValue(TopP)).Checked();
     }
 
-    /// <summary>The spec's fields these flags set.</summary>
+    /// <summary>The spec's fields these flags set; the temperature and schedule, when not given, stay the spec's (a preset's).</summary>
     public CanvasJobSpec Apply(CanvasJobSpec spec, ParseResult r, Option<string> temperature)
     {
         var sampling = Sampling(r, temperature);
         var refine = Refine(r);
+        var temperatureGiven = r.GetResult(temperature) is { Implicit: false };
         return spec with
         {
             Proportion = refine.Proportion,
             ProportionEnd = refine.ProportionEnd,
             MinSteps = refine.MinSteps,
-            Temperature = sampling.Temperature,
-            TemperatureEnd = sampling.TemperatureEnd,
+            Temperature = temperatureGiven ? sampling.Temperature : spec.Temperature,
+            TemperatureEnd = temperatureGiven ? sampling.TemperatureEnd : spec.TemperatureEnd,
             TopK = sampling.TopK,
             TopP = sampling.TopP,
-            Schedule = r.GetValue(Schedule)!,
+            Schedule = r.GetResult(Schedule) is { Implicit: false } ? r.GetValue(Schedule) : spec.Schedule,
             MaskSchedule = r.GetValue(MaskSchedule)!,
             ChoiceTemperature = r.GetValue(ChoiceTemp),
         };

@@ -15,15 +15,24 @@ internal static class SubmitCommand
         var gateway = new Option<string?>("--gateway") { Description = "gateway address, e.g. http://127.0.0.1:8080 (token, if it needs one: UT__Gateway__Token)" };
         var cluster = new Option<string?>("--cluster") { Description = "the cluster's redis, e.g. redis://127.0.0.1:6379: submit as an Orleans client" };
         var canvas = new CanvasFlags();
-        var output = new Option<string>("--out") { Description = "image file: .png (the job's own), .tif (tiled, pyramidal) or .dzi (DeepZoom pyramid), made from it", DefaultValueFactory = _ => "generated.png" };
-        var priority = new Option<string?>("--priority") { Description = $"interactive or batch: the job's share of the replicas beside other jobs' (default: interactive up to {JobPriorities.InteractiveTokens} tokens)" };
-        var cmd = new Command("submit", "Submit a generation job to a gateway or a cluster, follow its progress and fetch the image") { gateway, cluster, priority };
+        var output = new Option<string>("--out")
+        {
+            Description = "image file: .png (the job's own), .tif (tiled, pyramidal) or .dzi (DeepZoom pyramid), made from it",
+            DefaultValueFactory = _ => "generated.png"
+        };
+        var priority = new Option<string?>("--priority")
+        {
+            Description = $"interactive or batch: the job's share of the replicas beside other jobs' (default: interactive up to " +
+            $"{JobPriorities.InteractiveTokens} tokens)"
+        };
+        var model = new Option<string?>("--model") { Description = "the model to generate with, by name (the gateway's GET /models; default: the grid's first)" };
+        var cmd = new Command("submit", "Submit a generation job to a gateway or a cluster, follow its progress and fetch the image") { gateway, cluster, priority, model };
         canvas.AddTo(cmd);
         cmd.Options.Add(output);
         cmd.SetAction(r =>
         {
             if ((r.GetValue(gateway) is null) == (r.GetValue(cluster) is null)) throw new ArgumentException("give one of --gateway URL or --cluster redis://host:port");
-            var spec = canvas.Spec(r) with { Priority = r.GetValue(priority) };
+            var spec = canvas.Spec(r) with { Priority = r.GetValue(priority), Model = r.GetValue(model) };
             if (spec.Priority is not (null or "interactive" or "batch")) throw new ArgumentException($"--priority {spec.Priority}: expected interactive or batch");
             var outPath = r.GetValue(output)!;
             if (Path.GetExtension(outPath).ToLowerInvariant() is not (".png" or ".tif" or ".tiff" or ".dzi"))

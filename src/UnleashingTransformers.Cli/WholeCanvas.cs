@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Models.Backbones;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.IO;
@@ -17,18 +18,21 @@ namespace UnleashingTransformers.Cli;
 /// </summary>
 internal static class WholeCanvas
 {
-    public static int Run(ParseResult r, CanvasFlags canvas, PriorFlags prior, CanvasJobSpec spec, string vqganPath, string outPath, string? tokensOut,
+    public static int Run(ParseResult r, CanvasFlags canvas, ModelEntry prior, CanvasJobSpec spec, string vqganPath, string outPath, string? tokensOut,
         int decodeTile, Device device, Option[] windowed)
     {
         if (windowed.FirstOrDefault(o => r.GetResult(o) is { Implicit: false }) is { } given)
             throw new ArgumentException($"--whole samples the canvas as one grid: leave out {given.Name}");
         if (spec.Order != "parallel") throw new ArgumentException("--whole takes the parallel order");
         var (h, w) = (spec.Height, spec.Width);
-        using var model = PriorCheckpoint.Load(r.GetValue(prior.Prior)!, r.GetValue(prior.Heads), device);
+        using var model = PriorCheckpoint.Load(prior.Prior, prior.Heads, device);
         if (model._denoise_fn is not Nat nat)
-            throw new ArgumentException($"--whole needs a nat prior (ut train-prior --model nat): {r.GetValue(prior.Prior)} is a {PriorNetworks.Name(model._denoise_fn.Backbone)} prior, bound to its window");
+            throw new ArgumentException($"--whole needs a nat prior (ut train-prior --model nat): {prior.Prior} is a {model._denoise_fn.Backbone.Name} prior, bound to its window");
+        if (!nat.Settings.AnyGrid)
+            throw new ArgumentException($"--whole needs a nat prior on the grid layout without learned positions (train-prior --positions none): {prior.Prior} " +
+                $"{(nat.Settings.Layout == NatLayout.Flat ? "attends along its flattened" : "learned positions on its")} {nat.Settings.GridHeight}x{nat.Settings.GridWidth} window, bound to it");
         var sampling = new TokenSampling(spec.Temperature, spec.TemperatureEnd, spec.TopK, spec.TopP).Checked();
-        var schedule = ScheduleChoice.Parse(spec.Schedule, spec.MaskSchedule, spec.ChoiceTemperature).Create(spec.Steps, h, w);
+        var schedule = ScheduleChoice.Parse(JobPresets.ScheduleOf(spec), spec.MaskSchedule, spec.ChoiceTemperature).Create(spec.Steps, h, w);
         foreach (var d in nat.Settings.HeadDilations) Neighborhoods.Of(h, w, nat.Settings.Kernel, d).Dispose();   // the canvas fits the neighbourhoods
         var denoiser = nat.DenoiserFor(h, w, device);
         using var decoder = TokenDecoder.Open(vqganPath, device, model.Config.CodebookSize)!;

@@ -13,8 +13,8 @@ public static class ImageCrops
     /// <summary>At most <paramref name="count"/> crops of <paramref name="crop"/> px, and the file each came from.</summary>
     public static (Tensor crops, IReadOnlyList<string> sources) FromFolder(string root, int crop, int count)
     {
-        if (crop < 16) throw new ArgumentException($"--crop {crop}: crops must be at least 16 px");
-        if (count < 1) throw new ArgumentException($"--count {count}: must be at least 1");
+        if (crop < 16) throw new ArgumentException($"crops of {crop} px: crops must be at least 16 px");
+        if (count < 1) throw new ArgumentException($"a count of {count} crops: must be at least 1");
         var folder = ImageFolder.Open(root);
         using var scope = NewDisposeScope();
         var crops = new List<Tensor>();
@@ -32,7 +32,7 @@ public static class ImageCrops
                 }
             if (crops.Count >= count) break;
         }
-        if (crops.Count == 0) throw new ArgumentException($"{root}: no image is {crop} px or more a side: use a smaller --crop");
+        if (crops.Count == 0) throw new ArgumentException($"{root}: no image is {crop} px or more a side: use smaller crops");
         return (stack(crops).MoveToOuterDisposeScope(), sources);
     }
 }

@@ -60,6 +60,21 @@ public static class TerrainMaps
         return (0.95, 0.95, 0.97);
     }
 
+    /// <summary>The palette's bands a pixel's colour (0..1) belongs to, told apart by hue and saturation so that the relief's
+    /// shading (x0.6 to x1.35 on land) keeps a band's pixels in it: what evaluation counts terrain maps and samples by.</summary>
+    public static TerrainClass ClassOf(double r, double g, double b)
+    {
+        var (max, min) = (Math.Max(r, Math.Max(g, b)), Math.Min(r, Math.Min(g, b)));
+        var saturation = max <= 0 ? 0 : (max - min) / max;
+        if (b > r + 0.08 && b >= g) return TerrainClass.Water;                // deep to shallow water: blue leads
+        if (g > r && g > b) return r / g > 0.5 ? TerrainClass.Grass : TerrainClass.Forest;   // grass 0.67, forest 0.23-0.36
+        if (saturation < 0.1 && b >= 0.98 * r) return TerrainClass.Snow;      // white, bluish if anything
+        // Sand and rock are both r >= g >= b; sand's green sits near its red, rock's midway (0.8 against 0.55-0.57,
+        // kept by shading, and by clamping at 1 too, which takes sand towards 1).
+        if (r >= g && g >= b && r > b) return (g - b) / (r - b) > 0.68 ? TerrainClass.Sand : TerrainClass.Rock;
+        return TerrainClass.Other;
+    }
+
     /// <summary>Fractal value noise in about [0, 1]: octaves of smoothly interpolated lattice values.</summary>
     private static double Fbm(ulong seed, double x, double y, int octaves)
     {

@@ -9,6 +9,7 @@ using Orleans.Runtime.Hosting;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Serialization;
 using Orleans.Storage;
+using UnleashingTransformers.Grid;
 using UnleashingTransformers.Grid.Grains;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Placement;
@@ -31,19 +32,19 @@ public static class OrleansSetup
     /// <summary>Which grain classes each role brings.</summary>
     private static readonly (string role, Type grain)[] RoleGrains =
     [
-        ("window", typeof(WindowReplicaGrain)),
-        ("canvas", typeof(CanvasJobGrain)),
-        ("canvas", typeof(JobIndexGrain)),
-        ("gateway", typeof(JobIndexGrain)),
-        ("trainer", typeof(TrainerGrain)),
+        (SiloRoles.Window, typeof(WindowReplicaGrain)),
+        (SiloRoles.Canvas, typeof(CanvasJobGrain)),
+        (SiloRoles.Canvas, typeof(JobIndexGrain)),
+        (SiloRoles.Gateway, typeof(JobIndexGrain)),
+        (SiloRoles.Trainer, typeof(TrainerGrain)),
     ];
 
     /// <summary>The role a grain class stands for, as the cluster manifest tells other silos.</summary>
     private static readonly Dictionary<Type, string> GrainRoles = new()
     {
-        [typeof(WindowReplicaGrain)] = "window",
-        [typeof(CanvasJobGrain)] = "canvas",
-        [typeof(TrainerGrain)] = "trainer",
+        [typeof(WindowReplicaGrain)] = SiloRoles.Window,
+        [typeof(CanvasJobGrain)] = SiloRoles.Canvas,
+        [typeof(TrainerGrain)] = SiloRoles.Trainer,
     };
 
     /// <summary>The grain store itself (redis or files), under the retries grains see as <see cref="CanvasRuntime.Storage"/>.</summary>
@@ -103,8 +104,9 @@ public static class OrleansSetup
         silo.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
         // What canvases need to know of this silo's replicas travels in the cluster manifest (see
         // ReplicaDirectory); the same as silo metadata, for the dashboard and operators.
-        var replicas = config.Has("window") ? config.Window.Replicas : 0;
-        silo.Services.AddSingleton<IGrainPropertiesProvider>(new GridGrainProperties(GrainRoles, replicas, config.Device));
+        var replicas = config.Has(SiloRoles.Window) ? config.Window.Replicas : 0;
+        silo.Services.AddSingleton<IGrainPropertiesProvider>(new GridGrainProperties(GrainRoles, replicas, config.Device,
+            config.Has(SiloRoles.Window) || config.Has(SiloRoles.Canvas) ? [.. config.Models.Select(m => m.Entry().Key)] : []));
         silo.UseSiloMetadata(new Dictionary<string, string>
         {
             [ReplicaDirectory.ReplicasKey] = replicas.ToString(),
@@ -117,6 +119,6 @@ public static class OrleansSetup
             foreach (var grain in RoleGrains.Select(r => r.grain).Distinct())
                 if (!RoleGrains.Any(r => r.grain == grain && config.Has(r.role))) o.Classes.Remove(grain);
         });
-        if (config.Has("gateway")) silo.AddDashboard();
+        if (config.Has(SiloRoles.Gateway)) silo.AddDashboard();
     }
 }

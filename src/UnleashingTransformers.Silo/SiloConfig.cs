@@ -1,7 +1,11 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
+using UnleashingTransformers.Grid;
 using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Grid.Training;
+using UnleashingTransformers.Models;
+using UnleashingTransformers.Models.Transformer;
 
 namespace UnleashingTransformers.Silo;
 
@@ -13,7 +17,7 @@ namespace UnleashingTransformers.Silo;
 /// </summary>
 public sealed record SiloConfig
 {
-    public static readonly string[] KnownRoles = ["window", "canvas", "trainer", "gateway"];
+    public static readonly string[] KnownRoles = SiloRoles.All;
 
     public string[] Roles { get; init; } = [];
     public string Device { get; init; } = "cpu";
@@ -21,7 +25,8 @@ public sealed record SiloConfig
     public int Threads { get; init; }
     /// <summary>Job state (file storage of the localhost provider) and images; canvas silos and gateways share it.</summary>
     public string StateDirectory { get; init; } = "state";
-    public ModelSettings Models { get; init; } = new();
+    /// <summary>The models the silo serves (window) or takes jobs for (canvas), by name; the first is the default.</summary>
+    public ModelSettings[] Models { get; init; } = [];
     public ClusterSettings Cluster { get; init; } = new();
     public WindowSettings Window { get; init; } = new();
     public CanvasSettings Canvas { get; init; } = new();
@@ -32,13 +37,26 @@ public sealed record SiloConfig
 
     public bool Has(string role) => Roles.Contains(role);
 
+    /// <summary>One model: a name, a prior and the VQ-GAN it was trained with. A name alone that is a bundled model's
+    /// (<c>terrain</c>, in <c>models/</c> beside the program) stands for its files.</summary>
     public sealed record ModelSettings
     {
+        public string Name { get; init; } = "";
         public string Prior { get; init; } = "";
         /// <summary>The prior's attention heads, for files that do not record them (the paper's have 8); ours do.</summary>
         public int? Heads { get; init; }
         public string VqGan { get; init; } = "";
         public string Precision { get; init; } = "Float32";
+
+        /// <summary>The bundled model of this name, when the entry gives no files.</summary>
+        public ModelSettings Bundled()
+        {
+            if (Prior.Length > 0 || VqGan.Length > 0) return this;
+            var dir = Path.Combine(AppContext.BaseDirectory, "models", Name);
+            return this with { Prior = Path.Combine(dir, "absorbing_ema.th"), VqGan = Path.Combine(dir, "vqgan_ema.th") };
+        }
+
+        public ModelEntry Entry() => new(Name, Prior, VqGan, Heads, Enum.Parse<InferencePrecision>(Precision, ignoreCase: true));
     }
 
     /// <summary>How silos find each other and where grain state and reminders live.</summary>
@@ -81,11 +99,14 @@ public sealed record SiloConfig
             if (StorageRetrySeconds < 1) yield return $"Cluster:StorageRetrySeconds {StorageRetrySeconds}: expected at least 1";
             if (MaxMessageBytes < 1 << 20) yield return $"Cluster:MaxMessageBytes {MaxMessageBytes}: expected at least 1048576 (1 MB)";
             if (Provider is not ("localhost" or "redis")) yield return $"Cluster:Provider '{Provider}': expected localhost or redis";
-            if (Provider == "redis" && !RedisEndpoint.Valid(Redis)) yield return $"Cluster:Redis '{RedisEndpoint.Redacted(Redis)}': expected host:port of a redis-server (e.g. 127.0.0.1:6379), optionally with ,password=...";
+            if (Provider == "redis"
+                && !RedisEndpoint.Valid(Redis)) yield return $"Cluster:Redis '{RedisEndpoint.Redacted(Redis)}': expected host:port of a redis-server (e.g. 127.0.0.1:6379), optionally with " +
+                    $",password=...";
             if (!string.IsNullOrEmpty(RedisPasswordFile) && !File.Exists(RedisPasswordFile)) yield return $"Cluster:RedisPasswordFile: file {RedisPasswordFile} not found";
             foreach (var problem in Tls.Problems()) yield return problem;
             if (Provider == "redis" && OffLoopback && !Tls.Enabled && !Insecure)
-                yield return $"Cluster:AdvertisedAddress {(OrleansSetup.InKubernetes ? "(the pod's IP)" : AdvertisedAddress)} is off loopback and the cluster has no TLS: anyone who reaches its ports could join it or call its grains. " +
+                yield return $"Cluster:AdvertisedAddress {(OrleansSetup.InKubernetes ? "(the pod's IP)" : AdvertisedAddress)} is off loopback and the cluster has no TLS: anyone who reaches its " +
+                    $"ports could join it or call its grains. " +
                     "Set Cluster:Tls:CaFile, CertificateFile and KeyFile (ut certs --out DIR makes a set), or Cluster:Insecure=true for a network nothing else reaches";
             if (SiloPort is < 1 or > 65535 || GatewayPort is < 1 or > 65535 || SiloPort == GatewayPort)
                 yield return $"Cluster: SiloPort {SiloPort} and GatewayPort {GatewayPort} must be two different ports";
@@ -180,6 +201,10 @@ public sealed record SiloConfig
         {
             throw new ArgumentException($"{path}: not valid JSON ({e.InnerException?.Message ?? e.Message})");
         }
+        // Models was one prior + VQ-GAN before models had names.
+        if (root.GetSection("Models:Prior").Exists() || root.GetSection("Models:VqGan").Exists())
+            throw new ArgumentException($"{path}: Models is a list of named models now: write \"Models\": [ {{ \"Name\": \"terrain\", \"Prior\": \"...\", \"VqGan\": \"...\" }} ] (overrides: " +
+                $"Models:0:Prior=...)");
         SiloConfig config;
         try
         {
@@ -192,6 +217,13 @@ public sealed record SiloConfig
             var message = e.Message.Split('\n')[0].TrimEnd('.');
             if (message.IndexOf(unknown, StringComparison.Ordinal) is var at and >= 0 && message.IndexOf(": ", at, StringComparison.Ordinal) is var names and >= 0)
                 message = $"unknown setting {message[(names + 2)..]}";
+            // A value its type's converter refused (a backbone's name): the converter's own line says what is valid,
+            // the setting called by its key.
+            if (e.InnerException is ArgumentException bad && message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
+            {
+                var key = message[(message.IndexOf(" at '", StringComparison.Ordinal) + 5)..message.IndexOf("' to type", StringComparison.Ordinal)];
+                message = bad is SettingException s ? s.Describe(name => name == s.Setting ? key : name) : $"{key}: {bad.Message}";
+            }
             throw new ArgumentException($"{path}: {message} (see silo.schema.json)");
         }
         return config.Resolve(Path.GetDirectoryName(full)!).Validate(path);
@@ -203,7 +235,7 @@ public sealed record SiloConfig
         return this with
         {
             StateDirectory = Abs(StateDirectory),
-            Models = Models with { Prior = Abs(Models.Prior), VqGan = Abs(Models.VqGan) },
+            Models = [.. Models.Select(m => (m with { Prior = Abs(m.Prior), VqGan = Abs(m.VqGan) }).Bundled())],
             Cluster = Cluster with
             {
                 RedisPasswordFile = Abs(Cluster.RedisPasswordFile),
@@ -213,6 +245,7 @@ public sealed record SiloConfig
             Trainer = Trainer with
             {
                 Prior = Trainer.Prior is { } p ? p with { Latents = Abs(p.Latents), OutDir = Abs(p.OutDir) } : null,
+                PublishVqGan = Abs(Trainer.PublishVqGan),
                 VqGan = Trainer.VqGan is { } v ? v with { Data = Abs(v.Data), OutDir = Abs(v.OutDir) } : null,
             },
         };
@@ -223,33 +256,47 @@ public sealed record SiloConfig
         if (Roles.Length == 0) throw new ArgumentException($"{path}: Roles is empty: list some of {string.Join(", ", KnownRoles)}");
         foreach (var role in Roles)
             if (!KnownRoles.Contains(role)) throw new ArgumentException($"{path}: unknown role '{role}' in Roles (expected {string.Join(", ", KnownRoles)})");
-        if (Has("window") || Has("canvas")) RequireFile(Models.Prior, "Models:Prior");
-        // Window silos decode finished canvases; canvas silos load no model beyond reading the prior's shape.
-        if (Has("window")) RequireFile(Models.VqGan, "Models:VqGan");
+        if ((Has(SiloRoles.Window) || Has(SiloRoles.Canvas)) && Models.Length == 0)
+            throw new ArgumentException($"{path}: Models is empty: list the models the silo serves, e.g. \"Models\": [ {{ \"Name\": \"terrain\" }} ] (the bundled one)");
+        for (var i = 0; i < Models.Length; i++)
+        {
+            var (m, key) = (Models[i], $"Models:{i}");
+            if (!ModelEntry.ValidName(m.Name)) throw new ArgumentException($"{path}: {key}:Name: {ModelEntry.NameRule(m.Name)}");
+            if (Models.Take(i).Any(o => o.Name == m.Name)) throw new ArgumentException($"{path}: {key}:Name '{m.Name}' is listed twice: give each model its own name");
+            if (!Enum.TryParse<InferencePrecision>(m.Precision, ignoreCase: true, out _))
+                throw new ArgumentException($"{path}: {key}:Precision '{m.Precision}': expected Float32 or BFloat16");
+            if (!(Has(SiloRoles.Window) || Has(SiloRoles.Canvas))) continue;
+            RequireFile(m.Prior, $"{key}:Prior ({m.Name})");
+            // Window silos decode finished canvases; canvas silos load no model beyond reading the prior's shape.
+            if (Has(SiloRoles.Window)) RequireFile(m.VqGan, $"{key}:VqGan ({m.Name})");
+            if (Has(SiloRoles.Window) && Window.MemoryBudgetMb > 0 && m.Entry().Bytes(Window.Replicas, withVqGan: true) is var bytes && bytes > Window.MemoryBudgetMb << 20)
+                throw new ArgumentException($"{path}: model {m.Name} takes {(bytes + (1 << 20) - 1) >> 20} MB on this silo ({Window.Replicas} replica(s) and its VQ-GAN), more than " +
+                    $"Window:MemoryBudgetMb {Window.MemoryBudgetMb}: raise the budget");
+        }
         foreach (var problem in Cluster.Problems().Concat(Window.Problems()).Concat(Canvas.Problems()))
             throw new ArgumentException($"{path}: {problem}");
-        if (Cluster.Provider == "localhost" && Has("canvas") && !Has("window"))
+        if (Cluster.Provider == "localhost" && Has(SiloRoles.Canvas) && !Has(SiloRoles.Window))
             throw new ArgumentException($"{path}: the canvas role needs window replicas: add the window role, or use Cluster:Provider redis with window silos");
-        if (Cluster.Provider == "localhost" && Has("window") && !Has("canvas"))
+        if (Cluster.Provider == "localhost" && Has(SiloRoles.Window) && !Has(SiloRoles.Canvas))
             throw new ArgumentException($"{path}: a window silo on Cluster:Provider localhost serves nobody: use Cluster:Provider redis, or add the canvas role");
-        if (Has("gateway") && !Gateway.OnLoopback && string.IsNullOrEmpty(Gateway.Token))
+        if (Has(SiloRoles.Gateway) && !Gateway.OnLoopback && string.IsNullOrEmpty(Gateway.Token))
             throw new ArgumentException($"{path}: Gateway:Host {Gateway.Host} is off loopback: set Gateway:Token (e.g. UT__Gateway__Token) so the API and dashboard require it");
         if (Gateway.Port is < 0 or > 65535) throw new ArgumentException($"{path}: Gateway:Port {Gateway.Port} is not a port");
         if (Ops.Port is < 0 or > 65535) throw new ArgumentException($"{path}: Ops:Port {Ops.Port} is not a port (0: no ops port)");
-        if (Ops.Port > 0 && Has("gateway") && Ops.Port == Gateway.Port)
+        if (Ops.Port > 0 && Has(SiloRoles.Gateway) && Ops.Port == Gateway.Port)
             throw new ArgumentException($"{path}: Ops:Port and Gateway:Port are both {Ops.Port}: give the ops port another one");
         if (Ops.Port > 0 && !Ops.OnLoopback && string.IsNullOrEmpty(Ops.Token))
             throw new ArgumentException($"{path}: Ops:Host {Ops.Host} is off loopback: set Ops:Token (e.g. UT__Ops__Token) so /metrics requires it");
         if (!string.IsNullOrEmpty(Telemetry.OtlpEndpoint) && !(Uri.TryCreate(Telemetry.OtlpEndpoint, UriKind.Absolute, out var otlp) && otlp.Scheme is "http" or "https"))
             throw new ArgumentException($"{path}: Telemetry:OtlpEndpoint '{Telemetry.OtlpEndpoint}' is not an http(s) URI");
-        if (!Enum.TryParse<Models.Transformer.InferencePrecision>(Models.Precision, ignoreCase: true, out _))
-            throw new ArgumentException($"{path}: Models:Precision '{Models.Precision}': expected Float32 or BFloat16");
-        if (Has("trainer"))
+        if (Has(SiloRoles.Trainer))
         {
             switch (Trainer.Kind)
             {
                 case "prior" when Trainer.Prior is { } p:
                     RequireFile(p.Latents, "Trainer:Prior:Latents");
+                    if (Trainer.PublishAs.Length > 0 && !ModelEntry.ValidName(Trainer.PublishAs)) throw new ArgumentException($"{path}: Trainer:PublishAs: {ModelEntry.NameRule(Trainer.PublishAs)}");
+                    if (Trainer.PublishVqGan.Length > 0) RequireFile(Trainer.PublishVqGan, "Trainer:PublishVqGan");
                     break;
                 case "vqgan" when Trainer.VqGan is { } v:
                     if (!Directory.Exists(v.Data)) throw new ArgumentException($"Trainer:VqGan:Data: folder {v.Data} not found");

@@ -172,7 +172,8 @@ public partial class Tensor
         s_std = O("aten::std", "correction"), s_max = O("aten::max"), s_max_dim = O("aten::max", "dim"),
         s_min = O("aten::min"), s_min_dim = O("aten::min", "dim"), s_argmax = O("aten::argmax"), s_argmin = O("aten::argmin"),
         s_logsumexp = O("aten::logsumexp"), s_cumsum = O("aten::cumsum"), s_topk = O("aten::topk"),
-        s_sort = O("aten::sort"), s_argsort = O("aten::argsort"), s_any = O("aten::any"), s_any_dim = O("aten::any", "dim"), s_all = O("aten::all"), s_trace = O("aten::trace"), s_diagonal = O("aten::diagonal"),
+        s_sort = O("aten::sort"), s_argsort = O("aten::argsort"), s_any = O("aten::any"), s_any_dim = O("aten::any", "dim"), s_all = O("aten::all"), s_trace = O("aten::trace"),
+            s_diagonal = O("aten::diagonal"),
         s_prod = O("aten::prod"), s_norm = O("aten::linalg_vector_norm");
 
     // No dtype parameter here: C# converts a literal 0 to any enum, so sum(0) would bind to it.

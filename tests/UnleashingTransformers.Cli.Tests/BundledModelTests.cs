@@ -19,7 +19,7 @@ public class BundledModelTests : TempDirTest
         using var prior = PriorCheckpoint.Load(Bundled("absorbing_ema.th"), heads: 8);
         using var vq = VqGanCheckpoint.Load(Bundled("vqgan_ema.th"));
         Assert.Equal(vq.quantize.CodebookSize, prior.Config.CodebookSize);
-        Assert.Equal((8, 8), GridShape.Of(prior.Config, null));
+        Assert.Equal((8, 8), GridShape.Of(prior.Config.BlockSize, null));
         Assert.Equal(8, vq.Downscale);
         // Shipped small: float16 storage, a few MB each.
         Assert.True(new FileInfo(Bundled("absorbing_ema.th")).Length < 8_000_000);

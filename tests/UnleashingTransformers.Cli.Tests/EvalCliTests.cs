@@ -29,6 +29,29 @@ public class EvalCliTests : TempDirTest
     private static double Swd(JsonElement result) => result.GetProperty("images").GetProperty("swd").GetProperty("mean").GetDouble();
 
     [Fact]
+    public void TerrainStatisticsTellAnotherWorldFromMapsWithoutTerrain()
+    {
+        var world0 = Terrain("world0", 0);
+        var world1 = Terrain("world1", 1);
+        Directory.CreateDirectory(P("grey"));
+        using (NewDisposeScope())
+        {
+            using var g = new Generator(5);
+            for (var i = 0; i < 24; i++) Images.Save(0.45 + 0.1 * rand(new long[] { 1, 64, 64 }, g).expand(3, 64, 64), P($"grey/g{i:00}.png"));
+        }
+        var another = Eval("--real", world0, "--fake", world1, "--terrain").GetProperty("terrain");
+        var grey = Eval("--real", world0, "--fake", P("grey"), "--terrain").GetProperty("terrain");
+        double Of(JsonElement t, string key) => t.GetProperty(key).GetDouble();
+        var real = another.GetProperty("real");
+        Assert.Equal(24, real.GetProperty("images").GetInt32());
+        Assert.True(real.GetProperty("classes").GetProperty("water").GetDouble() > 0.05, real.ToString());
+        Assert.True(Of(real, "sandyShore") > 0.3, real.ToString());   // the generator rings its water with beaches
+        Assert.True(Of(another, "classDistance") < 0.3 && Of(grey, "classDistance") > 0.8, $"{another} / {grey}");
+        Assert.True(Of(another, "landSizeDistance") < Of(grey, "landSizeDistance"), $"{another} / {grey}");
+        Assert.Equal(0, Of(grey.GetProperty("generated"), "waterBodiesPerMpx"));
+    }
+
+    [Fact]
     public void TheSwdRanksAnotherWorldAboveNoiseAndNearestNeighboursFindCopies()
     {
         var world0 = Terrain("world0", 0);

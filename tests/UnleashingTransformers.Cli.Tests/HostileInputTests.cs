@@ -116,6 +116,8 @@ public class HostileInputTests : TempDirTest
         var (code, _, stderr) = Ut.Run("sample", "--precision", "BFloat16", "--count", "1", "--steps", "4", "--out", P("s"));
         Assert.Equal(0, code);
         Assert.Equal(!native, stderr.Contains("no bfloat16 instructions"));
+        // ut info says which this machine is.
+        Assert.Contains(native ? "bfloat16   in hardware" : "bfloat16   emulated", Ut.Ok("info"));
     }
 
     /// <summary>A valid all-black RGB PNG, its rows compressed as they are written (a few MB of memory).</summary>

@@ -12,6 +12,28 @@ public class ReproducibilityCliTests : TempDirTest
     private static JsonElement Parameters(string image) => JsonDocument.Parse(Ut.Ok("info", "--image", image)).RootElement;
 
     [Fact]
+    public void TheDefaultsAreTheMeasuredBestAndThePresetReferenceIsThePapers()
+    {
+        string[] job = ["generate", "--shape", "16x24", "--seed", "4"];
+        string Tokens(string name, params string[] flags)
+        {
+            Ut.Ok([.. job, .. flags, "--out", P($"{name}.png"), "--tokens-out", P($"{name}.json")]);
+            return File.ReadAllText(P($"{name}.json"));
+        }
+        // No flags: shifted windows, Halton in 32 steps, temperature 1.0 (bench/README.md's best for the cost).
+        var defaults = Tokens("defaults");
+        Assert.Equal(defaults, Tokens("best", "--tiling", "shifted", "--schedule", "halton", "--steps", "32", "--temp", "1.0"));
+        // The paper's settings by name; flags given still win over the preset's (64 steps here, not its 256).
+        var reference = Tokens("reference", "--preset", "reference", "--steps", "64");
+        Assert.Equal(reference, Tokens("paper", "--tiling", "overlap", "--schedule", "reciprocal", "--steps", "64", "--temp", "0.8", "--aggregate", "mean"));
+        Assert.NotEqual(defaults, reference);
+        // The raster order takes the reference's windows and 1/t law when it is given neither.
+        Ut.Ok("generate", "--order", "raster", "--shape", "8x9", "--out", P("raster.png"));
+        Assert.Contains("preset 'fast': expected best or reference", Ut.Fails([.. job, "--preset", "fast", "--out", P("no.png")]));
+        Assert.False(File.Exists(P("no.png")));
+    }
+
+    [Fact]
     public void AGeneratedPngRecordsItsJobAndGenerateFromMakesTheSameBytes()
     {
         Ut.Ok("generate", "--shape", "8x16", "--steps", "12", "--seed", "9", "--schedule", "confidence", "--temp", "0.9:0.6", "--top-p", "0.9",

@@ -121,7 +121,8 @@ public class VqGanCliTests : TempDirTest
             "--steps", "2", "--checkpoint-every", "2", "--timesteps", "16");
         Assert.Contains("not a VQ-GAN checkpoint", Ut.Fails("decode", "--vqgan", P("prior/absorbing_2.th"), "--tokens", P("range.json"), "--out", P("o6.png")));
         Assert.Contains("codebook of 32 codes but the prior generates 8", Ut.Fails("sample", "--prior", P("prior/absorbing_2.th"), "--heads", "4", "--vqgan", vq, "--out", P("o7")));
-        Assert.Contains("--disc-layers 3 is too deep", Ut.Fails(new[] { "train-vqgan", "--data", data, "--out", P("o8") }.Concat(Tiny.Select((a, i) => i > 0 && Tiny[i - 1] == "--disc-layers" ? "3" : a)).ToArray()));
+        Assert.Contains("--disc-layers 3 is too deep", Ut.Fails(new[] { "train-vqgan", "--data", data, "--out", P("o8") }.Concat(Tiny.Select((a, i) => i > 0 && Tiny[i - 1] == "--disc-layers" ? "3"
+            : a)).ToArray()));
         Assert.Contains("no image files", Ut.Fails(new[] { "train-vqgan", "--data", P("vq"), "--out", P("o9") }.Concat(Tiny).ToArray()));
         foreach (var f in new[] { "o1.json", "o2.json", "o3.png", "o4.png", "o5.png", "o6.png" }) Assert.False(File.Exists(P(f)), f);
         foreach (var d in new[] { "o7", "o8", "o9" }) Assert.False(Directory.Exists(P(d)), d);

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Imaging;
+using UnleashingTransformers.Models.Backbones;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Sampling.Schedules;

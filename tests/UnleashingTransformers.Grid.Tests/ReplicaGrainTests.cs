@@ -40,34 +40,44 @@ public sealed class ReplicaGrainTests : IAsyncLifetime
     }
 
     private InProcessTestCluster _cluster = null!;
+    /// <summary>The model the silos list: a file of its own, whose hash is its version.</summary>
+    private readonly string _priorFile = Path.Combine(Path.GetTempPath(), $"ut-replica-grain-{Guid.NewGuid():N}.th");
+    private ModelKey _model = null!;
 
     public async Task InitializeAsync()
     {
+        File.WriteAllText(_priorFile, "the weights of model m");
+        _model = new ModelKey("m", ModelVersion.OfFile(_priorFile));
         var builder = new InProcessTestClusterBuilder(2);
         builder.ConfigureSilo((options, silo) =>
         {
             silo.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
             silo.Services.AddSingleton<IGrainPropertiesProvider>(new GridGrainProperties(new Dictionary<Type, string> { [typeof(Grains.WindowReplicaGrain)] = "window" }, 2, "cpu"));
-            silo.Services.AddSingleton(new ReplicaHost(_ => new ReplicaModel(new TokenSensitive(), "v1"), 2, 4, TimeSpan.FromMilliseconds(2), "cpu"));
+            silo.Services.AddSingleton(new ReplicaHost(m => new ReplicaModel(new TokenSensitive(), m.Version), 2, 4, TimeSpan.FromMilliseconds(2), "cpu"));
+            silo.Services.AddSingleton(new ModelCatalog([new ModelEntry("m", _priorFile, "")], () => Task.FromResult(Array.Empty<PublishedModel>())));
             silo.Services.AddSingleton<ReplicaDirectory>();
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync();
     }
 
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _cluster.DisposeAsync();
+        File.Delete(_priorFile);
+    }
 
     private static WindowRequest[] Requests(int count) => Enumerable.Range(0, count)
         .Select(i => new WindowRequest(100 + i, i, Enumerable.Range(0, 16).Select(t => (long)((i * 7 + t * 3) % 9)).ToArray(), [i % 16, (i + 5) % 16])).ToArray();
 
-    private async Task<OrleansWindowPool> PoolOn(int silo, string model)
+    private async Task<OrleansWindowPool> PoolOn(int silo, ModelKey model)
     {
         var services = _cluster.GetSiloServiceProvider(_cluster.Silos[silo].SiloAddress);
         var directory = services.GetRequiredService<ReplicaDirectory>();
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (directory.Current().Count < 4 && DateTime.UtcNow < deadline) await Task.Delay(50);
         Assert.Equal(4, directory.Current().Count);
-        var prior = new PriorInfo(model, 4, 4, 16, 8, 8);
+        var prior = new PriorInfo(model.Version, 4, 4, 16, 8, 8);
         var options = new WindowPoolOptions { Timeout = TimeSpan.FromSeconds(5), WaitForReplicas = TimeSpan.FromSeconds(5) };
         return new OrleansWindowPool(services.GetRequiredService<IGrainFactory>(), new ReplicaChoice(directory, options), prior, model, options);
     }
@@ -83,7 +93,7 @@ public sealed class ReplicaGrainTests : IAsyncLifetime
     {
         var requests = Requests(24);
         var expected = await InProcess(requests);
-        var pool = await PoolOn(0, "v1");
+        var pool = await PoolOn(0, _model);
         for (var round = 0; round < 3; round++)
         {
             var results = await pool.EvaluateAsync(requests);
@@ -97,17 +107,20 @@ public sealed class ReplicaGrainTests : IAsyncLifetime
             {
                 var status = await grains.GetGrain<IWindowReplicaGrain>($"{silo.Name}/{slot}").StatusAsync();
                 Assert.True(status.Requests > 0, $"{status.Key} served nothing");
-                Assert.Equal("v1", status.Model);
+                Assert.Equal([_model], status.Loaded);
             }
     }
 
     [Fact]
-    public async Task RequestsForOtherWeightsAreRefusedNamingBothVersions()
+    public async Task RequestsForOtherWeightsOrModelsAreRefusedNamingWhatIsServed()
     {
-        var pool = await PoolOn(0, "v2");
+        var pool = await PoolOn(0, _model with { Version = "0123456789abcdef" });
         var e = await Assert.ThrowsAsync<ModelMismatchException>(() => pool.EvaluateAsync(Requests(3)));
-        Assert.Contains("holds model v1", e.Message);
-        Assert.Contains("asks for model v2", e.Message);
+        Assert.Contains($"holds model m of version {_model.Version}", e.Message);
+        Assert.Contains("asks for version 0123456789abcdef", e.Message);
+        var other = await PoolOn(0, new ModelKey("other", _model.Version));
+        e = await Assert.ThrowsAsync<ModelMismatchException>(() => other.EvaluateAsync(Requests(3)));
+        Assert.Contains("serves no model other (it serves m)", e.Message);
     }
 
     [Fact]
@@ -115,7 +128,7 @@ public sealed class ReplicaGrainTests : IAsyncLifetime
     {
         var requests = Requests(16);
         var expected = await InProcess(requests);
-        var pool = await PoolOn(0, "v1");
+        var pool = await PoolOn(0, _model);
         await _cluster.KillSiloAsync(_cluster.Silos[1]);
         for (var round = 0; round < 3; round++)
             Assert.Equal(expected, (await pool.EvaluateAsync(requests)).Select(r => r.Probabilities).ToArray());

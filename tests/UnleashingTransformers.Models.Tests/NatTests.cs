@@ -83,7 +83,7 @@ public class NatTests
     public void ACheckpointRecordsKernelAndDilationsAndSamplesAWholeLargerGrid()
     {
         using var scope = NewDisposeScope();
-        using var prior = new AbsorbingDiffusion(PriorNetworks.Create(PriorBackbone.Nat, Small, 8, 8, new BackboneOptions { Kernel = 3, Dilations = [1, 2] }), timesteps: 16);
+        using var prior = new AbsorbingDiffusion(PriorNetworks.Create(NatBackbone.Instance, Small, 8, 8, new BackboneOptions { Kernel = 3, Dilations = [1, 2] }), timesteps: 16);
         using (no_grad())
             foreach (var p in prior.parameters()) p.normal_(0, 0.2);
         var path = Path.Combine(Path.GetTempPath(), $"ut-nat-{Guid.NewGuid():N}.th");
@@ -107,7 +107,43 @@ public class NatTests
         {
             File.Delete(path);
         }
-        Assert.Contains("--dilations", Assert.Throws<ArgumentException>(() => new Nat(new NatConfig(Small, 8, 8, 3, [1, 2, 3]))).Message);   // 4 heads do not split in 3
-        Assert.Contains("--kernel 4", Assert.Throws<ArgumentException>(() => new Nat(new NatConfig(Small, 8, 8, 4, [1]))).Message);
+        Assert.Contains("dilations 1,2,3: one positive dilation per head group",   // 4 heads do not split in 3
+            Assert.Throws<SettingException>(() => new Nat(new NatConfig(Small, 8, 8, 3, [1, 2, 3]))).Message);
+        Assert.Contains("kernel 4: an odd number", Assert.Throws<SettingException>(() => new Nat(new NatConfig(Small, 8, 8, 4, [1]))).Message);
+    }
+
+    [Fact]
+    public void LearnedPositionsTellCellsApartRoundTripAndBindThePriorToItsGrid()
+    {
+        using var scope = NewDisposeScope();
+        using var prior = new AbsorbingDiffusion(PriorNetworks.Create(NatBackbone.Instance, Small, 8, 8, new BackboneOptions { Kernel = 3, Dilations = [1], Positions = NatPositions.Learned }),
+            timesteps: 16);
+        using (no_grad())
+            foreach (var p in prior.parameters()) p.normal_(0, 0.2);
+        var nat = Assert.IsType<Nat>(prior._denoise_fn);
+        using var _ = no_grad();
+        // An all-mask grid: rotary offsets alone give every cell the same logits; learned positions do not.
+        var masked = full(new long[] { 1, 64 }, Small.MaskId, int64);
+        var logits = nat.forward(masked);
+        Assert.False(logits[0, 0].equal(logits[0, 27]));
+        using var plain = new Nat(new NatConfig(Small, 8, 8, 3, [1]));
+        var same = plain.forward(masked);
+        Assert.True(same[0, 0].allclose(same[0, 27], 1e-5, 1e-5));
+        Assert.Contains("learned positions on its 8x8 grid", Assert.Throws<ArgumentException>(() => nat.forward(full(new long[] { 1, 120 }, Small.MaskId, int64), 12, 10)).Message);
+        var path = Path.Combine(Path.GetTempPath(), $"ut-nat-{Guid.NewGuid():N}.th");
+        try
+        {
+            save(PriorCheckpoint.Recorded(prior.state_dict(), prior._denoise_fn), path);
+            using var loaded = PriorCheckpoint.Load(path);
+            Assert.Equal(NatPositions.Learned, Assert.IsType<Nat>(loaded._denoise_fn).Settings.Positions);
+            var idx = randint(0, 11, new long[] { 2, 64 }, null, int64);
+            Assert.True(prior.forward(idx).equal(loaded.forward(idx)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+        Assert.Contains("positions and layout are for backbone nat", Assert.Throws<SettingException>(() => PriorNetworks.Create(DitBackbone.Instance, Small, 8, 8,
+            new BackboneOptions { Positions = NatPositions.Learned })).Message);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using UnleashingTransformers.Models.Backbones;
 using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Sampling.Schedules;
@@ -99,16 +100,16 @@ public class PriorLoadingTests
         Assert.Contains("not an absorbing-diffusion prior", e.Message);
         using var m = Fixture.TinyPrior();
         var sd = m.state_dict();
-        Assert.Contains("does not divide the width 32", Assert.Throws<ArgumentException>(() => PriorCheckpoint.FromStateDict(sd, 5)).Message);
+        Assert.Contains("does not divide the width 32", Assert.Throws<SettingException>(() => PriorCheckpoint.FromStateDict(sd, 5)).Message);
         var broken = new OrderedDictionary<string, Tensor>(sd);
         broken.Remove("_denoise_fn.blocks.1.ln2.bias");
         broken["_denoise_fn.extra"] = zeros(1);
         e = Assert.Throws<ArgumentException>(() => PriorCheckpoint.FromStateDict(broken, 4));
         Assert.Contains("_denoise_fn.blocks.1.ln2.bias", e.Message);
         Assert.Contains("_denoise_fn.extra", e.Message);
-        Assert.Contains("holds 9 tokens", Assert.Throws<ArgumentException>(() => GridShape.Of(m.Config, "3x3")).Message);
-        Assert.Equal((2, 8), GridShape.Of(m.Config, "2x8"));
-        Assert.Equal((4, 4), GridShape.Of(m.Config, null));
+        Assert.Contains("holds 9 tokens", Assert.Throws<SettingException>(() => GridShape.Of(m.Config.BlockSize, "3x3")).Message);
+        Assert.Equal((2, 8), GridShape.Of(m.Config.BlockSize, "2x8"));
+        Assert.Equal((4, 4), GridShape.Of(m.Config.BlockSize, null));
     }
 }
 

@@ -1,6 +1,6 @@
+using UnleashingTransformers.Models.Backbones;
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Sampling.Schedules;
-using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
 using Xunit;
 using static UnleashingTransformers.Torch.torch;
@@ -190,10 +190,10 @@ public class ScheduleTests
         Assert.Equal(0.6, ramp.TemperatureAt(3, 4), 12);
         Assert.Equal((0.9, 0.6), TokenSampling.ParseTemperature("0.9:0.6"));
         Assert.Equal((0.7, null), TokenSampling.ParseTemperature("0.7"));
-        Assert.Throws<ArgumentException>(() => TokenSampling.ParseTemperature("hot"));
-        Assert.Throws<ArgumentException>(() => new TokenSampling(1, null, -1, 1).Checked());
-        Assert.Throws<ArgumentException>(() => new TokenSampling(1, null, 0, 0).Checked());
-        Assert.Throws<ArgumentException>(() => new TokenSampling(1, 0, 0, 1).Checked());
+        Assert.Throws<SettingException>(() => TokenSampling.ParseTemperature("hot"));
+        Assert.Throws<SettingException>(() => new TokenSampling(1, null, -1, 1).Checked());
+        Assert.Throws<SettingException>(() => new TokenSampling(1, null, 0, 0).Checked());
+        Assert.Throws<SettingException>(() => new TokenSampling(1, 0, 0, 1).Checked());
     }
 
     [Fact]
@@ -237,7 +237,7 @@ public class ScheduleTests
         Assert.True(mask[1 * 5 + 2] && mask[2 * 5 + 3] && !mask[1 * 5 + 4] && !mask[3 * 5 + 2]);
         Assert.Equal(new long[] { 1, 9, 3, 9 }, TokenMask.Apply([1, 2, 3, 4], [false, true, false, true], 9));
         foreach (var bad in new[] { "1:3", "a:b,c:d", "0:5,0:2", "2:2,0:1", "-1:2,0:1", "0:1,3:2" })
-            Assert.Throws<ArgumentException>(() => TokenRegion.Parse(bad, 4, 5));
+            Assert.Throws<SettingException>(() => TokenRegion.Parse(bad, 4, 5));
     }
 
     [Fact]

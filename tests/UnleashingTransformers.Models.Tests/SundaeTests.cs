@@ -93,14 +93,14 @@ public class SundaeTests : TempDirTest
         var angles = rotary.Angles(4, 4);
         Assert.Equal(new long[] { 16, 16 }, angles.cos.shape);
         var t = randn(1, 16, 40);
-        var turned = PixelRotary.Apply(t, angles);
+        var turned = RotaryPairs.Apply(t, angles);
         Assert.True(turned.narrow(-1, 16, 24).equal(t.narrow(-1, 16, 24)));    // channels past the rotated ones pass
         Assert.False(turned.narrow(-1, 0, 16).allclose(t.narrow(-1, 0, 16)));
         // A rotation: norms of the interleaved pairs kept, and q·k depends on the offset only.
         var pairs = t.narrow(-1, 0, 16).reshape(1, 16, 8, 2).pow(2).sum(-1);
         Assert.True(turned.narrow(-1, 0, 16).reshape(1, 16, 8, 2).pow(2).sum(-1).allclose(pairs, 1e-4, 1e-5));
         var (q, k) = (randn(16), randn(16));
-        float Dot(int a, int b) => (PixelRotary.Apply(q.expand(16, 16), angles)[a] * PixelRotary.Apply(k.expand(16, 16), angles)[b]).sum().item<float>();
+        float Dot(int a, int b) => (RotaryPairs.Apply(q.expand(16, 16), angles)[a] * RotaryPairs.Apply(k.expand(16, 16), angles)[b]).sum().item<float>();
         Assert.Equal(Dot(0, 5), Dot(10, 15), 3);   // both one row down and one column right
         Assert.NotEqual(Dot(0, 5), Dot(0, 6), 3);
     }
@@ -108,10 +108,10 @@ public class SundaeTests : TempDirTest
     [Fact]
     public void ShortenMustBeASquareThatTilesTheGrid()
     {
-        Assert.Contains("must be a square", Assert.Throws<ArgumentException>(() => Tiny(shorten: 3).Validate()).Message);
-        Assert.Contains("multiples of 3", Assert.Throws<ArgumentException>(() => Tiny(side: 8, shorten: 9).Validate()).Message);
-        Assert.Contains("pre-valley-post", Assert.Throws<ArgumentException>(() => HourglassConfig.ParseDepth("24")).Message);
-        Assert.Contains("pre-valley-post", Assert.Throws<ArgumentException>(() => HourglassConfig.ParseDepth("1-0-1")).Message);
+        Assert.Contains("must be a square", Assert.Throws<SettingException>(() => Tiny(shorten: 3).Validate()).Message);
+        Assert.Contains("multiples of 3", Assert.Throws<SettingException>(() => Tiny(side: 8, shorten: 9).Validate()).Message);
+        Assert.Contains("pre-valley-post", Assert.Throws<SettingException>(() => HourglassConfig.ParseDepth("24")).Message);
+        Assert.Contains("pre-valley-post", Assert.Throws<SettingException>(() => HourglassConfig.ParseDepth("1-0-1")).Message);
         Assert.Equal((2, 10, 2), HourglassConfig.ParseDepth(HourglassConfig.DefaultDepth));
     }
 
@@ -203,6 +203,6 @@ public class SundaeTests : TempDirTest
             Assert.InRange(candidates.Count / 3000.0, share - 0.04, share + 0.04);
         }
         Assert.Equal(0.5, step.Schedule.ProportionAt(4, 9), 9);
-        Assert.Contains("(0, 1]", Assert.Throws<ArgumentException>(() => new RefineSchedule(1.5).Checked()).Message);
+        Assert.Contains("(0, 1]", Assert.Throws<SettingException>(() => new RefineSchedule(1.5).Checked()).Message);
     }
 }

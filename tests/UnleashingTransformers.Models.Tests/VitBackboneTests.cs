@@ -101,9 +101,9 @@ public class VitBackboneTests : TempDirTest
     public void BadSettingsAreRefused()
     {
         var c = new TransformerConfig(CodebookSize: 12, Emb: 32, Heads: 4, Layers: 1, BlockSize: 24);
-        Assert.Contains("--patch 4 does not divide the grid 4x6", Assert.Throws<ArgumentException>(() => new Dit(new VitConfig(c, 4, 6, 4))).Message);
+        Assert.Contains("patch 4 does not divide the grid 4x6", Assert.Throws<SettingException>(() => new Dit(new VitConfig(c, 4, 6, 4))).Message);
         Assert.Contains("does not hold the window's 24 tokens", Assert.Throws<ArgumentException>(() => new Dit(new VitConfig(c, 5, 5))).Message);
-        Assert.Contains("give an even N", Assert.Throws<ArgumentException>(() => new Uvit(new VitConfig(c, 4, 6))).Message);
-        Assert.Contains("expected transformer, dit, uvit, nat or sundae", Assert.Throws<ArgumentException>(() => PriorNetworks.Parse("hyena")).Message);
+        Assert.Contains("give an even N", Assert.Throws<SettingException>(() => new Uvit(new VitConfig(c, 4, 6))).Message);
+        Assert.Contains("expected transformer, dit, uvit, nat or sundae", Assert.Throws<SettingException>(() => PriorNetworks.Parse("hyena")).Message);
     }
 }

@@ -27,7 +27,7 @@ public sealed class BigImageGridTests : GridTest
         using var w2 = WindowSilo(redis, small);
         var port = Ports.Free();
         // The canvas silo loads no VQ-GAN: the window silos decode.
-        using var canvas = CanvasSilo(redis, port, small, "Models:VqGan=");
+        using var canvas = CanvasSilo(redis, port, small, "Models:0:VqGan=");
         var http = await ReadyGateway(port);
         var id = await Submit(http, new { height = 256, width = 256, steps = 8, tiling = "shifted", schedule = "halton", temperature = 1.0, seed = 17 });
 

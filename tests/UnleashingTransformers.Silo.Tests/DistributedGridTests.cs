@@ -30,7 +30,8 @@ public sealed class DistributedGridTests : GridTest
         Assert.Equal(expected, File.ReadAllBytes(P("grid.png")));
 
         // Through an Orleans client instead of HTTP: the same image.
-        Ut.Ok(ClientTls(Certificates), "submit", "--cluster", $"redis://{redis.Endpoint}", "--shape", "16x32", "--temp", "0.6", "--aggregate", "mean", "--seed", "7", "--out", P("client.png"));
+        Ut.Ok(ClientTls(Certificates), "submit", "--cluster", $"redis://{redis.Endpoint}", "--shape", "16x32", "--steps", "256", "--temp", "0.6", "--aggregate", "mean", "--seed", "7", "--out",
+            P("client.png"));
         Assert.Equal(expected, File.ReadAllBytes(P("client.png")));
         // The canvas spread its windows over both replicas.
         Assert.True(await Served(w1) > 0, w1.Output);
@@ -49,10 +50,10 @@ public sealed class DistributedGridTests : GridTest
         var prior = P($"prior/{(model == "sundae" ? "sundae" : "absorbing")}_ema_4.th");
         var expected = Embedded("16x24", 5, "--prior", prior, "--steps", "20", "--temp", "0.9");
         using var redis = new RedisServer();
-        using var w1 = WindowSilo(redis, $"Models:Prior={prior}");
-        using var w2 = WindowSilo(redis, $"Models:Prior={prior}");
+        using var w1 = WindowSilo(redis, $"Models:0:Prior={prior}");
+        using var w2 = WindowSilo(redis, $"Models:0:Prior={prior}");
         var port = Ports.Free();
-        using var canvas = CanvasSilo(redis, port, $"Models:Prior={prior}");
+        using var canvas = CanvasSilo(redis, port, $"Models:0:Prior={prior}");
         await ReadyGateway(port);
         Ut.Ok("submit", "--gateway", $"http://127.0.0.1:{port}", "--shape", "16x24", "--steps", "20", "--temp", "0.9", "--seed", "5", "--out", P("grid.png"));
         Assert.Equal(expected, File.ReadAllBytes(P("grid.png")));
@@ -63,14 +64,14 @@ public sealed class DistributedGridTests : GridTest
     [Fact]
     public async Task AWindowSiloKilledMidJobLosesNothing()
     {
-        var expected = Embedded("32x64", 11);
+        var expected = Embedded("32x64", 11, "--steps", "256");   // long enough to kill a silo in the middle
         using var redis = new RedisServer();
         using var w1 = WindowSilo(redis);
         using var w2 = WindowSilo(redis);
         var port = Ports.Free();
         using var canvas = CanvasSilo(redis, port);
         var http = await ReadyGateway(port);
-        var id = await Submit(http, new { height = 32, width = 64, seed = 11 });
+        var id = await Submit(http, new { height = 32, width = 64, seed = 11, steps = 256 });
         await WaitForStep(http, id, 40);
         Assert.Equal("running", await State(http, id));
         w2.Kill();
@@ -82,7 +83,7 @@ public sealed class DistributedGridTests : GridTest
     [Fact]
     public async Task ACanvasSiloKilledMidJobIsResumedByTheOtherFromItsLastSavedStep()
     {
-        var expected = Embedded("32x64", 13);
+        var expected = Embedded("32x64", 13, "--steps", "256");
         using var redis = new RedisServer();
         using var window = WindowSilo(redis);
         var (portA, portB) = (Ports.Free(), Ports.Free());
@@ -90,7 +91,7 @@ public sealed class DistributedGridTests : GridTest
         using var b = CanvasSilo(redis, portB, "Canvas:PersistEvery=8");
         var httpA = await ReadyGateway(portA);
         var httpB = await ReadyGateway(portB);
-        var id = await Submit(httpA, new { height = 32, width = 64, seed = 13 });
+        var id = await Submit(httpA, new { height = 32, width = 64, seed = 13, steps = 256 });
         // Jobs are placed at random over the canvas silos: find the one running it, and kill it.
         var runner = await RunnerOf(id, a, b);
         var (survivor, http) = runner == a ? (b, httpB) : (a, httpA);

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Testing;
 using Xunit;
 
@@ -37,7 +38,10 @@ public sealed class GatewayTests : GridTest
         Assert.Contains("limit of 4096", await BadRequest("""{"height":128,"width":128}"""));
         Assert.Contains("aggregate 'median'", await BadRequest("""{"height":16,"width":16,"aggregate":"median"}"""));
         Assert.Contains("smaller than the 8x8 window", await BadRequest("""{"height":4,"width":16}"""));
-        Assert.Contains("temperature", await BadRequest("""{"height":16,"width":16,"temperature":0}"""));
+        Assert.Contains("temperature must be > 0", await BadRequest("""{"height":16,"width":16,"temperature":0}"""));
+        // the models' settings by the spec's field names, not ut's flags
+        Assert.Contains("topK must be >= 0", await BadRequest("""{"height":16,"width":16,"topK":-1}"""));
+        Assert.Contains("proportion START[:END] must lie in (0, 1]", await BadRequest("""{"height":16,"width":16,"proportion":2}"""));
         Assert.Contains("window -8x-8", await BadRequest("""{"windowHeight":-8,"windowWidth":-8}"""));
         Assert.Contains("limit of 1024", await BadRequest("""{"height":16,"width":16,"steps":100000}"""));
         Assert.Contains("colour", await BadRequest("""{"height":16,"width":16,"colour":"red"}"""));
@@ -45,26 +49,22 @@ public sealed class GatewayTests : GridTest
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("jobs/0123456789abcdef")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("jobs/..%2F..%2Fetc")).StatusCode);
 
-        // A job: accepted, followed to the end, its image the embedded run's.
+        // A job: accepted, followed to the end (the spec's default steps), its image the embedded run's.
         var created = await http.PostAsJsonAsync("jobs", new { height = 16, width = 32, seed = 21, temperature = 0.6 });
         Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
         var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
         Assert.Equal($"/jobs/{id}", created.Headers.Location?.ToString());
-        var seen = new HashSet<int>();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await State(http, id) != "done" && DateTime.UtcNow < deadline)
-        {
-            seen.Add(await Step(http, id));
-            await Task.Delay(20);
-        }
-        Assert.Equal(256, await Step(http, id));
-        Assert.Contains(seen, s => s is > 0 and < 256); // progress was visible on the way
+        await WaitForState(http, id, "done", 60);
+        Assert.Equal(new CanvasJobSpec().Steps, await Step(http, id));
         Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
         Assert.Equal(HttpStatusCode.Conflict, (await http.DeleteAsync($"jobs/{id}")).StatusCode);
 
-        // A long job: no image while it runs; cancelled, it stops and never gets one.
-        var bigId = await Submit(http, new { height = 64, width = 64, seed = 1 });
+        // A long job: its progress visible on the way, no image while it runs; cancelled, it stops and never gets one.
+        // (Progress is watched here, not on the small job above, which a fast machine finishes between two polls.)
+        var bigId = await Submit(http, new { height = 64, width = 64, seed = 1, steps = 256 });
         await WaitForState(http, bigId, "running", 30);
+        await WaitForStep(http, bigId, 1, 30);
+        Assert.InRange(await Step(http, bigId), 1, 255);
         var early = await http.GetAsync($"jobs/{bigId}/image");
         Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
         Assert.Contains("is running", await early.Content.ReadAsStringAsync());
@@ -194,7 +194,7 @@ public sealed class GatewayTests : GridTest
         // A key twice, or in another case, means nothing for sure: refused, with a body saying so (it was a 500).
         Assert.Contains("duplicate", await Refused(id, """{"region":"0:4,0:4","seed":1,"seed":2}""", HttpStatusCode.BadRequest), StringComparison.OrdinalIgnoreCase);
         Assert.Contains("Seed", await Refused(id, """{"region":"0:4,0:4","Seed":1}""", HttpStatusCode.BadRequest));
-        var running = await Submit(http, new { height = 64, width = 64, seed = 1 });
+        var running = await Submit(http, new { height = 64, width = 64, seed = 1, steps = 256 });
         await WaitForState(http, running, "running", 30);
         Assert.Contains("only a done job", await Refused(running, """{"region":"0:4,0:4"}""", HttpStatusCode.Conflict));
         await http.DeleteAsync($"jobs/{running}");
@@ -206,7 +206,9 @@ public sealed class GatewayTests : GridTest
         var port = Ports.Free();
         using var silo = UtProcess.Silo(Embedded(port));
         var http = await ReadyGateway(port);
-        var id = await Submit(http, new { height = 16, width = 24, seed = 3, steps = 24 });
+        // 128 steps: long enough (about 2 s here) that the 200 ms event poll sees several; at 24 an idle machine
+        // finished the job between two polls.
+        var id = await Submit(http, new { height = 16, width = 24, seed = 3, steps = 128 });
         var early = await http.GetByteArrayAsync($"jobs/{id}/preview.png");
 
         // The event stream: a status event per change, steps never going back, the last one "done".
@@ -227,7 +229,7 @@ public sealed class GatewayTests : GridTest
         var steps = events.Select(e => e.GetProperty("step").GetInt32()).ToList();
         Assert.Equal(steps.Order(), steps);
         Assert.True(events.Count >= 3, $"{events.Count} events");
-        Assert.Equal(24, steps[^1]);
+        Assert.Equal(128, steps[^1]);
         Assert.Equal(384, events[^1].GetProperty("revealed").GetInt64());
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("jobs/0123456789abcdef/events")).StatusCode);
 
@@ -308,7 +310,8 @@ public sealed class GatewayTests : GridTest
         var port = Ports.Free();
         using var silo = UtProcess.Silo(Embedded(port, canvas: new { MaxPending = 1, KeepFinished = 1 }));
         var http = await ReadyGateway(port);
-        var first = await Submit(http, new { height = 8, width = 8, steps = 16, seed = 1 });
+        // The first job long enough to be unfinished at the second POST (8x8 at 16 steps was done before it in CI).
+        var first = await Submit(http, new { height = 32, width = 64, steps = 256, seed = 1 });
         var full = await http.PostAsJsonAsync("jobs", new { height = 8, width = 8, steps = 16, seed = 2 });
         Assert.Equal((HttpStatusCode)429, full.StatusCode);
         Assert.NotNull(full.Headers.RetryAfter);
@@ -328,11 +331,11 @@ public sealed class GatewayTests : GridTest
     [Fact]
     public async Task SIGTERMSavesARunningJobWhereItIsAndARestartFinishesIt()
     {
-        var expected = Embedded("32x64", 13);
+        var expected = Embedded("32x64", 13, "--steps", "256");
         var port = Ports.Free();
         // PersistEvery far beyond the job: only the drain itself can have saved the canvas.
         var config = Embedded(port, canvas: new { PersistEvery = 100000 });
-        var id = await StopMidJob(config, port, new { height = 32, width = 64, seed = 13 }, 40, silo =>
+        var id = await StopMidJob(config, port, new { height = 32, width = 64, seed = 13, steps = 256 }, 40, silo =>
         {
             silo.Terminate();
             Assert.Equal(0, silo.WaitForExit(30));
@@ -350,8 +353,9 @@ public sealed class GatewayTests : GridTest
     {
         var port = Ports.Free();
         var config = Embedded(port, canvas: new { PersistEvery = 4 });
-        var id = await StopMidJob(config, port, new { height = 32, width = 64, seed = 3 }, 10, silo => silo.Kill());
-        var state = Directory.GetFiles(P("state/grains/job")).Single(f => f.Contains(id));
+        var id = await StopMidJob(config, port, new { height = 32, width = 64, seed = 3, steps = 256 }, 10, silo => silo.Kill());
+        // the job's state file, not a write the kill cut short (AtomicFile's ".NAME.PID.GUID.tmp" beside it)
+        var state = Directory.GetFiles(P("state/grains/job")).Single(f => f.Contains(id) && !Path.GetFileName(f).StartsWith('.'));
         File.WriteAllText(state, "{ not a job"); // garbage where the job's saved canvas was
 
         using var restarted = UtProcess.Silo(config);
@@ -370,7 +374,7 @@ public sealed class GatewayTests : GridTest
         var port = Ports.Free();
         using var silo = UtProcess.Silo(Embedded(port));
         var http = await ReadyGateway(port);
-        using var submit = new UtProcess(null, "submit", "--gateway", $"http://127.0.0.1:{port}", "--shape", "64x64", "--out", P("x.png"));
+        using var submit = new UtProcess(null, "submit", "--gateway", $"http://127.0.0.1:{port}", "--shape", "64x64", "--steps", "256", "--out", P("x.png"));
         var id = submit.WaitFor("accepted by").Split(' ')[2];
         await WaitForState(http, id, "running", 30);
         submit.Interrupt();

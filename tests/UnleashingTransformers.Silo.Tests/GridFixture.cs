@@ -19,7 +19,7 @@ public abstract class GridTest : TempDirTest
     protected string Config(string name, object settings)
     {
         var doc = JsonSerializer.SerializeToNode(settings)!.AsObject();
-        doc["Models"] ??= new System.Text.Json.Nodes.JsonObject { ["Prior"] = Prior, ["VqGan"] = VqGan };
+        doc["Models"] ??= new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["Name"] = "terrain", ["Prior"] = Prior, ["VqGan"] = VqGan });
         doc["StateDirectory"] ??= P("state");
         doc["Threads"] ??= 1;
         // Each embedded silo its own Orleans ports, so tests can run side by side.
@@ -170,11 +170,17 @@ public abstract class GridTest : TempDirTest
     /// <summary>A window silo's count of canvas tiles decoded, from its ops port's metrics.</summary>
     protected Task<long> Decoded(UtProcess silo) => Counter(silo, "ut_decode_tiles_total");
 
-    private async Task<long> Counter(UtProcess silo, string name)
+    /// <summary>How often a window silo loaded and unloaded <paramref name="model"/>, from its ops port's metrics.</summary>
+    protected async Task<(long loads, long unloads)> ModelChurn(UtProcess silo, string model) =>
+        (await Counter(silo, "ut_model_loads_total", model), await Counter(silo, "ut_model_unloads_total", model));
+
+    /// <summary>A counter from a silo's ops port's metrics, summed over its series (those of <paramref name="model"/>).</summary>
+    private async Task<long> Counter(UtProcess silo, string name, string? model = null)
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_opsPorts[silo]}") };
         var metrics = await http.GetStringAsync("metrics");
         return System.Text.RegularExpressions.Regex.Matches(metrics, $@"^{name}(\{{[^}}]*\}})? (\d+)", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Where(m => model is null || m.Groups[1].Value.Contains($"ut_model=\"{model}\"", StringComparison.Ordinal))
             .Sum(m => long.Parse(m.Groups[2].Value));
     }
 }

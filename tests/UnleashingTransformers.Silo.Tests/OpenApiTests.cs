@@ -18,7 +18,7 @@ public sealed class OpenApiTests : GridTest
         ("/jobs", "post"), ("/jobs", "get"), ("/jobs/{id}", "get"), ("/jobs/{id}", "delete"), ("/jobs/{id}/edit", "post"),
         ("/jobs/{id}/image", "get"), ("/jobs/{id}/image", "head"), ("/jobs/{id}/preview.png", "get"), ("/jobs/{id}/image.dzi", "get"),
         ("/jobs/{id}/image_files/{level}/{tile}", "get"), ("/jobs/{id}/events", "get"), ("/healthz", "get"), ("/readyz", "get"),
-        ("/session", "post"), ("/session", "delete"),
+        ("/session", "post"), ("/session", "delete"), ("/models", "get"), ("/defaults", "get"),
     ];
 
     [Fact]
@@ -62,6 +62,8 @@ public sealed class OpenApiTests : GridTest
         var missing = await http.GetAsync("jobs/0123456789abcdef");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Fits(JsonDocument.Parse(await missing.Content.ReadAsStringAsync()).RootElement, Schema("/jobs/{id}", "get", "404"), schemas, "GET /jobs/{id} 404");
+        Fits(JsonDocument.Parse(await http.GetStringAsync("models")).RootElement, Schema("/models", "get", "200"), schemas, "GET /models");
+        Fits(JsonDocument.Parse(await http.GetStringAsync("defaults?preset=reference")).RootElement, Schema("/defaults", "get", "200"), schemas, "GET /defaults");
         // The document's enum for a job's state is what the API writes.
         Assert.Contains("resuming", schemas.GetProperty("JobState").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
     }

@@ -11,6 +11,7 @@ public sealed class OpsPortTests : GridTest
 {
     /// <summary>The window queue depth as Prometheus names it (the autoscaler's query in deploy/k8s uses it).</summary>
     public const string QueueDepthMetric = "ut_window_queue_depth";
+    public const string QueueAgeMetric = "ut_window_queue_age_seconds";
 
     [Fact]
     public async Task AWindowSiloAnswersProbesOpenlyAndMetricsOnlyWithTheToken()
@@ -30,7 +31,10 @@ public sealed class OpsPortTests : GridTest
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "wrong");
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("metrics")).StatusCode);
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "m3trics");
-        Assert.Contains($"{QueueDepthMetric}{{", await http.GetStringAsync("metrics"));
+        // The queues are measured per model (what an autoscaler scales a model's window silos on).
+        var metrics = await http.GetStringAsync("metrics");
+        Assert.Matches($"(?m)^{QueueDepthMetric}{{[^}}]*ut_model=\"terrain\"[^}}]*}} 0", metrics);
+        Assert.Matches($"(?m)^{QueueAgeMetric}{{[^}}]*ut_model=\"terrain\"[^}}]*}} 0", metrics);
         // The ops port serves nothing of the gateway's, even with its token.
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("jobs")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("dashboard/")).StatusCode);
@@ -45,7 +49,7 @@ public sealed class OpsPortTests : GridTest
         Assert.True(served.Success && int.Parse(served.Groups[1].Value) > 0, "ut_window_requests_total missing or zero");
         // A gateway silo serves its metrics on its ops port (on loopback: no token), not on the API's port.
         using var plain = new HttpClient();
-        Assert.Contains($"{QueueDepthMetric}{{", await plain.GetStringAsync($"http://127.0.0.1:{canvasOps}/metrics"));
+        Assert.Contains("ut_canvas_tokens_total{", await plain.GetStringAsync($"http://127.0.0.1:{canvasOps}/metrics"));
         Assert.Equal(HttpStatusCode.NotFound, (await plain.GetAsync($"http://127.0.0.1:{gateway}/metrics")).StatusCode);
     }
 }

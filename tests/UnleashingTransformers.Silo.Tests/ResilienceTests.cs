@@ -15,14 +15,14 @@ public sealed class ResilienceTests : GridTest
     [Fact]
     public async Task AJobRidesOutA20SecondRedisOutageAndGivesTheSameBytes()
     {
-        var expected = Embedded("32x64", 21);
+        var expected = Embedded("32x64", 21, "--steps", "256");   // long enough to outlast an outage
         using var redis = new RedisServer(persistDir: P("redis"));
         using var window = WindowSilo(redis);
         var (port, ops) = (Ports.Free(), Ports.Free());
         using var canvas = CanvasSilo(redis, port, "Canvas:PersistEvery=4", $"Ops:Port={ops}");
         var http = await ReadyGateway(port);
         using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ops}"), Timeout = TimeSpan.FromSeconds(5) };
-        var id = await Submit(http, new { height = 32, width = 64, seed = 21 });
+        var id = await Submit(http, new { height = 32, width = 64, seed = 21, steps = 256 });
         await WaitForStep(http, id, 24);
 
         redis.Stop();
@@ -71,7 +71,7 @@ public sealed class ResilienceTests : GridTest
     [RootFact]
     public async Task AJobRidesOutAFullStateVolumeAndGivesTheSameBytes()
     {
-        var expected = Embedded("32x64", 23);
+        var expected = Embedded("32x64", 23, "--steps", "256");
         var state = P("state");
         Directory.CreateDirectory(state);
         Assert.True(Mount.Tmpfs(state, 64) == 0, $"mount -t tmpfs {state} failed");
@@ -81,7 +81,7 @@ public sealed class ResilienceTests : GridTest
             using (var silo = UtProcess.Silo(Config("silo.json", new { Roles = new[] { "window", "canvas", "gateway" }, Gateway = new { Port = port }, Canvas = new { PersistEvery = 4 } })))
             {
                 var http = await ReadyGateway(port);
-                var id = await Submit(http, new { height = 32, width = 64, seed = 23 });
+                var id = await Submit(http, new { height = 32, width = 64, seed = 23, steps = 256 });
                 await WaitForStep(http, id, 24);
                 // The volume full: every state save fails (ENOSPC) while this file is there.
                 var filler = Path.Combine(state, "filler");

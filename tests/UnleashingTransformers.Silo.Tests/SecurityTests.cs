@@ -8,6 +8,7 @@ using Orleans.Configuration;
 using StackExchange.Redis;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Testing;
 using Xunit;
 
@@ -99,7 +100,9 @@ public sealed class SecurityTests : GridTest
             () => grains.GetGrain<IJobIndexGrain>(0).RemoveAsync(status.Id),
             () => grains.GetGrain<IJobIndexGrain>(0).AdmitAsync("x", JobPriority.Interactive),
             () => grains.GetGrain<IWindowReplicaGrain>(replica).StatusAsync(),
-            () => grains.GetGrain<IWindowReplicaGrain>(replica).ReloadAsync("/etc/passwd"),
+            () => grains.GetGrain<IWindowReplicaGrain>(replica).EvaluateAsync(new ModelKey("terrain", ModelVersion.OfFile(Prior)), WindowFlow.Anonymous, []),
+            // A model pointing the silos at any file would be theirs to load: publishing is the trainer's, inside.
+            () => grains.GetGrain<IModelRegistryGrain>(0).PublishAsync(new PublishedModel("terrain", "/etc/passwd", "", "0123456789abcdef", DateTimeOffset.UtcNow)),
         };
         foreach (var call in refusals) Assert.Contains("is not open to clients", (await Assert.ThrowsAnyAsync<Exception>(call)).Message);
         // Ids are the cluster's kind: markup is no job id (it would have reached every viewer's page).
@@ -138,7 +141,8 @@ public sealed class SecurityTests : GridTest
         Assert.Contains("Cluster:Tls:KeyFile is not set", Ut.Fails([.. offLoopback, $"Cluster:Tls:CaFile={Certificates}/ca.pem", $"Cluster:Tls:CertificateFile={Certificates}/silo.pem"]));
         // A certificate the CA did not issue is refused before anything starts.
         var other = MakeCertificates("issuer");
-        Assert.Contains("not issued by the CA", Ut.Fails([.. offLoopback, $"Cluster:Tls:CaFile={Certificates}/ca.pem", $"Cluster:Tls:CertificateFile={other}/silo.pem", $"Cluster:Tls:KeyFile={other}/silo.key"]));
+        Assert.Contains("not issued by the CA", Ut.Fails([.. offLoopback, $"Cluster:Tls:CaFile={Certificates}/ca.pem", $"Cluster:Tls:CertificateFile={other}/silo.pem",
+            $"Cluster:Tls:KeyFile={other}/silo.key"]));
         Assert.Contains("exists already", Ut.Fails("certs", "--out", Certificates));
     }
 }

@@ -19,8 +19,10 @@ public sealed class WebPageTests : GridTest
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run deploy/bootstrap.sh (it installs Debian's chromium)");
         Directory.CreateDirectory(Shots);
         var port = Ports.Free();
-        using var silo = UtProcess.Silo(Config("silo.json", new { Roles = new[] { "window", "canvas", "gateway" }, Gateway = new { Port = port } }));
-        await ReadyGateway(port);
+        // Two models (the bundled one under two names): the page offers both, the first selected.
+        var models = new[] { new { Name = "terrain", Prior, VqGan }, new { Name = "terrain-b", Prior, VqGan } };
+        using var silo = UtProcess.Silo(Config("silo.json", new { Roles = new[] { "window", "canvas", "gateway" }, Models = models, Gateway = new { Port = port } }));
+        var http = await ReadyGateway(port);
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
         var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1400, Height = 1100 } });
@@ -28,14 +30,26 @@ public sealed class WebPageTests : GridTest
         page.PageError += (_, e) => errors.Add(e);
         await page.GotoAsync($"http://127.0.0.1:{port}/");
         Assert.Equal("Unleashing Transformers: canvas jobs", await page.TitleAsync());
+        // The form starts from the gateway's defaults, the job spec's own (no values in the page's HTML).
+        await page.WaitForFunctionAsync("() => document.body.dataset.defaults === 'loaded'");
+        Assert.Equal(["32", "1", "shifted", "halton"], await page.EvaluateAsync<string[]>(
+            "() => ['steps', 'temperature', 'tiling', 'schedule'].map(n => document.querySelector(`#job-form [name=${n}]`).value)"));
 
         // A job from the form: its view opens, status events arrive, the preview is redrawn as tokens are revealed.
         await page.FillAsync("input[name=height]", "24");
         await page.FillAsync("input[name=width]", "48");
         await page.FillAsync("input[name=steps]", "96");
         await page.SelectOptionAsync("select[name=schedule]", "reciprocal");
+        await page.WaitForFunctionAsync("() => document.getElementById('model').options.length === 2");
+        Assert.Equal(["terrain", "terrain-b (not loaded)"], await page.EvaluateAsync<string[]>("() => [...document.getElementById('model').options].map(o => o.textContent)"));
+        Assert.Equal("terrain", await page.InputValueAsync("#model"));
+        await page.SelectOptionAsync("#model", "terrain-b");
         await page.ClickAsync("#submit");
         await page.WaitForFunctionAsync("() => Number(document.body.dataset.events ?? 0) >= 3 && document.getElementById('job-state').textContent === 'running'");
+        // The job runs on the model chosen: the window silo loaded it for the job.
+        var chosen = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("models")).RootElement.GetProperty("models").EnumerateArray()
+            .Single(m => m.GetProperty("name").GetString() == "terrain-b");
+        Assert.NotEmpty(chosen.GetProperty("loaded").EnumerateArray());
         await page.ScreenshotAsync(new() { Path = Path.Combine(Shots, "job-running.png") });
         var id = await page.TextContentAsync("#job-id");
         Assert.Matches("^[0-9a-f]{16}$", id);
@@ -124,7 +138,11 @@ public sealed class WebPageTests : GridTest
                 await route.FulfillAsync(new() { Response = real });
                 return;
             }
-            var body = System.Text.Json.JsonSerializer.Serialize(new { total = 1, offset = 0, jobs = new[] { new { id = markup, state = "done<b>x</b>", step = 1, steps = 1, revealed = 1, total = 1 } } });
+            var body = System.Text.Json.JsonSerializer.Serialize(new
+            {
+                total = 1, offset = 0, jobs = new[] { new { id = markup, state = "done<b>x</b>", step = 1, steps = 1, revealed = 1,
+                total = 1 } }
+            });
             await route.FulfillAsync(new() { Status = 200, ContentType = "application/json", Body = body });
         });
         await page.GotoAsync($"http://127.0.0.1:{port}/");

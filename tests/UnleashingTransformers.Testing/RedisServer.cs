@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace UnleashingTransformers.Testing;
 
@@ -77,31 +75,5 @@ public sealed class RedisServer : IDisposable
         if (!_process.HasExited) _process.Kill();
         _process.WaitForExit(10_000);
         _process.Dispose();
-    }
-}
-
-public static class Ports
-{
-    public static int Free()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
-    public static bool Listening(int port)
-    {
-        try
-        {
-            using var c = new TcpClient();
-            c.Connect(IPAddress.Loopback, port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 }

@@ -28,6 +28,7 @@ typedef struct ut_tensor ut_tensor;       /* an at::Tensor (may be undefined) */
 typedef struct ut_op ut_op;               /* a dispatcher operator handle */
 typedef struct ut_generator ut_generator; /* an at::Generator */
 typedef struct ut_module ut_module;       /* a TorchScript module (torch::jit::Module) */
+typedef struct ut_group ut_group;         /* a c10d process group (Gloo) */
 
 /* Tags of ut_value. */
 enum {
@@ -135,6 +136,17 @@ UT_API void ut_module_free(ut_module* m);
 UT_API int ut_module_call(ut_module* m, const char* method, const ut_value* args,
                           const char* const* names, int32_t nargs, ut_value* outs, int32_t cap,
                           int32_t* nouts);
+
+/* ---- collectives (c10d over Gloo) ---- */
+/* Joins rank `rank` of `world` processes meeting at the TCP store on host:port, which rank 0
+ * serves; waits up to timeout_ms for the others. Without libgloo-dev at build time: an error. */
+UT_API int ut_group_create(const char* host, int32_t port, int32_t rank, int32_t world,
+                           int32_t timeout_ms, ut_group** out);
+/* Sums the n tensors over the group's ranks, in place (every rank gives the same shapes in the same
+ * order), and returns when done. */
+UT_API int ut_group_allreduce_sum(ut_group* g, ut_tensor* const* tensors, int32_t n);
+UT_API int ut_group_barrier(ut_group* g);
+UT_API void ut_group_free(ut_group* g);
 
 /* ---- images (libvips) ---- */
 UT_API const char* ut_vips_version(void);

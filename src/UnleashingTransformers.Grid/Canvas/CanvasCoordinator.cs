@@ -74,7 +74,8 @@ public sealed class CanvasCoordinator
     public CanvasCoordinator(IWindowPool pool, CanvasOptions options, long[]? tokens = null, int step = 0, bool[]? unknown = null)
     {
         if (options.WindowHeight * options.WindowWidth != pool.WindowLength)
-            throw new ArgumentException($"window {options.WindowHeight}x{options.WindowWidth} holds {options.WindowHeight * options.WindowWidth} tokens but the prior's block size is {pool.WindowLength}");
+            throw new ArgumentException($"window {options.WindowHeight}x{options.WindowWidth} holds {options.WindowHeight * options.WindowWidth} tokens but the prior's block size is " +
+                $"{pool.WindowLength}");
         _pool = pool;
         Options = options;
         Tiling = new WindowTiling(options.Height, options.Width, options.WindowHeight, options.WindowWidth, options.StrideH, options.StrideW);
@@ -83,7 +84,8 @@ public sealed class CanvasCoordinator
             if (options.Order == RevealOrder.Raster) throw new ArgumentException("tiling shifted is for the parallel order; the raster order is the reference's stride-1 windows");
             Shifted = new ShiftedTiling(options.Height, options.Width, options.WindowHeight, options.WindowWidth, options.Seed);
         }
-        if (options.Order == RevealOrder.Raster && pool.Corruption != Corruption.Absorbing) throw new ArgumentException("order raster reveals one token a step: it is for absorbing priors, not for a refining (sundae) one");
+        if (options.Order == RevealOrder.Raster
+            && pool.Corruption != Corruption.Absorbing) throw new ArgumentException("order raster reveals one token a step: it is for absorbing priors, not for a refining (sundae) one");
         _step = options.Order == RevealOrder.Raster
             ? new RevealStep(new RasterRevealSchedule(options.Cells), options.Sampling.Checked())
             : options.Schedule.Step(pool.Corruption, options.Sampling, options.Steps, options.Height, options.Width);

@@ -5,6 +5,7 @@ using Orleans.Storage;
 using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
+using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Grid.Storage;
 using UnleashingTransformers.Grid.Telemetry;
 using UnleashingTransformers.Models.Sampling;
@@ -21,7 +22,8 @@ namespace UnleashingTransformers.Grid.Grains;
 /// minutes; a running one keeps itself active.
 /// </summary>
 [RandomPlacement, CollectionAgeLimit(Minutes = 2)]
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "its CancellationTokenSources have no timer or wait handle: nothing to release, and the run may still read them after deactivation")]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001",
+    Justification = "its CancellationTokenSources have no timer or wait handle: nothing to release, and the run may still read them after deactivation")]
 public sealed class CanvasJobGrain(
     [PersistentState("job", CanvasRuntime.Storage)] IPersistentState<CanvasJobState> job,
     CanvasRuntime runtime, ILogger<CanvasJobGrain> log) : Grain, ICanvasJobGrain, IRemindable
@@ -62,21 +64,26 @@ public sealed class CanvasJobGrain(
     {
         if (Exists) return Status();
         if (!JobIds.Valid(Id)) throw new ArgumentException($"job id of {Id.Length} characters: expected 1 to {JobIds.MaxLength} letters, digits or '-'");
-        var options = runtime.Options(spec);
-        var model = runtime.Prior.Version;
-        await runtime.CheckCapacityAsync(options);
-        long[]? tokens = null;
+        // An edit: the source's canvas with the region masked, generated on the source's model and weights.
+        FinishedCanvas? from = null;
         if (spec.Source is { } source)
         {
-            // An edit: the source's canvas with the region masked, generated on the source's weights.
-            var from = await GrainFactory.GetGrain<ICanvasJobGrain>(source).CanvasAsync()
+            from = await GrainFactory.GetGrain<ICanvasJobGrain>(source).CanvasAsync()
                 ?? throw new ArgumentException($"job {source} is not a done job: only a finished canvas can be edited");
-            if (from.Tokens.Length != options.Cells)
-                throw new ArgumentException($"job {source} is {from.Spec.Height}x{from.Spec.Width} tokens: an edit keeps its shape");
-            var region = TokenRegion.Parse(spec.Region!, options.Height, options.Width, "region");
-            tokens = TokenMask.Apply(from.Tokens, region.Mask(options.Height, options.Width), runtime.Prior.MaskId);
-            model = from.Model;
+            if (spec.Model is { } named && named != from.Model.Name)
+                throw new ArgumentException($"job {source} was made with model {from.Model.Name}: an edit keeps its model (leave out model {named})");
         }
+        var (model, prior) = from is null ? await runtime.Models.ResolveAsync(spec.Model) : (from.Model, await runtime.Models.PriorAsync(from.Model));
+        var options = runtime.Options(spec, prior);
+        long[]? tokens = null;
+        if (from is not null)
+        {
+            if (from.Tokens.Length != options.Cells)
+                throw new ArgumentException($"job {spec.Source} is {from.Spec.Height}x{from.Spec.Width} tokens: an edit keeps its shape");
+            var region = TokenRegion.Parse(spec.Region!, options.Height, options.Width);
+            tokens = TokenMask.Apply(from.Tokens, region.Mask(options.Height, options.Width), prior.MaskId);
+        }
+        await runtime.CheckCapacityAsync(options, model);
         // The index admits the job (the pending-queue bound) whoever submits it: every job is in the list,
         // under its retention rules; a job that does not start after all leaves it again.
         var index = GrainFactory.GetGrain<IJobIndexGrain>(0);
@@ -85,7 +92,7 @@ public sealed class CanvasJobGrain(
             throw new JobQueueFullException($"too many {priority.ToString().ToLowerInvariant()} jobs are waiting or running (Canvas:MaxPending): try again later");
         try
         {
-            await StartAsync(spec, options, model, tokens);
+            await StartAsync(spec, options, model, prior, tokens);
         }
         catch
         {
@@ -95,19 +102,22 @@ public sealed class CanvasJobGrain(
         return Status();
     }
 
-    private async Task StartAsync(CanvasJobSpec spec, CanvasOptions options, string model, long[]? tokens)
+    private async Task StartAsync(CanvasJobSpec spec, CanvasOptions options, ModelKey model, PriorInfo prior, long[]? tokens)
     {
         var now = DateTimeOffset.UtcNow;
         job.State = new CanvasJobState
         {
-            Spec = spec, Model = model, State = JobState.Queued, Steps = CanvasRuntime.TotalSteps(options), Total = options.Cells,
-            Tokens = tokens, Revealed = tokens?.Count(t => t != runtime.Prior.MaskId) ?? 0, Created = now, Updated = now,
+            Spec = spec, Model = model.Version, ModelName = model.Name, State = JobState.Queued, Steps = CanvasRuntime.TotalSteps(options), Total = options.Cells,
+            Tokens = tokens, Revealed = tokens?.Count(t => t != prior.MaskId) ?? 0, Created = now, Updated = now,
         };
         await job.WriteStateAsync();
         // The safety net: a job whose silo died is woken within a reminder period even if no kick reaches it.
         await this.RegisterOrUpdateReminder(KeepAlive, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         StartLoop();
     }
+
+    /// <summary>The job's model and weights version (a job saved before models had names: the silo's default).</summary>
+    private ModelKey Model => new(S.ModelName.Length > 0 ? S.ModelName : runtime.Models.Catalog.Default, S.Model);
 
     public Task<JobStatus?> StatusAsync()
     {
@@ -134,7 +144,7 @@ public sealed class CanvasJobGrain(
     public async Task<OutputInfo?> OutputAsync(string file)
     {
         if (file == Preview) return await PreviewAsync() is { } preview ? new OutputInfo(preview.bytes.Length, preview.etag, "image/png") : null;
-        if (!Exists || S.State != JobState.Done || runtime.OutputFile(Id, file) is not { } path) return null;
+        if (!Exists || S.State != JobState.Done || runtime.Images.OutputFile(Id, file) is not { } path) return null;
         var info = new FileInfo(path);
         return info.Exists ? new OutputInfo(info.Length, FileTag(info), ContentType(file)) : null;
     }
@@ -150,7 +160,7 @@ public sealed class CanvasJobGrain(
             var from = (int)Math.Min(offset, preview.bytes.Length);
             return preview.bytes.AsSpan(from, Math.Min(count, preview.bytes.Length - from)).ToArray();
         }
-        if (!Exists || S.State != JobState.Done || runtime.OutputFile(Id, file) is not { } path) return null;
+        if (!Exists || S.State != JobState.Done || runtime.Images.OutputFile(Id, file) is not { } path) return null;
         try
         {
             await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, useAsync: true);
@@ -185,15 +195,15 @@ public sealed class CanvasJobGrain(
         var (step, revealed) = (_canvas?.Step ?? S.Step, _canvas?.Revealed ?? S.Revealed);
         var etag = $"\"p{step}-{revealed}\"";
         if (_previews.Count > 0 && _previews[^1].etag == etag) return _previews[^1];
-        var tokens = _canvas?.Tokens ?? S.Tokens ?? Enumerable.Repeat((long)runtime.Prior.MaskId, spec.Height * spec.Width).ToArray();
-        var preview = (await runtime.PreviewAsync(tokens, spec.Height, spec.Width), etag);
+        var tokens = _canvas?.Tokens ?? S.Tokens ?? Enumerable.Repeat((long)(await runtime.Models.PriorAsync(Model)).MaskId, spec.Height * spec.Width).ToArray();
+        var preview = (await runtime.PreviewAsync(Model, tokens, spec.Height, spec.Width), etag);
         _previews.Add(preview);
         if (_previews.Count > 4) _previews.RemoveAt(0);
         return preview;
     }
 
     public Task<FinishedCanvas?> CanvasAsync() =>
-        Task.FromResult(Exists && S.State == JobState.Done && S.Tokens is { } tokens ? new FinishedCanvas(S.Spec!, S.Model, tokens) : null);
+        Task.FromResult(Exists && S.State == JobState.Done && S.Tokens is { } tokens ? new FinishedCanvas(S.Spec!, Model, tokens) : null);
 
     public async Task ForgetAsync()
     {
@@ -201,7 +211,7 @@ public sealed class CanvasJobGrain(
         await UnregisterAsync();
         // The record goes first: whoever finds the image gone finds the job gone too.
         await job.ClearStateAsync();
-        runtime.DeleteImages(Id);
+        runtime.Images.Delete(Id);
         // Not awaited: the index may be the caller (retention), waiting on this very call.
         GrainFactory.GetGrain<IJobIndexGrain>(0).RemoveAsync(Id).Ignore();
         DeactivateOnIdle();
@@ -310,17 +320,19 @@ public sealed class CanvasJobGrain(
 
     /// <summary>The cells a job generates: an edit's region, else all (a refining prior's resumed canvas no longer shows them as masks).</summary>
     private static bool[] Generated(CanvasJobSpec spec, CanvasOptions options) => spec.Region is { } region
-        ? TokenRegion.Parse(region, options.Height, options.Width, "region").Mask(options.Height, options.Width)
+        ? TokenRegion.Parse(region, options.Height, options.Width).Mask(options.Height, options.Width)
         : Enumerable.Repeat(true, options.Cells).ToArray();
 
     private async Task StepsAsync()
     {
-        var options = runtime.Options(S.Spec!);
+        var prior = await runtime.Models.PriorAsync(Model);
+        var options = runtime.Options(S.Spec!, prior);
         using var activity = GridTelemetry.Source.StartActivity("canvas.job");
         activity?.SetTag("ut.job", Id);
+        activity?.SetTag("ut.model", Model.ToString());
         activity?.SetTag("ut.shape", $"{options.Height}x{options.Width}");
         activity?.SetTag("ut.resumed_at", S.Step);
-        var replicas = runtime.Replicas(S.Model, new WindowFlow(Id, JobPriorities.Of(S.Spec!)));
+        var replicas = runtime.Models.Replicas(Model, prior, new WindowFlow(Id, JobPriorities.Of(S.Spec!)));
         _canvas = new CanvasCoordinator(replicas.Pool, options, S.Tokens, S.Step, S.Step > 0 ? Generated(S.Spec!, options) : null);
         Console.WriteLine(S.Step > 0 ? $"silo: job {Id} resuming at step {S.Step}" : $"silo: job {Id} started");
         await SaveAsync(JobState.Running);
@@ -341,7 +353,7 @@ public sealed class CanvasJobGrain(
         await SaveAsync(JobState.Running);
         // The render is no request either, and takes minutes at 1024x1024 tokens on CPU replicas.
         DelayDeactivation(TimeSpan.FromHours(2));
-        await runtime.RenderAsync(replicas, _canvas.Tokens, options, runtime.ImagePath(Id), vqgan => new ImageParameters(S.Model, vqgan, S.Spec!), _stop.Token);
+        await runtime.RenderAsync(Model, replicas, _canvas.Tokens, options, runtime.Images.ImagePath(Id), vqgan => new ImageParameters(S.Model, vqgan, S.Spec!), _stop.Token);
         // Idle from here on: collected as any finished job is.
         DelayDeactivation(TimeSpan.Zero);
         // The tokens stay with the done job (8 bytes a token): edits start from them.

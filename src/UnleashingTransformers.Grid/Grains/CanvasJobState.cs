@@ -2,7 +2,7 @@ using UnleashingTransformers.Grid.Jobs;
 
 namespace UnleashingTransformers.Grid.Grains;
 
-/// <summary>A canvas job as saved at step boundaries: the request, the weights version it is generated
+/// <summary>A canvas job as saved at step boundaries: the request, the model and weights version it is generated
 /// with, and the tokens after <see cref="Step"/> steps (kept once done: an edit starts from them; dropped when a job fails or is cancelled).</summary>
 [GenerateSerializer]
 public sealed class CanvasJobState
@@ -19,4 +19,6 @@ public sealed class CanvasJobState
     [Id(9)] public DateTimeOffset Created { get; set; }
     [Id(10)] public DateTimeOffset Updated { get; set; }
     [Id(11)] public bool CancelRequested { get; set; }
+    /// <summary>The model's name (empty in jobs saved before models had names: the silo's default).</summary>
+    [Id(12)] public string ModelName { get; set; } = "";
 }

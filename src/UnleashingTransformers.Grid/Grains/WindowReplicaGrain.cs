@@ -7,48 +7,38 @@ using UnleashingTransformers.Grid.Replicas;
 namespace UnleashingTransformers.Grid.Grains;
 
 /// <summary>
-/// One model replica, keyed <c>"{silo}/{slot}"</c> and pinned to that silo. Reentrant: calls from many
-/// canvases enter while a batch runs, and the slot's thread batches them. Never collected while its
-/// silo lives, never moved.
+/// One model replica slot, keyed <c>"{silo}/{slot}"</c> and pinned to that silo: it finds the model a call names in
+/// the silo's <see cref="ModelCatalog"/> and runs it on the silo's <see cref="ReplicaHost"/>. Reentrant: calls from
+/// many canvases enter while a batch runs, and the slot's thread batches them. Never collected while its silo
+/// lives, never moved.
 /// </summary>
 [SiloPinnedPlacement, Reentrant, KeepAlive, Immovable]
-public sealed class WindowReplicaGrain(ReplicaHost host) : Grain, IWindowReplicaGrain
+public sealed class WindowReplicaGrain(ReplicaHost host, ModelCatalog models) : Grain, IWindowReplicaGrain
 {
     private int Slot => int.Parse(this.GetPrimaryKeyString().Split('/')[1]);
 
-    public Task<WindowResult[]> EvaluateAsync(string model, WindowFlow flow, WindowRequest[] requests, CancellationToken cancel = default) =>
-        host.EvaluateAsync(Slot, model, flow, requests, cancel);
+    public async Task<WindowResult[]> EvaluateAsync(ModelKey model, WindowFlow flow, WindowRequest[] requests, CancellationToken cancel = default) =>
+        await host.EvaluateAsync(Slot, await FindAsync(model), flow, requests, cancel);
 
-    public async Task<string> ReloadAsync(string priorPath)
+    public async Task<DecodedTile> DecodeAsync(ModelKey model, string vqgan, TileRequest tile, CancellationToken cancel = default)
     {
-        // Loading weights takes seconds: on a thread of its own, not on the scheduler's.
-        var slot = Slot;
-        var version = await Task.Factory.StartNew(() => host.Reload(slot, priorPath), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        Console.WriteLine($"silo: window replica {slot} reloaded {priorPath} (model {version})");
-        return version;
-    }
-
-    public async Task<DecodedTile> DecodeAsync(string vqgan, TileRequest tile, CancellationToken cancel = default)
-    {
-        var decoder = Decoder;
-        if (decoder.Version != vqgan)
-            throw new ModelMismatchException($"window replica decodes with VQ-GAN {decoder.Version} but the job asks for VQ-GAN {vqgan}: give every window silo the same Models:VqGan");
-        var pixels = await decoder.DecodeAsync(tile, cancel);
+        var entry = await FindAsync(model);
+        if (ModelVersion.OfFile(entry.VqGan) is var own && own != vqgan)
+            throw new ModelMismatchException($"window silo decodes model {model.Name} with VQ-GAN {own} but the job asks for VQ-GAN {vqgan}: give every window silo the same VQ-GAN for a model");
+        var pixels = await host.DecodeAsync(entry, tile, cancel);
         return new DecodedTile(TileDecoder.Bytes(pixels), host.Queued(Slot));
     }
 
-    public async Task<DecoderInfo> DecoderAsync()
-    {
-        // The palette decodes every code once (a second or so): on a thread of its own, not on the scheduler's.
-        var decoder = Decoder;
-        return await Task.Factory.StartNew(() => decoder.Info, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-    }
+    public async Task<DecoderInfo> DecoderAsync(ModelKey model) => await host.DecoderAsync(await FindAsync(model), CancellationToken.None);
 
-    private TileDecoder Decoder => host.Decoder ?? throw new InvalidOperationException("this window silo has no VQ-GAN: set Models:VqGan");
+    private async Task<ModelEntry> FindAsync(ModelKey model) => await models.FindAsync(model) ?? throw new ModelMismatchException(
+        models.VersionsOf(model.Name).ToList() is { Count: > 0 } versions
+            ? $"window silo holds model {model.Name} of version {string.Join(", ", versions)} but the job asks for version {model.Version}: the model was given new weights; submit the job again"
+            : $"window silo serves no model {model.Name} (it serves {string.Join(", ", models.Listed.Select(m => m.Name))})");
 
     public Task<ReplicaStatus> StatusAsync()
     {
         var (batches, requests) = host.Served(Slot);
-        return Task.FromResult(new ReplicaStatus(this.GetPrimaryKeyString(), host.Version(Slot), host.Device, batches, requests));
+        return Task.FromResult(new ReplicaStatus(this.GetPrimaryKeyString(), host.Loaded(), host.Device, batches, requests));
     }
 }

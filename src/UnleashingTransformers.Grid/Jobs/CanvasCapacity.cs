@@ -39,7 +39,8 @@ public static class CanvasCapacity
         var (memory, share) = (MemoryBytes(options, downscale), Budget(settings) / settings.MaxJobs);
         if (memory > share)
             throw new ArgumentException($"{shape} needs about {Describe(memory)} of a canvas silo's memory, more than each of its Canvas:MaxJobs = {settings.MaxJobs} jobs may use " +
-                $"({Describe(share)} of Canvas:MemoryMb{(settings.MemoryMb > 0 ? $" = {settings.MemoryMb}" : ", three quarters of the silo's memory")}): ask for a smaller shape, or raise Canvas:MemoryMb or lower Canvas:MaxJobs");
+                $"({Describe(share)} of Canvas:MemoryMb{(settings.MemoryMb > 0 ? $" = {settings.MemoryMb}" : ", three quarters of the silo's memory")}): ask for a smaller shape, or raise " +
+                    $"Canvas:MemoryMb or lower Canvas:MaxJobs");
         var disk = DiskBytes(options, downscale);
         var free = new DriveInfo(Path.GetFullPath(imageDirectory)).AvailableFreeSpace;
         if (disk > free)

@@ -48,9 +48,14 @@ public sealed record WindowSettings
     /// <summary>For benchmarks of the grid itself: replicas that compute nothing and take this long per
     /// forward pass (one a window), as a GPU pass would, answering uniform distributions. Unset: the real model.</summary>
     public double? SimulatedBatchMs { get; init; }
+    /// <summary>Memory the silo's loaded models may take, in MB (each replica its prior, the model's VQ-GAN: the files'
+    /// sizes): a model is loaded on its first request, and the least recently used ones are unloaded to stay within
+    /// this. 0: no bound (every model requested stays loaded).</summary>
+    public long MemoryBudgetMb { get; init; }
 
     public IEnumerable<string> Problems()
     {
         if (Replicas < 1 || MaxBatch < 1 || MaxWaitMs < 0 || SimulatedBatchMs < 0) yield return "Window: Replicas and MaxBatch must be >= 1, MaxWaitMs and SimulatedBatchMs >= 0";
+        if (MemoryBudgetMb < 0) yield return $"Window:MemoryBudgetMb {MemoryBudgetMb}: expected 0 (no bound) or a size in MB";
     }
 }

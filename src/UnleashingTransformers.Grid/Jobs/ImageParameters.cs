@@ -19,7 +19,9 @@ public sealed record ImageParameters(string Prior, string VqGan, CanvasJobSpec J
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    /// <summary>The record's text. The job's model name is left out: the weights are named by version (a name moves to
+    /// new versions), so a job on the grid and <c>ut generate</c> with the same files write the same text.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this with { Job = Job with { Model = null } }, Json);
 
     /// <summary>Reads a chunk's text; throws ArgumentException naming the file when it is not a canvas job's record.</summary>
     public static ImageParameters Parse(string text, string file)
@@ -38,7 +40,8 @@ public sealed record ImageParameters(string Prior, string VqGan, CanvasJobSpec J
     public ImageParameters Reproducible(string file)
     {
         if (Job.Source is not null || Init is not null)
-            throw new ArgumentException($"{file} was made from another canvas ({(Job.Source is not null ? $"an edit of job {Job.Source}" : $"--init {Init}")}): its parameters alone cannot make it again");
+            throw new ArgumentException($"{file} was made from another canvas ({(Job.Source is not null ? $"an edit of job {Job.Source}" : $"an outpainting of {Init}")}): its parameters alone " +
+                $"cannot make it again");
         return this;
     }
 }

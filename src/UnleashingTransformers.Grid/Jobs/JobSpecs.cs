@@ -10,7 +10,8 @@ public sealed record JobLimits(long MaxTokens = long.MaxValue, int MaxSteps = in
     public static readonly JobLimits None = new();
 }
 
-/// <summary>The one check of a job spec, used by <c>ut generate</c>, the gateway and the canvas job grain.</summary>
+/// <summary>The one check of a job spec: <c>ut generate</c> and <c>inpaint</c> run it, and the canvas job grain on every
+/// submission (the gateway's, <c>ut submit</c>'s).</summary>
 public static class JobSpecs
 {
     /// <summary>Checks the spec against the prior's grid and the limits; throws ArgumentException whose
@@ -37,10 +38,10 @@ public static class JobSpecs
         if (spec.Steps > limits.MaxSteps) throw new ArgumentException($"steps {spec.Steps} is more than the limit of {limits.MaxSteps}");
         var sampling = new TokenSampling(spec.Temperature, spec.TemperatureEnd, spec.TopK, spec.TopP).Checked();
         var refine = new RefineSchedule(spec.Proportion, spec.ProportionEnd, spec.MinSteps).Checked();
-        var schedule = ScheduleChoice.Parse(spec.Schedule, spec.MaskSchedule, spec.ChoiceTemperature) with { Refine = refine };
+        var schedule = ScheduleChoice.Parse(JobPresets.ScheduleOf(spec), spec.MaskSchedule, spec.ChoiceTemperature) with { Refine = refine };
         if (order == RevealOrder.Raster && schedule.Kind != ScheduleKind.Reciprocal)
             throw new ArgumentException($"schedule {spec.Schedule} is for the parallel order; the raster order reveals one token a step in row-major order");
-        var tiling = spec.Tiling switch
+        var tiling = JobPresets.TilingOf(spec) switch
         {
             "overlap" => TilingKind.Overlap,
             "shifted" => TilingKind.Shifted,
@@ -48,7 +49,7 @@ public static class JobSpecs
         };
         if (order == RevealOrder.Raster && tiling == TilingKind.Shifted)
             throw new ArgumentException("tiling shifted is for the parallel order; the raster order is the reference's stride-1 windows");
-        if (spec.Region is not null) TokenRegion.Parse(spec.Region, height, width, "region");
+        if (spec.Region is not null) TokenRegion.Parse(spec.Region, height, width);
         if ((spec.Source is null) != (spec.Region is null)) throw new ArgumentException("an edit needs both a source job and a region");
         var stride = spec.Stride ?? (order == RevealOrder.Raster ? 1 : Math.Max(1, Math.Min(wh, ww) / 2));
         if (stride < 1) throw new ArgumentException("stride must be >= 1");

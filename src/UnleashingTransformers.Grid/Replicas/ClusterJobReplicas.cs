@@ -9,18 +9,18 @@ using UnleashingTransformers.Torch;
 namespace UnleashingTransformers.Grid.Replicas;
 
 /// <summary>
-/// A job's replicas on the cluster: window passes through <see cref="OrleansWindowPool"/>, and the tiles of
+/// A job's replicas on the cluster (those of its model): window passes through <see cref="OrleansWindowPool"/>, and the tiles of
 /// its finished canvas spread over the window silos' replicas, several in flight at once, each sent where
 /// the fewest of this job's tiles wait and, among those, where fewest window requests are queued (replicas
 /// busy sampling other jobs get decode work last). A failed tile call is sent again elsewhere, as a window
 /// call is (<see cref="ReplicaChoice"/>). Tiles come back in the tiling's order whatever order they finish in.
 /// </summary>
-public sealed class ClusterJobReplicas(IGrainFactory grains, ReplicaDirectory directory, PriorInfo prior, string model, WindowFlow flow, WindowPoolOptions options) : IJobReplicas
+public sealed class ClusterJobReplicas(IGrainFactory grains, ReplicaDirectory directory, PriorInfo prior, ModelKey model, WindowFlow flow, WindowPoolOptions options) : IJobReplicas
 {
     /// <summary>Decoded pixels a job holds in flight at most (tiles sent, not yet blended).</summary>
     public const long MaxBytesInFlight = 256L << 20;
 
-    private readonly ReplicaChoice _replicas = new(directory, options);
+    private readonly ReplicaChoice _replicas = new(directory, options, model.Name);
     private readonly Dictionary<string, (int outstanding, int queued)> _load = new();
     private int _rotate;
 
@@ -29,7 +29,7 @@ public sealed class ClusterJobReplicas(IGrainFactory grains, ReplicaDirectory di
     public async Task<DecoderInfo> DecoderAsync(CancellationToken cancel)
     {
         var live = await _replicas.LiveAsync([], cancel);
-        return await _replicas.CallAsync("decode.info", live[0], (r, _) => grains.GetGrain<IWindowReplicaGrain>(r.Key).DecoderAsync(), cancel);
+        return await _replicas.CallAsync("decode.info", live[0], (r, _) => grains.GetGrain<IWindowReplicaGrain>(r.Key).DecoderAsync(model), cancel);
     }
 
     public async IAsyncEnumerable<Tensor> DecodeAsync(DecodeTiling tiling, long[] tokens, string vqgan, [EnumeratorCancellation] CancellationToken cancel)
@@ -71,7 +71,7 @@ public sealed class ClusterJobReplicas(IGrainFactory grains, ReplicaDirectory di
             Adjust(r.Key, +1, null);
             try
             {
-                var decoded = await grains.GetGrain<IWindowReplicaGrain>(r.Key).DecodeAsync(vqgan, tile, deadline);
+                var decoded = await grains.GetGrain<IWindowReplicaGrain>(r.Key).DecodeAsync(model, vqgan, tile, deadline);
                 Adjust(r.Key, 0, decoded.QueuedWindows);
                 return decoded.Pixels;
             }

@@ -82,6 +82,12 @@ public sealed class FairShare<T>
         }
     }
 
+    /// <summary>Each waiting flow's first item (its oldest).</summary>
+    public T[] Heads()
+    {
+        lock (_lock) return [.. _flows.Values.Select(f => f.Items.Peek().item)];
+    }
+
     public void CompleteAdding()
     {
         lock (_lock)

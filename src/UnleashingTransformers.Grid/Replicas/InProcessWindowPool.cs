@@ -3,6 +3,7 @@ using UnleashingTransformers.Grid.Canvas;
 using UnleashingTransformers.Grid.Contracts;
 using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Grid.Telemetry;
+using UnleashingTransformers.Models;
 using UnleashingTransformers.Models.Sampling;
 
 namespace UnleashingTransformers.Grid.Replicas;
@@ -36,14 +37,15 @@ public sealed class InProcessWindowPool : IWindowPool
     /// <summary>Batches run, requests served and distributions returned so far.</summary>
     public (long batches, long requests, long positions) Counts => (Interlocked.Read(ref _batches), Interlocked.Read(ref _requests), Interlocked.Read(ref _positions));
 
-    public InProcessWindowPool(IReadOnlyList<ITokenDenoiser> replicas, int maxBatch = 8, TimeSpan? maxWait = null)
+    /// <param name="model">The model's name, as the queue metrics tag it (a window silo's pools, one per model).</param>
+    public InProcessWindowPool(IReadOnlyList<ITokenDenoiser> replicas, int maxBatch = 8, TimeSpan? maxWait = null, string model = "")
     {
         if (replicas.Count == 0) throw new ArgumentException("at least one replica");
-        if (maxBatch < 1) throw new ArgumentException("--batch must be >= 1");
+        if (maxBatch < 1) throw new SettingException(SettingNames.WindowBatch, "must be >= 1");
         (WindowLength, CodebookSize, MaskId, Corruption) = (replicas[0].Length, replicas[0].CodebookSize, replicas[0].MaskId, replicas[0].Corruption);
         _maxBatch = maxBatch;
         _maxWait = maxWait ?? TimeSpan.FromMilliseconds(2);
-        _depth = GridTelemetry.TrackQueueDepth(() => _queue.Count);
+        _depth = GridTelemetry.TrackQueue(model, () => _queue.Count, OldestWait);
         foreach (var (replica, i) in replicas.Select((r, i) => (r, i)))
         {
             GridTelemetry.Replicas.Add(1);
@@ -70,6 +72,13 @@ public sealed class InProcessWindowPool : IWindowPool
             tasks.Add(tcs.Task);
         }
         return WhenAll(tasks);
+    }
+
+    /// <summary>How long the oldest queued request has waited.</summary>
+    private TimeSpan OldestWait()
+    {
+        var heads = _queue.Heads();
+        return heads.Length == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(heads.Min(h => h.queued));
     }
 
     private static async Task<IReadOnlyList<WindowResult>> WhenAll(List<Task<WindowResult>> tasks) => await Task.WhenAll(tasks);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using UnleashingTransformers.Models.Sampling;
 
@@ -9,10 +10,19 @@ namespace UnleashingTransformers.Grid.Replicas;
 /// </summary>
 public static class ModelVersion
 {
+    // A silo asks for its models' versions at every lookup; a file is read again only when it changed.
+    private static readonly ConcurrentDictionary<string, (long length, DateTime written, string version)> Known = new();
+
     public static string OfFile(string path)
     {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
+        var file = new FileInfo(path);
+        if (!file.Exists) throw new FileNotFoundException($"model file {path} not found", path);
+        var full = file.FullName;
+        if (Known.TryGetValue(full, out var k) && k.length == file.Length && k.written == file.LastWriteTimeUtc) return k.version;
+        using var stream = File.OpenRead(full);
+        var version = Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
+        Known[full] = (file.Length, file.LastWriteTimeUtc, version);
+        return version;
     }
 }
 

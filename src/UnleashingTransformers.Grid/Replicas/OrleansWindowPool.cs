@@ -23,10 +23,10 @@ public sealed record WindowPoolOptions
 /// Window passes on the cluster's window replica grains. A step's requests are split into contiguous batches
 /// (in request order), at least one per replica and each bringing back at most
 /// <see cref="WindowPoolOptions.MaxResultBytes"/>, dealt round the replicas, each sent through <see cref="ReplicaChoice"/> (deadline, resend elsewhere on
-/// failure). Results come back in request order, never completion order. A job keeps to the weights
-/// <paramref name="model"/> names and to one device class.
+/// failure). Results come back in request order, never completion order. A job keeps to the model and weights
+/// version <paramref name="model"/> names and to one device class.
 /// </summary>
-public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaChoice replicas, PriorInfo prior, string model, WindowPoolOptions options, WindowFlow? flow = null) : IWindowPool
+public sealed class OrleansWindowPool(IGrainFactory grains, ReplicaChoice replicas, PriorInfo prior, ModelKey model, WindowPoolOptions options, WindowFlow? flow = null) : IWindowPool
 {
     private int _next;
 

@@ -15,16 +15,15 @@ public sealed class PriorReplicas(string path, int? heads, Device device, Infere
     public PriorInfo Describe()
     {
         using var model = PriorCheckpoint.Load(path, heads);
-        var (h, w) = GridShape.Of(model._denoise_fn, null);
+        var (h, w) = model._denoise_fn.TokenGrid();
         return new PriorInfo(ModelVersion.OfFile(path), h, w, model.Config.BlockSize, model.Config.CodebookSize, model.Config.MaskId, model._denoise_fn.Corruption);
     }
 
-    public ReplicaModel Load(string? file = null)
+    public ReplicaModel Load()
     {
-        file ??= path;
-        var model = PriorCheckpoint.Load(file, heads, device);
+        var model = PriorCheckpoint.Load(path, heads, device);
         var (denoiser, owned) = model.Denoiser(precision, device);
-        return new ReplicaModel(denoiser, ModelVersion.OfFile(file), new Owned([.. owned is null ? [] : new[] { owned }, model]));
+        return new ReplicaModel(denoiser, ModelVersion.OfFile(path), new Owned([.. owned is null ? [] : new[] { owned }, model]));
     }
 
     private sealed class Owned(params IDisposable[] parts) : IDisposable

@@ -6,13 +6,13 @@ using UnleashingTransformers.Grid.Telemetry;
 namespace UnleashingTransformers.Grid.Replicas;
 
 /// <summary>
-/// The replicas one job may call, and how a call to them survives failure: the live replicas of one
-/// device class (the first class seen: replicas of different devices may differ in the last bits), waited
-/// for while none is there; each call has a deadline, and a call that fails (its silo died, it timed out)
+/// The replicas one job may call, and how a call to them survives failure: the live replicas whose silos list
+/// the job's model (all, for a model only a trainer published), of one device class (the first class seen:
+/// replicas of different devices may differ in the last bits), waited for while none is there; each call has a deadline, and a call that fails (its silo died, it timed out)
 /// is sent again to another replica. Replica work (window passes, tile decodes) is a pure function of the
 /// request, so a resend changes only latency.
 /// </summary>
-public sealed class ReplicaChoice(ReplicaDirectory directory, WindowPoolOptions options)
+public sealed class ReplicaChoice(ReplicaDirectory directory, WindowPoolOptions options, string? model = null)
 {
     private string? _deviceClass;
 
@@ -62,7 +62,8 @@ public sealed class ReplicaChoice(ReplicaDirectory directory, WindowPoolOptions 
         var waited = Stopwatch.StartNew();
         while (true)
         {
-            var live = directory.Current();
+            var all = directory.Current();
+            IReadOnlyList<ReplicaAddress> live = model is null || !all.Any(r => r.Lists(model)) ? all : [.. all.Where(r => r.Lists(model))];
             _deviceClass ??= live.Select(r => ReplicaDirectory.DeviceClass(r.Device)).FirstOrDefault();
             var usable = live.Where(r => !exclude.Contains(r.Key) && ReplicaDirectory.DeviceClass(r.Device) == _deviceClass).ToList();
             if (usable.Count > 0) return usable;

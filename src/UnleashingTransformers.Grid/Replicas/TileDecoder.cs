@@ -34,7 +34,7 @@ public sealed class TileDecoder : IDisposable
         if (_vqgan.quantize.CodebookSize is var codes && codes != codebookSize)
         {
             _vqgan.Dispose();
-            throw new ArgumentException($"Models:VqGan has {codes} codes but the prior generates {codebookSize}: use the VQ-GAN the prior was trained with");
+            throw new ArgumentException($"VQ-GAN {Path.GetFileName(path)} has {codes} codes but the prior generates {codebookSize}: give the model the VQ-GAN its prior was trained with");
         }
         _device = device;
         Version = ModelVersion.OfFile(path);

@@ -42,7 +42,8 @@ public sealed class RetryingGrainStorage(IGrainStorage inner, StorageHealth heal
             catch (Exception e) when (Passes(e))
             {
                 health.Failed();
-                if (failures++ == 0) log.LogWarning("storage: the {What} of {Grain} failed ({Error}); retrying for up to {Patience} s", what, grain, e.GetBaseException().Message, patience.TotalSeconds);
+                if (failures++ == 0) log.LogWarning("storage: the {What} of {Grain} failed ({Error}); retrying for up to {Patience} s", what, grain, e.GetBaseException().Message,
+                    patience.TotalSeconds);
                 if (started.Elapsed + delay > patience)
                     throw new StorageUnavailableException($"job storage unreachable for {started.Elapsed.TotalSeconds:F0} s ({e.GetBaseException().Message})", e);
                 await Task.Delay(delay);

@@ -33,22 +33,47 @@ public static class GridTelemetry
     public static readonly Histogram<double> DecodeTime = Meter.CreateHistogram<double>("ut.decode.tile_time", "ms", "time to decode one canvas tile");
     public static readonly Gauge<double> JobProgress = Meter.CreateGauge<double>("ut.job.progress", "1", "fraction of a canvas job's steps done");
 
-    private static readonly ConcurrentDictionary<object, Func<int>> QueueDepths = new();
+    private static readonly ConcurrentDictionary<object, (string model, Func<int> depth, Func<TimeSpan> oldest)> Queues = new();
+    // Counted here and observed, not added to a Counter: a window silo loads its first model before the exporter listens.
+    private static readonly ConcurrentDictionary<string, long> Loads = new(), Unloads = new();
 
-    // The meter holds its instruments: an observable one needs no field of its own.
-    static GridTelemetry() => Meter.CreateObservableGauge("ut.window.queue_depth",
-        () => QueueDepths.Values.Sum(depth => depth()), "{request}", "window requests held by this process's replicas and not yet computed");
+    // The meter holds its instruments: an observable one needs no field of its own. Both are per model (tag
+    // ut.model): what an autoscaler scales a model's window replicas on.
+    static GridTelemetry()
+    {
+        Meter.CreateObservableGauge("ut.window.queue_depth", () => PerModel(q => q.Sum(x => x.depth())), "{request}",
+            "window requests held by this process's replicas of a model and not yet computed");
+        Meter.CreateObservableGauge("ut.window.queue_age", () => PerModel(q => q.Max(x => x.oldest().TotalSeconds)), "s",
+            "how long the oldest window request held by this process's replicas of a model has waited");
+        Meter.CreateObservableCounter("ut.model.loads", () => Loads.Select(p => new Measurement<long>(p.Value, ModelTag(p.Key))), "{load}",
+            "times this process's replica host loaded a model (a tight memory budget shows as churn)");
+        Meter.CreateObservableCounter("ut.model.unloads", () => Unloads.Select(p => new Measurement<long>(p.Value, ModelTag(p.Key))), "{unload}",
+            "times this process's replica host unloaded a model");
+    }
 
-    /// <summary>Counts <paramref name="depth"/> in <c>ut.window.queue_depth</c> until the returned handle is disposed.</summary>
-    public static IDisposable TrackQueueDepth(Func<int> depth)
+    /// <summary>Counts a load of <paramref name="model"/> in <c>ut.model.loads</c>.</summary>
+    public static void CountLoad(string model) => Loads.AddOrUpdate(model, 1, (_, n) => n + 1);
+
+    /// <summary>Counts an unload of <paramref name="model"/> in <c>ut.model.unloads</c>.</summary>
+    public static void CountUnload(string model) => Unloads.AddOrUpdate(model, 1, (_, n) => n + 1);
+
+    /// <summary>The tag a model's measurements carry.</summary>
+    private static KeyValuePair<string, object?> ModelTag(string model) => new("ut.model", model);
+
+    private static IEnumerable<Measurement<T>> PerModel<T>(Func<IEnumerable<(string model, Func<int> depth, Func<TimeSpan> oldest)>, T> value) where T : struct =>
+        Queues.Values.GroupBy(q => q.model).Select(g => new Measurement<T>(value(g), ModelTag(g.Key)));
+
+    /// <summary>Counts a queue of <paramref name="model"/>'s in <c>ut.window.queue_depth</c> and <c>ut.window.queue_age</c>
+    /// until the returned handle is disposed.</summary>
+    public static IDisposable TrackQueue(string model, Func<int> depth, Func<TimeSpan> oldest)
     {
         var key = new object();
-        QueueDepths[key] = depth;
+        Queues[key] = (model, depth, oldest);
         return new Untrack(key);
     }
 
     private sealed class Untrack(object key) : IDisposable
     {
-        public void Dispose() => QueueDepths.TryRemove(key, out _);
+        public void Dispose() => Queues.TryRemove(key, out _);
     }
 }

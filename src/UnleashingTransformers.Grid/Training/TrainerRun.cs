@@ -8,11 +8,12 @@ namespace UnleashingTransformers.Grid.Training;
 /// <summary>
 /// The training run of a trainer silo: the configured train-prior or train-vqgan, on a thread of its own,
 /// always resuming from the newest complete checkpoint (so a killed trainer continues exactly), stopped
-/// between steps. After each prior checkpoint every window replica of the cluster is told to load the new
-/// weights, in checkpoint order; they swap them in between batches.
+/// between steps. Each prior checkpoint is published, in checkpoint order, as a new version of the model
+/// <c>Trainer:PublishAs</c> names (<see cref="IModelRegistryGrain"/>): jobs submitted from then on are generated
+/// with it, window silos loading it on their first request; jobs started before keep the version they started on.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "its CancellationTokenSource has no timer or wait handle: nothing to release")]
-public sealed class TrainerRun(TrainerSettings settings, string device, ReplicaDirectory replicas, IGrainFactory grains, ILogger<TrainerRun> log)
+public sealed class TrainerRun(TrainerSettings settings, string device, IGrainFactory grains, ILogger<TrainerRun> log)
 {
     private readonly object _gate = new();
     private CancellationTokenSource _stop = new();
@@ -75,26 +76,21 @@ public sealed class TrainerRun(TrainerSettings settings, string device, ReplicaD
     {
         (_last, _lastPath) = (step, path);
         Console.WriteLine($"silo: trainer checkpoint step {step}");
-        if (settings.Kind == "prior")
+        if (settings.Kind == "prior" && settings.PublishAs.Length > 0)
             lock (_gate) _published = _published.ContinueWith(_ => PublishAsync(path), TaskScheduler.Default).Unwrap();
     }
 
     private async Task PublishAsync(string path)
     {
-        var loaded = 0;
-        var all = replicas.Current();
-        foreach (var replica in all)
+        try
         {
-            try
-            {
-                await grains.GetGrain<IWindowReplicaGrain>(replica.Key).ReloadAsync(path);
-                loaded++;
-            }
-            catch (Exception e)
-            {
-                log.LogWarning("replica {Replica} did not load {Path}: {Error}", replica.Key, path, e.Message);
-            }
+            var version = ModelVersion.OfFile(path);
+            await grains.GetGrain<IModelRegistryGrain>(0).PublishAsync(new PublishedModel(settings.PublishAs, path, settings.PublishVqGan, version, DateTimeOffset.UtcNow));
+            Console.WriteLine($"silo: trainer published {path} as model {settings.PublishAs} version {version}");
         }
-        Console.WriteLine($"silo: trainer published {path} to {loaded} of {all.Count} window replicas");
+        catch (Exception e)
+        {
+            log.LogWarning("checkpoint {Path} was not published as model {Model}: {Error}", path, settings.PublishAs, e.Message);
+        }
     }
 }

@@ -9,4 +9,9 @@ public sealed record TrainerSettings
     public string Kind { get; init; } = "prior";
     public PriorTrainingOptions? Prior { get; init; }
     public VqGanTrainingOptions? VqGan { get; init; }
+    /// <summary>A prior run publishes each checkpoint as this model (a new version of a model the silos list, or a
+    /// new model); empty: its checkpoints are not served.</summary>
+    public string PublishAs { get; init; } = "";
+    /// <summary>The VQ-GAN of the published model (a new model needs one; empty: that of the silos' model of its name).</summary>
+    public string PublishVqGan { get; init; } = "";
 }

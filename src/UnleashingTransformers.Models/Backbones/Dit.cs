@@ -1,5 +1,6 @@
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
+using UnleashingTransformers.Torch.Serialization;
 using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Models.Backbones;
@@ -16,7 +17,7 @@ public sealed class DitBlock : nn.Module<(Tensor x, Tensor c), Tensor>
         norm1 = register_module("norm1", new nn.LayerNorm(c.Emb, eps: 1e-6, elementwise_affine: false));
         attn = register_module("attn", new SelfAttention(c));
         norm2 = register_module("norm2", new nn.LayerNorm(c.Emb, eps: 1e-6, elementwise_affine: false));
-        mlp = register_module("mlp", new nn.Sequential(new nn.Linear(c.Emb, c.Hidden), new nn.GELU("tanh"), new nn.Linear(c.Hidden, c.Emb)));
+        mlp = register_module("mlp", FeedForward.Of(c, gelu: "tanh"));
         adaLN_modulation = register_module("adaLN_modulation", new nn.Sequential(new nn.SiLU(), new nn.Linear(c.Emb, 6 * c.Emb)));
     }
 
@@ -91,7 +92,7 @@ public sealed class Dit : PriorNetwork
     }
 
     public override TransformerConfig Config => Settings.Transformer;
-    public override PriorBackbone Backbone => PriorBackbone.Dit;
+    public override PriorBackbone Backbone => DitBackbone.Instance;
     public override (int Height, int Width)? Grid => (Settings.GridHeight, Settings.GridWidth);
 
     internal static Tensor Modulate(Tensor x, Tensor shift, Tensor scale) => x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
@@ -106,4 +107,22 @@ public sealed class Dit : PriorNetwork
         foreach (var block in blocks) x = block.forward((x, cond));
         return Settings.Unpatchify(final_layer.forward((x, cond))).MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>DiT as a backbone (<c>--model dit</c>).</summary>
+public sealed class DitBackbone : PriorBackbone
+{
+    public static readonly DitBackbone Instance = new();
+
+    public override string Name => "dit";
+    public override string Description => "dit (adaLN-Zero blocks; takes the time as the share masked)";
+    public override IReadOnlyList<string> Settings => [SettingNames.Patch];
+
+    public override PriorNetwork Create(TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions options) =>
+        new Dit(new VitConfig(config, gridHeight, gridWidth, options.Patch));
+
+    public override void Validate(TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions options) =>
+        new VitConfig(config, gridHeight, gridWidth, options.Patch).Validate();
+
+    public override PriorNetwork Read(IReadOnlyDictionary<string, Tensor> sd, int heads, PyDict? entry) => new Dit(VitConfig.FromStateDict(sd, heads, entry, uvit: false));
 }

@@ -1,6 +1,7 @@
 using UnleashingTransformers.Models.Sampling;
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
+using UnleashingTransformers.Torch.Serialization;
 using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Models.Backbones;
@@ -12,7 +13,8 @@ namespace UnleashingTransformers.Models.Backbones;
 /// k = 4, 64 per head, rotary positions). The shortening merges √k x √k blocks of the grid, SUNDAE's fix for
 /// images, so the grid's sides must be multiples of √k.
 /// </summary>
-public sealed record HourglassConfig(TransformerConfig Transformer, int GridHeight, int GridWidth, int Pre = 2, int Valley = 10, int Post = 2, int Shorten = HourglassConfig.DefaultShorten, int DimHead = 64)
+public sealed record HourglassConfig(TransformerConfig Transformer, int GridHeight, int GridWidth, int Pre = 2, int Valley = 10, int Post = 2, int Shorten = HourglassConfig.DefaultShorten,
+    int DimHead = 64)
 {
     public const string DefaultDepth = "2-10-2";
     public const int DefaultShorten = 4;
@@ -27,7 +29,7 @@ public sealed record HourglassConfig(TransformerConfig Transformer, int GridHeig
     {
         var parts = spec.Split('-');
         if (parts.Length != 3 || !parts.All(p => int.TryParse(p, out var n) && n >= 0) || int.Parse(parts[1]) < 1)
-            throw new ArgumentException($"--layers {spec}: --model sundae takes the hourglass depth as pre-valley-post, e.g. 2-10-2 (valley >= 1)");
+            throw new SettingException(SettingNames.Layers, $"{spec}: SUNDAE's hourglass depth is pre-valley-post, e.g. 2-10-2 (valley >= 1)");
         return (int.Parse(parts[0]), int.Parse(parts[1]), int.Parse(parts[2]));
     }
 
@@ -38,9 +40,9 @@ public sealed record HourglassConfig(TransformerConfig Transformer, int GridHeig
             throw new ArgumentException($"grid {GridHeight}x{GridWidth} does not hold the window's {Transformer.BlockSize} tokens");
         if (Pre < 0 || Valley < 1 || Post < 0) throw new ArgumentException($"hourglass depth {Depth}: the valley needs a layer, the others none or more");
         if (Shorten < 1 || Side * Side != Shorten)
-            throw new ArgumentException($"--shorten {Shorten}: the shortening merges square blocks of the grid, so it must be a square (4, 9, 16)");
+            throw new SettingException(SettingNames.Shorten, $"{Shorten}: the shortening merges square blocks of the grid, so it must be a square (4, 9, 16)");
         if (GridHeight % Side != 0 || GridWidth % Side != 0)
-            throw new ArgumentException($"grid {GridHeight}x{GridWidth}: --shorten {Shorten} merges {Side}x{Side} blocks, so both sides must be multiples of {Side}");
+            throw new SettingException(SettingNames.Shorten, $"{Shorten} merges {Side}x{Side} blocks of the grid {GridHeight}x{GridWidth}, so both sides must be multiples of {Side}");
         if (DimHead < 4 || DimHead % 4 != 0) throw new ArgumentException($"head size {DimHead}: 2-D rotary positions need a multiple of 4");
     }
 }
@@ -60,30 +62,17 @@ public sealed class PixelRotary : nn.Module
         freqs = register_buffer("freqs", linspace(1, maxFreq / 2.0, dim / 2) * Math.PI);
     }
 
-    /// <summary>cos and sin of the angles, (height·width, 4·freqs), for rotating <see cref="Apply"/>.</summary>
+    /// <summary>cos and sin of the angles, (height·width, 4·freqs), for <see cref="RotaryPairs.Apply"/>.</summary>
     public (Tensor cos, Tensor sin) Angles(int height, int width)
     {
         var f = freqs.to(float32);
-        var rows = Interleaved(linspace(-1, 1, height, float32, f.device).unsqueeze(1) * f);   // (H, dim)
-        var cols = Interleaved(linspace(-1, 1, width, float32, f.device).unsqueeze(1) * f);    // (W, dim)
+        var rows = RotaryPairs.Interleaved(linspace(-1, 1, height, float32, f.device).unsqueeze(1) * f);   // (H, dim)
+        var cols = RotaryPairs.Interleaved(linspace(-1, 1, width, float32, f.device).unsqueeze(1) * f);    // (W, dim)
         var d = rows.size(1);
         var grid = cat(new[] { rows.unsqueeze(1).expand(height, width, d), cols.unsqueeze(0).expand(height, width, d) }, -1)
             .reshape(height * width, 2 * d);
         return (grid.cos(), grid.sin());
     }
-
-    /// <summary>Rotates the first channels of <paramref name="t"/> (…, n, C) by the angles; the rest pass through
-    /// (the reference rotates before the heads split, so only the first head's channels turn).</summary>
-    public static Tensor Apply(Tensor t, (Tensor cos, Tensor sin) angles)
-    {
-        var rot = angles.cos.size(-1);
-        var (head, rest) = (t.narrow(-1, 0, rot), t.narrow(-1, rot, t.size(-1) - rot));
-        var pairs = head.reshape([.. head.shape[..^1], rot / 2, 2]).unbind(-1);
-        var half = stack(new[] { -pairs[1], pairs[0] }, -1).flatten(-2);
-        return cat(new[] { head * angles.cos + half * angles.sin, rest }, -1);
-    }
-
-    private static Tensor Interleaved(Tensor angles) => angles.unsqueeze(-1).expand(angles.size(0), angles.size(1), 2).flatten(-2);
 }
 
 /// <summary>The reference's attention: q and kv projections without bias, heads x DimHead wide; rotary on q and k
@@ -107,7 +96,7 @@ public sealed class HourglassAttention : nn.Module<(Tensor x, Tensor? context, (
         var q = to_q.forward(x);
         var kv = to_kv.forward(context ?? x).chunk(2, -1);
         var k = kv[0];
-        if (rotary is { } angles && context is null) (q, k) = (PixelRotary.Apply(q, angles), PixelRotary.Apply(k, angles));
+        if (rotary is { } angles && context is null) (q, k) = (RotaryPairs.Apply(q, angles), RotaryPairs.Apply(k, angles));
         Tensor Heads(Tensor t) => t.reshape(t.size(0), t.size(1), _heads, _dimHead).transpose(1, 2);
         var attn = (Heads(q) * Math.Pow(_dimHead, -0.5)).matmul(Heads(k).transpose(-2, -1)).softmax(-1);
         var y = attn.matmul(Heads(kv[1])).transpose(1, 2);
@@ -296,8 +285,7 @@ public sealed class Hourglass : PriorNetwork
     }
 
     public override TransformerConfig Config => Settings.Transformer;
-    public override PriorBackbone Backbone => PriorBackbone.Sundae;
-    public override Corruption Corruption => Corruption.Uniform;
+    public override PriorBackbone Backbone => HourglassBackbone.Instance;
     public override (int Height, int Width)? Grid => (Settings.GridHeight, Settings.GridWidth);
 
     public override Tensor forward(Tensor idx)
@@ -305,5 +293,75 @@ public sealed class Hourglass : PriorNetwork
         using var scope = NewDisposeScope();
         if (idx.size(1) != Config.BlockSize) throw new ArgumentException($"{idx.size(1)} tokens are not the hourglass's {Settings.GridHeight}x{Settings.GridWidth} grid");
         return to_logits.forward(transformer.forward(token_emb.forward(idx))).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>SUNDAE's hourglass as a backbone (<c>--model sundae</c>): uniform corruption, step-unrolled training,
+/// <c>--layers PRE-VALLEY-POST</c>; it recognizes SUNDAE-VQGAN's bare network files.</summary>
+public sealed class HourglassBackbone : PriorBackbone
+{
+    public static readonly HourglassBackbone Instance = new();
+    private const string ShortenKey = "shorten";
+
+    public override string Name => "sundae";
+    public override string Description => "sundae (hourglass transformer, step-unrolled denoising of random-token corruption; sampled by SUNDAE's self-stopping sampler)";
+    public override IReadOnlyList<string> Settings => [SettingNames.Shorten, SettingNames.Depth];
+    public override Corruption Corruption => Corruption.Uniform;
+    public override string CheckpointPrefix => "sundae";
+
+    public override (int count, string? depth) Layers(string? given, int defaultLayers)
+    {
+        var (pre, valley, post) = HourglassConfig.ParseDepth(given ?? HourglassConfig.DefaultDepth);
+        return (pre + valley + post, $"{pre}-{valley}-{post}");
+    }
+
+    /// <summary>The hourglass for these settings: its depth from <see cref="BackboneOptions.Depth"/>, the layer count
+    /// in <paramref name="config"/> being their sum.</summary>
+    private static HourglassConfig ConfigOf(TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions o)
+    {
+        var (pre, valley, post) = HourglassConfig.ParseDepth(o.Depth ?? HourglassConfig.DefaultDepth);
+        return new HourglassConfig(config with { Layers = pre + valley + post }, gridHeight, gridWidth, pre, valley, post, o.Shorten);
+    }
+
+    public override PriorNetwork Create(TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions options) => new Hourglass(ConfigOf(config, gridHeight, gridWidth, options));
+
+    public override void Validate(TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions options) => ConfigOf(config, gridHeight, gridWidth, options).Validate();
+
+    public override void Record(PriorNetwork network, PyDict entry) => entry[ShortenKey] = (long)((Hourglass)network).Settings.Shorten;
+
+    /// <summary>SUNDAE-VQGAN saves its network's state dict as it is: its keys, no prefix, no bookkeeping buffers.</summary>
+    public override bool Recognizes(IReadOnlyDictionary<string, Tensor> sd) => sd.ContainsKey("token_emb.weight") && sd.ContainsKey("to_logits.weight");
+
+    /// <summary>An hourglass from its keys (the reference's own, so a SUNDAE-VQGAN <c>net.state_dict()</c> reads too): depths
+    /// by counting layers, k from the downsampling's width, the head size from the query's; the grid is recorded, or a
+    /// square. The reference's rotary frequencies are fixed, not learned: a file without them gets them computed.</summary>
+    public override PriorNetwork Read(IReadOnlyDictionary<string, Tensor> sd, int heads, PyDict? entry)
+    {
+        Tensor Need(string key) => sd.TryGetValue(key, out var t) ? t : throw new ArgumentException($"not a sundae prior: key '{key}' missing");
+        int Depth(string stage)
+        {
+            var n = 0;
+            while (sd.ContainsKey($"transformer.{stage}.layers.{n}.0.norm.weight")) n++;
+            return n;
+        }
+        var tok = Need("token_emb.weight").shape;
+        var (emb, shorten) = ((int)tok[1], (int)(Need("transformer.downsample.proj.weight").shape[1] / tok[1]));
+        var inner = (int)Need("transformer.valley_transformer.layers.0.0.fn.to_q.weight").shape[0];
+        if (inner % heads != 0) throw new SettingException(SettingNames.Heads, $"{heads} do not divide the attention's {inner} channels: give the head count the prior was trained with");
+        var (h, w) = PriorNetworks.RecordedGrid(entry) ?? SquareGridOf(sd, shorten);
+        var (pre, valley, post) = (Depth("pre_transformer"), Depth("valley_transformer"), Depth("post_transformer"));
+        var config = new TransformerConfig(CodebookSize: (int)tok[0], Emb: emb, Heads: heads, Layers: pre + valley + post, BlockSize: h * w);
+        return new Hourglass(new HourglassConfig(config, h, w, pre, valley, post, shorten, inner / heads));
+    }
+
+    /// <summary>The reference's grid, which its files do not record: square, and the valley's rotary frequencies end at
+    /// π·max_freq/2 with max_freq = sqrt(tokens / k), so the side is max_freq·√k.</summary>
+    private static (int, int) SquareGridOf(IReadOnlyDictionary<string, Tensor> sd, int shorten)
+    {
+        if (!sd.TryGetValue("transformer.valley_transformer.rotary_pos_emb.freqs", out var freqs) || freqs.numel() == 0)
+            throw new ArgumentException("a sundae prior must record its grid (grid_h, grid_w) or hold the valley's rotary frequencies");
+        var maxFreq = (int)Math.Round(2 * freqs[-1].item<float>() / Math.PI);
+        var side = maxFreq * (int)Math.Round(Math.Sqrt(shorten));
+        return (side, side);
     }
 }

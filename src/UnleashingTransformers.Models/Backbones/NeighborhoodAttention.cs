@@ -15,7 +15,7 @@ public static class Neighborhoods
     /// <summary>(H·W, kernel²) row-major cell indices, int64.</summary>
     public static Tensor Of(int height, int width, int kernel, int dilation)
     {
-        if (kernel < 1 || kernel % 2 == 0) throw new ArgumentException($"--kernel {kernel}: an odd number, at least 1");
+        if (kernel < 1 || kernel % 2 == 0) throw new SettingException(SettingNames.Kernel, $"{kernel}: an odd number, at least 1");
         if (kernel * dilation > height || kernel * dilation > width)
             throw new ArgumentException($"a {kernel}x{kernel} neighborhood at dilation {dilation} needs a grid of at least {kernel * dilation} a side, got {height}x{width}");
         var index = new long[height * width * kernel * kernel];
@@ -29,6 +29,20 @@ public static class Neighborhoods
                     foreach (var c in cols) index[n++] = (long)r * width + c;
             }
         return from_array(index, height * width, kernel * kernel);
+    }
+
+    /// <summary>(length, kernel) indices along a sequence: the 1-D case (NATTEN's na1d, NAT Diffuser's flattened
+    /// token grid). Needs kernel x dilation ≤ length.</summary>
+    public static Tensor Along(int length, int kernel, int dilation)
+    {
+        if (kernel < 1 || kernel % 2 == 0) throw new SettingException(SettingNames.Kernel, $"{kernel}: an odd number, at least 1");
+        if (kernel * dilation > length)
+            throw new ArgumentException($"a neighborhood of {kernel} at dilation {dilation} needs a sequence of at least {kernel * dilation} tokens, got {length}");
+        var index = new long[length * kernel];
+        var n = 0;
+        for (var p = 0; p < length; p++)
+            foreach (var q in Window(p, length, kernel, dilation)) index[n++] = q;
+        return from_array(index, length, kernel);
     }
 
     // The kernel positions along one axis for position p: among p's residue class mod d, a window of k
@@ -91,13 +105,21 @@ public sealed class NeighborhoodAttention : nn.Module<(Tensor x, int height, int
         {
             var index = NeighboursOf(height, width, _dilations[g], x.device).flatten();       // (T·k²)
             var (qg, kg, vg) = (q.narrow(1, g * perGroup, perGroup), k.narrow(1, g * perGroup, perGroup), v.narrow(1, g * perGroup, perGroup));
-            var kn = kg.index_select(2, index).view(B, perGroup, T, (long)_kernel * _kernel, hs);   // each query's neighbours
-            var vn = vg.index_select(2, index).view(B, perGroup, T, (long)_kernel * _kernel, hs);
-            var att = (qg.unsqueeze(3) * kn).sum(-1).softmax(-1);                                // (B, g, T, k²)
-            groups.Add((att.unsqueeze(-1) * vn).sum(3));                                          // (B, g, T, hs)
+            groups.Add(Attend(qg, kg, vg, index, (long)_kernel * _kernel));
         }
         var y = cat(groups, 1).transpose(1, 2).contiguous().view(B, T, C);
         return proj.forward(y);
+    }
+
+    /// <summary>Each query of (B, heads, T, hs) attending to its <paramref name="neighbours"/> keys and values, gathered
+    /// by <paramref name="index"/> (T·neighbours cell indices): (B, heads, T, hs). Queries come scaled.</summary>
+    internal static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor index, long neighbours)
+    {
+        var (B, heads, T, hs) = (q.size(0), q.size(1), q.size(2), q.size(3));
+        var kn = k.index_select(2, index).view(B, heads, T, neighbours, hs);   // each query's neighbours
+        var vn = v.index_select(2, index).view(B, heads, T, neighbours, hs);
+        var att = (q.unsqueeze(3) * kn).sum(-1).softmax(-1);                   // (B, heads, T, neighbours)
+        return (att.unsqueeze(-1) * vn).sum(3);
     }
 
     public override void Dispose()

@@ -1,5 +1,6 @@
 using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
+using UnleashingTransformers.Torch.Serialization;
 using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Models.Backbones;
@@ -19,14 +20,13 @@ public sealed class UvitBlock : nn.Module<(Tensor x, Tensor? skip), Tensor>
         ln1 = register_module("ln1", new nn.LayerNorm(c.Emb));
         attn = register_module("attn", new SelfAttention(c));
         ln2 = register_module("ln2", new nn.LayerNorm(c.Emb));
-        mlp = register_module("mlp", new nn.Sequential(new nn.Linear(c.Emb, c.Hidden), new nn.GELU(), new nn.Linear(c.Hidden, c.Emb)));
+        mlp = register_module("mlp", FeedForward.Of(c));
     }
 
     public override Tensor forward((Tensor x, Tensor? skip) input)
     {
         var x = skip_linear is null ? input.x : skip_linear.forward(cat(new[] { input.x, input.skip! }, -1));
-        x = x + attn.forward(ln1.forward(x));
-        return x + mlp.forward(ln2.forward(x));
+        return PreLayerNorm.Residual(x, ln1, attn.forward, ln2, mlp);
     }
 }
 
@@ -52,7 +52,7 @@ public sealed class Uvit : PriorNetwork
     {
         settings.Validate();
         if (settings.Transformer.Layers % 2 != 0)
-            throw new ArgumentException($"--layers {settings.Transformer.Layers}: UViT has N/2 blocks in and N/2 out (and one in the middle): give an even N");
+            throw new SettingException(SettingNames.Layers, $"{settings.Transformer.Layers}: UViT has N/2 blocks in and N/2 out (and one in the middle): give an even N");
     }
 
     public Uvit(VitConfig settings)
@@ -74,7 +74,7 @@ public sealed class Uvit : PriorNetwork
     }
 
     public override TransformerConfig Config => Settings.Transformer;
-    public override PriorBackbone Backbone => PriorBackbone.Uvit;
+    public override PriorBackbone Backbone => UvitBackbone.Instance;
     public override (int Height, int Width)? Grid => (Settings.GridHeight, Settings.GridWidth);
 
     public override Tensor forward(Tensor idx)
@@ -94,4 +94,22 @@ public sealed class Uvit : PriorNetwork
         var logits = decoder_pred.forward(norm.forward(x));
         return Settings.Unpatchify(logits.narrow(1, 1, Settings.Patches)).MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>UViT as a backbone (<c>--model uvit</c>).</summary>
+public sealed class UvitBackbone : PriorBackbone
+{
+    public static readonly UvitBackbone Instance = new();
+
+    public override string Name => "uvit";
+    public override string Description => "uvit (time as a token, long skips; takes the time as the share masked)";
+    public override IReadOnlyList<string> Settings => [SettingNames.Patch];
+
+    public override PriorNetwork Create(TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions options) =>
+        new Uvit(new VitConfig(config, gridHeight, gridWidth, options.Patch));
+
+    public override void Validate(TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions options) =>
+        Uvit.Validate(new VitConfig(config, gridHeight, gridWidth, options.Patch));
+
+    public override PriorNetwork Read(IReadOnlyDictionary<string, Tensor> sd, int heads, PyDict? entry) => new Uvit(VitConfig.FromStateDict(sd, heads, entry, uvit: true));
 }

@@ -57,7 +57,7 @@ public sealed class AbsorbingDiffusion : nn.Module<Tensor, Tensor>
 
     public AbsorbingDiffusion(TransformerConfig config, int timesteps = 256, LossType loss = LossType.ReweightedElbo,
         MaskSchedule schedule = MaskSchedule.Random, TimeSampling timeSampling = TimeSampling.Uniform)
-        : this(new Transformer.Transformer(config), timesteps, loss, schedule, timeSampling) { }
+        : this(new Backbones.Transformer(config), timesteps, loss, schedule, timeSampling) { }
 
     /// <summary>Around any denoising network (<see cref="PriorNetworks"/>).</summary>
     public AbsorbingDiffusion(PriorNetwork network, int timesteps = 256, LossType loss = LossType.ReweightedElbo,
@@ -77,7 +77,7 @@ public sealed class AbsorbingDiffusion : nn.Module<Tensor, Tensor>
     public TransformerConfig Config => _denoise_fn.Config;
 
     /// <summary>The paper's transformer, when that is the backbone (tests and benchmarks reach into it).</summary>
-    public Transformer.Transformer TransformerBackbone => _denoise_fn as Transformer.Transformer
+    public Backbones.Transformer TransformerBackbone => _denoise_fn as Backbones.Transformer
         ?? throw new InvalidOperationException($"this prior's backbone is {_denoise_fn.Backbone}, not the transformer");
 
     /// <summary>A sampling-speed denoiser over the network's current weights, and what to dispose after it.</summary>

@@ -49,13 +49,10 @@ public static class PriorCheckpoint
     public static AbsorbingDiffusion FromStateDict(IReadOnlyDictionary<string, Tensor> sd, int heads, Device? device = null, string source = "state dict", PyDict? denoiserEntry = null)
     {
         var denoiser = sd.Where(kv => kv.Key.StartsWith(Prefix)).ToDictionary(kv => kv.Key[Prefix.Length..], kv => kv.Value);
-        // SUNDAE-VQGAN saves its network's state dict as it is: its keys, no prefix, no bookkeeping buffers.
-        var bareSundae = denoiser.Count == 0 && sd.ContainsKey("token_emb.weight") && sd.ContainsKey("to_logits.weight");
-        if (bareSundae)
-        {
-            denoiser = sd.ToDictionary();
-            denoiserEntry ??= new PyDict { ["model"] = PriorNetworks.Name(PriorBackbone.Sundae) };
-        }
+        // Other projects' files may hold their network's state dict bare (SUNDAE-VQGAN's, NAT Diffuser's
+        // Transformer.state_dict()): no prefix, no bookkeeping buffers; the backbone that recognizes them reads them.
+        var bare = denoiser.Count == 0 && PriorNetworks.Recognized(sd) is not null;
+        if (bare) denoiser = sd.ToDictionary();
         if (denoiser.Count == 0)
             throw new ArgumentException($"{source}: not an absorbing-diffusion prior (no '{Prefix}*' keys; {Checkpoints.Found(sd)})");
         PriorNetwork network;
@@ -63,12 +60,16 @@ public static class PriorCheckpoint
         {
             network = PriorNetworks.FromStateDict(denoiser, heads, denoiserEntry);
         }
+        catch (SettingException e)
+        {
+            throw e.In(source);
+        }
         catch (ArgumentException e)
         {
             throw new ArgumentException($"{source}: {e.Message}");
         }
         var timesteps = sd.TryGetValue("Lt_history", out var lt) ? (int)lt.size(0) - 1 : 256;
-        return Checkpoints.Fill(new AbsorbingDiffusion(network, Math.Max(1, timesteps)), m => m.load_reference_state(bareSundae ? Completed(m, denoiser) : sd), source, device);
+        return Checkpoints.Fill(new AbsorbingDiffusion(network, Math.Max(1, timesteps)), m => m.load_reference_state(bare ? Completed(m, denoiser) : sd), source, device);
     }
 
     /// <summary>A fresh model's state with a bare network state dict put in place: what the file lacks (the bookkeeping

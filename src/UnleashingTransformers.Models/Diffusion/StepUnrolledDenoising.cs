@@ -27,7 +27,7 @@ public static class StepUnrolledDenoising
     /// bits per token (reported where the absorbing prior reports its ELBO). T holds the unroll count per sample.</summary>
     public static PriorLoss Loss(PriorNetwork network, Tensor x0, int unroll, Generator? g = null)
     {
-        if (unroll < 1) throw new ArgumentException("--unroll must be >= 1");
+        if (unroll < 1) throw new SettingException(SettingNames.Unroll, "must be >= 1");
         using var scope = NewDisposeScope();
         var (b, l, k) = (x0.size(0), x0.size(1), network.Config.CodebookSize);
         var tokens = Corrupt(x0, k, g);

@@ -1,7 +1,3 @@
-using UnleashingTransformers.Models.Transformer;
-using UnleashingTransformers.Torch;
-using static UnleashingTransformers.Torch.torch;
-
 namespace UnleashingTransformers.Models.Sampling;
 
 /// <summary>What a prior's network was trained to undo, which decides how it is trained and sampled.</summary>
@@ -32,22 +28,4 @@ public interface ITokenDenoiser
     /// <summary>Probabilities at <paramref name="wanted"/>: row-major (wanted.Count, CodebookSize).
     /// <paramref name="tokens"/> holds <paramref name="rows"/> sequences of <see cref="Length"/>.</summary>
     float[] Probabilities(ReadOnlySpan<long> tokens, int rows, IReadOnlyList<WantedPosition> wanted);
-}
-
-/// <summary>The transformer prior as a denoiser, through its inference path.</summary>
-public sealed class TransformerDenoiser(TransformerInference model, Device device) : ITokenDenoiser
-{
-    public int Length => model.Config.BlockSize;
-    public int CodebookSize => model.Config.CodebookSize;
-    public int MaskId => model.Config.MaskId;
-
-    public float[] Probabilities(ReadOnlySpan<long> tokens, int rows, IReadOnlyList<WantedPosition> wanted)
-    {
-        if (wanted.Count == 0) return Array.Empty<float>();
-        using var scope = NewDisposeScope();
-        var idx = from_array(tokens, rows, Length).to(device);
-        var r = from_array<long>(wanted.Select(w => (long)w.Row).ToArray(), wanted.Count).to(device);
-        var p = from_array<long>(wanted.Select(w => (long)w.Position).ToArray(), wanted.Count).to(device);
-        return model.ProbabilitiesAt(idx, r, p).ToArray<float>();
-    }
 }

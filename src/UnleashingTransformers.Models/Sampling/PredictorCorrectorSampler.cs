@@ -21,7 +21,7 @@ public sealed class PredictorCorrectorSampler(ITokenDenoiser denoiser, int leaps
 
     public long[][] Sample(int count, ulong seed, int firstIndex = 0, Action<SamplingProgress>? progress = null, CancellationToken cancel = default)
     {
-        if (leaps < 1 || correctors < 0 || count < 0) throw new ArgumentException("--steps must be >= 1 and --corrector-steps >= 0");
+        if (leaps < 1 || correctors < 0 || count < 0) throw new SettingException(SettingNames.Steps, $"must be >= 1 and {SettingException.Ref(SettingNames.CorrectorSteps)} >= 0");
         var schedule = new TauLeapingSchedule(leaps);
         var L = denoiser.Length;
         var tokens = Enumerable.Range(0, count).Select(_ => Enumerable.Repeat((long)denoiser.MaskId, L).ToArray()).ToArray();

@@ -11,8 +11,8 @@ public sealed record RefineSchedule(double Proportion = 0.5, double? ProportionE
     public RefineSchedule Checked()
     {
         if (!(Proportion is > 0 and <= 1) || ProportionEnd is { } e && !(e is > 0 and <= 1))
-            throw new ArgumentException("proportion (--proportion START[:END]) must lie in (0, 1]");
-        if (MinSteps < 0) throw new ArgumentException("minSteps (--min-steps) must be >= 0");
+            throw new SettingException(SettingNames.RefineProportion, "START[:END] must lie in (0, 1]");
+        if (MinSteps < 0) throw new SettingException(SettingNames.RefineMinSteps, "must be >= 0");
         return this;
     }
 

@@ -6,8 +6,8 @@ public readonly record struct TokenRegion(int Top, int Bottom, int Left, int Rig
     public int Cells => (Bottom - Top) * (Right - Left);
 
     /// <summary>Parses <c>R0:R1,C0:C1</c> and checks it lies inside an <paramref name="height"/> x
-    /// <paramref name="width"/> grid; throws ArgumentException naming the flag.</summary>
-    public static TokenRegion Parse(string text, int height, int width, string flag = "--region")
+    /// <paramref name="width"/> grid; throws SettingException.</summary>
+    public static TokenRegion Parse(string text, int height, int width)
     {
         var parts = text.Split(',');
         int[]? bounds = null;
@@ -20,10 +20,10 @@ public readonly record struct TokenRegion(int Top, int Bottom, int Left, int Rig
                 if (values.All(v => v is not null)) bounds = values.Select(v => v!.Value).ToArray();
             }
         }
-        if (bounds is null) throw new ArgumentException($"{flag} {text}: expected R0:R1,C0:C1 (half-open token rows and columns, e.g. 4:12,0:8)");
+        if (bounds is null) throw new SettingException(SettingNames.Region, $"{text}: expected R0:R1,C0:C1 (half-open token rows and columns, e.g. 4:12,0:8)");
         var region = new TokenRegion(bounds[0], bounds[1], bounds[2], bounds[3]);
         if (region.Top < 0 || region.Left < 0 || region.Bottom > height || region.Right > width || region.Top >= region.Bottom || region.Left >= region.Right)
-            throw new ArgumentException($"{flag} {text}: must be a non-empty rectangle inside the {height}x{width} token grid (rows 0:{height}, columns 0:{width})");
+            throw new SettingException(SettingNames.Region, $"{text}: must be a non-empty rectangle inside the {height}x{width} token grid (rows 0:{height}, columns 0:{width})");
         return region;
     }
 

@@ -111,7 +111,7 @@ public sealed class MlmSampler(ITokenDenoiser denoiser, int steps, int timesteps
 {
     public long[][] Sample(int count, ulong seed, int firstIndex = 0, Action<SamplingProgress>? progress = null)
     {
-        if (steps < 1) throw new ArgumentException("--steps must be >= 1");
+        if (steps < 1) throw new SettingException(SettingNames.Steps, "must be >= 1");
         var L = denoiser.Length;
         var K = denoiser.CodebookSize;
         var grid = Enumerable.Range(0, steps)

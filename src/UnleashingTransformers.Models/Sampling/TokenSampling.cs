@@ -13,10 +13,10 @@ public sealed record TokenSampling(double Temperature, double? TemperatureEnd, i
     /// <summary>Throws ArgumentException naming the flag that is out of range.</summary>
     public TokenSampling Checked()
     {
-        if (!(Temperature > 0) || double.IsInfinity(Temperature)) throw new ArgumentException("temperature (--temp) must be > 0");
-        if (TemperatureEnd is { } end && (!(end > 0) || double.IsInfinity(end))) throw new ArgumentException("temperatureEnd (--temp START:END) must be > 0");
-        if (TopK < 0) throw new ArgumentException("topK (--top-k) must be >= 0 (0: off)");
-        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException("topP (--top-p) must lie in (0, 1] (1: off)");
+        if (!(Temperature > 0) || double.IsInfinity(Temperature)) throw new SettingException(SettingNames.Temperature, "must be > 0");
+        if (TemperatureEnd is { } end && (!(end > 0) || double.IsInfinity(end))) throw new SettingException(SettingNames.Temperature, "START:END: the end must be > 0");
+        if (TopK < 0) throw new SettingException(SettingNames.TopK, "must be >= 0 (0: off)");
+        if (!(TopP > 0 && TopP <= 1)) throw new SettingException(SettingNames.TopP, "must lie in (0, 1] (1: off)");
         return this;
     }
 
@@ -35,6 +35,6 @@ public sealed record TokenSampling(double Temperature, double? TemperatureEnd, i
             var values = parts.Select(p => double.Parse(p, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
             return (values[0], values.Length == 2 ? values[1] : null);
         }
-        throw new ArgumentException($"--temp {text}: expected a temperature T or a ramp START:END (e.g. 0.9:0.6)");
+        throw new SettingException(SettingNames.Temperature, $"{text}: expected a temperature T or a ramp START:END (e.g. 0.9:0.6)");
     }
 }

@@ -42,10 +42,11 @@ public sealed class CheckpointSet(string directory, string kind, int keep)
     {
         var existing = CompleteSteps();
         if (existing.Count > 0 && !resume)
-            throw new ArgumentException($"{Directory} has checkpoints (newest step {existing[0]}): pass --resume to continue, or choose another --out");
+            throw new SettingException(SettingNames.Output,
+                $"{Directory} has checkpoints (newest step {existing[0]}): give {SettingException.Ref(SettingNames.Resume)} to continue, or another folder");
         if (existing.Count == 0)
         {
-            if (resume) say?.Invoke($"--resume: no checkpoint in {Directory}, starting from step 0");
+            if (resume) say?.Invoke($"resume: no checkpoint in {Directory}, starting from step 0");
             File.Delete(logPath);
             return null;
         }

@@ -15,12 +15,16 @@ public sealed record PriorTrainingOptions
     public required string Latents { get; init; }
     public required string OutDir { get; init; }
     public string? Grid { get; init; }
+    /// <summary>Train on random HxW windows of each latent grid (<see cref="Grid"/>, or square) instead of the whole grid
+    /// (<c>--crop</c>): the prior's window is HxW, and it sees the data in every phase (a position-free NAT needs that
+    /// to continue a pattern from whatever phase its first reveals fall in). Validation takes the centre window.</summary>
+    public string? Crop { get; init; }
     public int? CodebookSize { get; init; }
     public int Emb { get; init; } = 512;
     public int Heads { get; init; } = 8;
     public int Layers { get; init; } = 24;
     /// <summary>The denoising network (<c>--model</c>): the paper's transformer, DiT, UViT, NAT or SUNDAE's hourglass.</summary>
-    public PriorBackbone Model { get; init; } = PriorBackbone.Transformer;
+    public PriorBackbone Model { get; init; } = PriorNetworks.Default;
     /// <summary>What only some backbones take (patch, kernel, dilations, hourglass depth and shortening).</summary>
     public BackboneOptions Backbone { get; init; } = new();
     /// <summary>SUNDAE's unrolled denoising steps per training step (<c>--unroll</c>; 2 in every reference config).</summary>
@@ -76,7 +80,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         var ids = raw.@long();
         var l = tokens ?? (int)ids.size(1);
         if (ids.size(1) != l)
-            throw new ArgumentException($"{path}: latents have {ids.size(1)} tokens per row but the grid holds {l}: check --grid");
+            throw new ArgumentException($"{path}: latents have {ids.size(1)} tokens per row but the grid holds {l}: check the {SettingException.Ref(SettingNames.Grid)}");
         var (min, max) = (ids.min().item<long>(), ids.max().item<long>());
         var k = codebookSize ?? (int)max + 1;
         if (min < 0 || max >= k)
@@ -85,7 +89,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
     }
 
     /// <summary>The trainer's file names: absorbing_N.th (the paper's), or sundae_N.th for a SUNDAE prior.</summary>
-    public static string CheckpointPrefix(PriorBackbone model) => model == PriorBackbone.Sundae ? "sundae" : "absorbing";
+    public static string CheckpointPrefix(PriorBackbone model) => model.CheckpointPrefix;
 
     /// <summary>Trains to the last step, or until <paramref name="stop"/> (checked between steps: the
     /// newest checkpoint stays the resume point).</summary>
@@ -93,15 +97,21 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
     {
         var device = Torch.Device.Parse(o.Device);
         using var scope = NewDisposeScope();
-        if (o.Batch < 1 || o.Steps < 1 || o.CheckpointEvery < 1 || o.Lr <= 0 || o.Warmup < 0 || o.ValFraction is < 0 or >= 1)
-            throw new ArgumentException("--batch, --steps and --checkpoint-every must be >= 1, --lr > 0, --warmup >= 0, --val-fraction in [0, 1)");
-        if (o.Unroll < 1) throw new ArgumentException("--unroll must be >= 1");
-        if (o.Unroll != PriorTrainingOptions.DefaultUnroll && o.Model != PriorBackbone.Sundae) throw new ArgumentException("--unroll is for --model sundae");
-        var (gh, gw) = o.Grid is null ? (-1, -1) : GridShape.Parse(o.Grid, "--grid");
+        SettingException.Require(o.Batch >= 1, SettingNames.Batch, "must be >= 1");
+        SettingException.Require(o.Steps >= 1, SettingNames.Steps, "must be >= 1");
+        SettingException.Require(o.CheckpointEvery >= 1, SettingNames.CheckpointEvery, "must be >= 1");
+        SettingException.Require(o.Lr > 0, SettingNames.LearningRate, "must be > 0");
+        SettingException.Require(o.Warmup >= 0, SettingNames.Warmup, "must be >= 0");
+        SettingException.Require(o.ValFraction is >= 0 and < 1, SettingNames.ValidationFraction, "must lie in [0, 1)");
+        SettingException.Require(o.Unroll >= 1, SettingNames.Unroll, "must be >= 1");
+        SettingException.Require(o.Unroll == PriorTrainingOptions.DefaultUnroll || o.Model.Corruption == Corruption.Uniform,   // unrolled denoising is how uniform corruption trains
+            SettingNames.Unroll, $"is for {SettingException.Ref(SettingNames.Backbone)} {string.Join(" and ", PriorNetworks.All.Where(b => b.Corruption == Corruption.Uniform).Select(b => b.Name))}");
+        var (gh, gw) = o.Grid is null ? (-1, -1) : GridShape.Parse(o.Grid, SettingNames.Grid);
         var (latents, tokens, codebook) = CheckLatents(load_tensor(o.Latents), o.Latents, gh > 0 ? gh * gw : null, o.CodebookSize);
-        var config = new TransformerConfig(codebook, o.Emb, o.Heads, o.Layers, tokens);
+        var crops = o.Crop is null ? null : WindowCrops.Of(o.Crop, o.Grid, tokens, o.Seed);
+        var config = new TransformerConfig(codebook, o.Emb, o.Heads, o.Layers, crops?.Tokens ?? tokens);
         config.Validate();
-        var (gridH, gridW) = o.Model == PriorBackbone.Transformer ? (0, 0) : GridShape.Of(config, o.Grid);   // the transformer needs no grid
+        var (gridH, gridW) = !o.Model.OnGrid ? (0, 0) : crops?.Window ?? GridShape.Of(config.BlockSize, o.Grid);   // the transformer needs no grid
         PriorNetwork Network() => PriorNetworks.Create(o.Model, config, gridH, gridW, o.Backbone);
         PriorNetworks.Check(o.Model, config, gridH, gridW, o.Backbone);   // before anything is written
 
@@ -110,6 +120,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         var nVal = o.ValFraction > 0 && n >= 20 ? Math.Max(1, (long)Math.Round(n * o.ValFraction)) : 0;
         var train = latents[..(int)(n - nVal)].to(device);
         var val = nVal > 0 ? latents[(int)(n - nVal)..].to(device) : null;
+        if (crops is not null && val is not null) val = crops.Centre(val);
         var nTrain = train.size(0);
         if (nTrain == 0) throw new ArgumentException($"{o.Latents}: no training rows");
 
@@ -145,6 +156,7 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
             opt.lr = lr;
             using var g = new Generator(TrainingStreams.Seed(o.Seed, TrainingStreams.PriorStep, (ulong)step));
             var x0 = train.index_select(0, BatchIndices(step, nTrain).to(device));
+            if (crops is not null) x0 = crops.Random(x0, step);
             using var result = Loss(model, x0, g);
             var lossValue = result.Loss.item<double>();
             if (!double.IsFinite(lossValue))
@@ -177,7 +189,8 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
                     {
                         ["codebook_size"] = (long)config.CodebookSize, ["emb"] = (long)config.Emb, ["heads"] = (long)config.Heads,
                         ["layers"] = (long)model.Config.Layers, ["block_size"] = (long)config.BlockSize, ["timesteps"] = (long)o.Timesteps,
-                        ["model"] = PriorNetworks.Name(o.Model), ["patch"] = (long)o.Backbone.Patch, ["loss"] = o.Loss.ToString(), ["batch"] = (long)o.Batch, ["lr"] = o.Lr, ["warmup"] = (long)o.Warmup,
+                        ["model"] = o.Model.Name, ["crop"] = o.Crop ?? "", ["patch"] = (long)o.Backbone.Patch, ["loss"] = o.Loss.ToString(), ["batch"] = (long)o.Batch, ["lr"] = o.Lr,
+                        ["warmup"] = (long)o.Warmup,
                     },
                 };
                 checkpoints.Save(done, PriorCheckpoint.Recorded(model.state_dict(), model._denoise_fn), PriorCheckpoint.Recorded(ema.state_dict(), ema._denoise_fn), opt.state_dict(), state);

@@ -19,6 +19,8 @@ public static class TrainingStreams
     public const ulong InitialWeights = 3;
     /// <summary>The VQ-GAN's step noise (augmentation, flips), keyed by step.</summary>
     public const ulong VqGanStep = 4;
+    /// <summary>The offsets of training crops (<see cref="WindowCrops"/>), keyed by step and row.</summary>
+    public const ulong Crops = 5;
 
     /// <summary>A seed for a torch generator from stream <paramref name="stream"/> at <paramref name="key"/>.</summary>
     public static ulong Seed(ulong runSeed, ulong stream, ulong key, CounterRng.Purpose purpose = CounterRng.Purpose.Token) =>

@@ -60,17 +60,13 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
     public void Run(CancellationToken stop = default)
     {
         var device = Torch.Device.Parse(o.Device);
-        if (o.Batch < 1 || o.Steps < 1 || o.CheckpointEvery < 1)
-            throw new ArgumentException("--batch, --steps and --checkpoint-every must be >= 1");
-        o.Config.Validate();
-        if (Discriminator.OutputSize(o.Config.Resolution, o.Config.DiscLayers) < 1)
-            throw new ArgumentException($"--disc-layers {o.Config.DiscLayers} is too deep for {o.Config.Resolution}-pixel images: use fewer layers");
+        Validate();
         var folder = ImageFolder.Open(o.Data);
         var (train, val) = folder.Split(folder.Files.Count >= 20 ? o.ValFraction : 0);
         using var scope = NewDisposeScope();
         using var lpips = o.Lpips is null ? null : Lpips.Load(o.Lpips, device);
         if (lpips is null && o.PerceptualWeight > 0)
-            Say?.Invoke("train-vqgan: no --lpips weights given: training without the perceptual (LPIPS) term");
+            Say?.Invoke("train-vqgan: no LPIPS weights given: training without the perceptual term");
 
         Directory.CreateDirectory(o.OutDir);
         var checkpoints = new CheckpointSet(o.OutDir, "vqgan", o.KeepLast);
@@ -78,8 +74,8 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         var resumeFrom = checkpoints.ResumeStep<VqGanLogEntry>(o.Resume, logPath, e => e.Step, Say);
 
         manual_seed(TrainingStreams.Seed(o.Seed, TrainingStreams.InitialWeights, 0));
-        using var model = new VqGanModel(VqAutoEncoder.FromConfig(o.Config), new Discriminator(o.Config.Channels, o.Config.Ndf, o.Config.DiscLayers));
-        using var ema = new VqGanModel(VqAutoEncoder.FromConfig(o.Config), new Discriminator(o.Config.Channels, o.Config.Ndf, o.Config.DiscLayers));
+        using var model = NewModel();
+        using var ema = NewModel();
         ema.load_state_dict(model.state_dict());
         model.to(device);
         ema.to(device);
@@ -88,14 +84,7 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         using var aeOpt = new optim.Adam(model.ae.parameters(), lr: lr);
         using var discOpt = new optim.Adam(model.disc.parameters(), lr: lr);
         var start = resumeFrom ?? 0;
-        if (resumeFrom is not null)
-        {
-            model.load_state_dict(load_state_dict(checkpoints.ModelPath(start)));
-            ema.load_state_dict(load_state_dict(checkpoints.EmaPath(start)));
-            var opts = (PyDict)load(checkpoints.OptimPath(start))!;
-            aeOpt.load_state_dict((PyDict)opts["ae"]!);
-            discOpt.load_state_dict((PyDict)opts["disc"]!);
-        }
+        if (resumeFrom is not null) Restore(checkpoints, start, model, ema, aeOpt, discOpt);
         model.train();
 
         var previewFiles = val.Concat(train).Take(8).ToList();
@@ -104,7 +93,6 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         using var batches = new ImageBatches(train, o.Config.Resolution, o.Batch, o.Seed, o.HFlip, start,
             onSkip: m => Say?.Invoke($"train-vqgan: skipped {m}"));
         using var log = new StreamWriter(logPath, append: true);
-        var lastConv = model.ae.generator.LastConv.weight;
         for (var step = start; step < o.Steps && !stop.IsCancellationRequested; step++)
         {
             using var stepScope = NewDisposeScope();
@@ -113,67 +101,26 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
             var x = images.to(device);
             images.Dispose();
 
-            var (xhat, codebookLoss, stats) = model.ae.reconstruct(x);
-            var recon = (x - xhat).abs();
-            var nll = lpips is null ? recon.mean() : (recon + o.PerceptualWeight * lpips.forward(x, xhat)).mean();
-            var discOn = step >= o.DiscStart;
-            Tensor gLoss = zeros(Array.Empty<long>(), float32, device);
-            double dWeight = 0;
-            Tensor? xhatAug = null;
-            if (discOn)
-            {
-                xhatAug = o.DiffAug ? DiffAugment.Apply(xhat, g) : xhat;
-                gLoss = -model.disc.forward(xhatAug).mean();
-                var nllGrad = torch.autograd.grad(new[] { nll }, new[] { (Tensor)lastConv }, retain_graph: true)[0]!;
-                var gGrad = torch.autograd.grad(new[] { gLoss }, new[] { (Tensor)lastConv }, retain_graph: true)[0]!;
-                dWeight = Math.Clamp(nllGrad.norm().item<double>() / (gGrad.norm().item<double>() + 1e-4), 0, o.DiscWeightMax);
-            }
-            var loss = nll + gLoss * dWeight + codebookLoss;
-            aeOpt.zero_grad();
-            loss.backward();
-            aeOpt.step();
-
-            double dLoss = 0;
-            if (discOn && step > o.DiscStart)
-            {
-                var real = model.disc.forward(o.DiffAug ? DiffAugment.Apply(x, g) : x);
-                var fake = model.disc.forward(xhatAug!.detach());
-                var d = 0.5 * ((1 - real).relu().mean() + (1 + fake).relu().mean());
-                discOpt.zero_grad();
-                d.backward();
-                discOpt.step();
-                dLoss = d.item<double>();
-            }
+            var ae = AutoencoderStep(model, lpips, aeOpt, x, step, g);
+            var dLoss = step > o.DiscStart ? DiscriminatorStep(model, discOpt, x, ae.XhatSeen!, g) : 0;
             if (step > 0 && step % o.EmaEvery == 0) Ema.Update(ema, model, o.EmaDecay);
 
-            foreach (var id in stats.Indices.flatten().ToArray<long>()) codesSeen[id] = true;
+            foreach (var id in ae.Stats.Indices.flatten().ToArray<long>()) codesSeen[id] = true;
             var done = step + 1;
             VqGanLogEntry? entry = null;
             if (done % o.LogEvery == 0 || done == o.Steps || done == 1)
             {
-                entry = new VqGanLogEntry(done, recon.mean().item<double>(), nll.item<double>(), codebookLoss.item<double>(),
-                    gLoss.item<double>(), dWeight, dLoss, stats.Perplexity, codesSeen.Count(c => c), lr);
+                entry = new VqGanLogEntry(done, ae.Recon.mean().item<double>(), ae.Nll.item<double>(), ae.CodebookLoss.item<double>(),
+                    ae.GLoss.item<double>(), ae.DWeight, dLoss, ae.Stats.Perplexity, codesSeen.Count(c => c), lr);
                 Array.Clear(codesSeen);
                 log.WriteLine(JsonSerializer.Serialize(entry));
                 log.Flush();
             }
-            stats.Dispose();
+            ae.Stats.Dispose();
             if (o.PreviewEvery > 0 && (done % o.PreviewEvery == 0 || done == o.Steps)) SavePreview(ema, preview, done);
             if (done % o.CheckpointEvery == 0 || done == o.Steps)
             {
-                var state = new PyDict
-                {
-                    ["step"] = done, ["seed"] = (long)o.Seed, ["format"] = "ut-vqgan-train-1",
-                    ["config"] = new PyDict
-                    {
-                        ["resolution"] = (long)o.Config.Resolution, ["nf"] = (long)o.Config.Nf, ["emb_dim"] = (long)o.Config.EmbDim,
-                        ["codebook_size"] = (long)o.Config.CodebookSize, ["ch_mult"] = o.Config.Mult.Select(m => (object?)(long)m).ToList(),
-                        ["res_blocks"] = (long)o.Config.ResBlocks, ["attn_resolutions"] = o.Config.Attn.Select(m => (object?)(long)m).ToList(),
-                        ["batch"] = (long)o.Batch, ["lr"] = lr, ["disc_start"] = o.DiscStart,
-                    },
-                };
-                checkpoints.Save(done, model.state_dict(), ema.state_dict(),
-                    new PyDict { ["ae"] = aeOpt.state_dict(), ["disc"] = discOpt.state_dict() }, state);
+                checkpoints.Save(done, model.state_dict(), ema.state_dict(), new PyDict { ["ae"] = aeOpt.state_dict(), ["disc"] = discOpt.state_dict() }, State(done, lr));
                 Checkpointed?.Invoke(done, checkpoints.EmaPath(done));
             }
             Progress?.Invoke(done, o.Steps, entry);
@@ -182,7 +129,82 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         if (batches.Skipped.Count > 0) Say?.Invoke($"train-vqgan: {batches.Skipped.Count} unreadable file(s) skipped");
     }
 
-    /// <summary>Originals on top, EMA reconstructions below, as one PNG grid.</summary>
+    private void Validate()
+    {
+        SettingException.Require(o.Batch >= 1, SettingNames.Batch, "must be >= 1");
+        SettingException.Require(o.Steps >= 1, SettingNames.Steps, "must be >= 1");
+        SettingException.Require(o.CheckpointEvery >= 1, SettingNames.CheckpointEvery, "must be >= 1");
+        o.Config.Validate();
+        if (Discriminator.OutputSize(o.Config.Resolution, o.Config.DiscLayers) < 1)
+            throw new SettingException(SettingNames.DiscriminatorLayers, $"{o.Config.DiscLayers} is too deep for {o.Config.Resolution}-pixel images: use fewer layers");
+    }
+
+    private VqGanModel NewModel() =>
+        new(VqAutoEncoder.FromConfig(o.Config), new Discriminator(o.Config.Channels, o.Config.Ndf, o.Config.DiscLayers));
+
+    private static void Restore(CheckpointSet checkpoints, long step, VqGanModel model, VqGanModel ema, optim.Adam aeOpt, optim.Adam discOpt)
+    {
+        model.load_state_dict(load_state_dict(checkpoints.ModelPath(step)));
+        ema.load_state_dict(load_state_dict(checkpoints.EmaPath(step)));
+        var opts = (PyDict)load(checkpoints.OptimPath(step))!;
+        aeOpt.load_state_dict((PyDict)opts["ae"]!);
+        discOpt.load_state_dict((PyDict)opts["disc"]!);
+    }
+
+    /// <summary>What an autoencoder step computed: the losses it logs, λ, the codebook statistics, and the
+    /// reconstructions as the discriminator saw them (null before it starts).</summary>
+    private sealed record AutoencoderResult(Tensor Recon, Tensor Nll, Tensor CodebookLoss, Tensor GLoss, double DWeight, QuantizerStats Stats, Tensor? XhatSeen);
+
+    /// <summary>The autoencoder's update: reconstruction (+ perceptual) loss, λ-weighted generator loss once the
+    /// discriminator is on, codebook loss.</summary>
+    private AutoencoderResult AutoencoderStep(VqGanModel model, Lpips? lpips, optim.Adam aeOpt, Tensor x, long step, Torch.Generator g)
+    {
+        var (xhat, codebookLoss, stats) = model.ae.reconstruct(x);
+        var recon = (x - xhat).abs();
+        var nll = lpips is null ? recon.mean() : (recon + o.PerceptualWeight * lpips.forward(x, xhat)).mean();
+        Tensor gLoss = zeros(Array.Empty<long>(), float32, x.device);
+        double dWeight = 0;
+        Tensor? xhatAug = null;
+        if (step >= o.DiscStart)
+        {
+            xhatAug = o.DiffAug ? DiffAugment.Apply(xhat, g) : xhat;
+            gLoss = -model.disc.forward(xhatAug).mean();
+            var lastConv = (Tensor)model.ae.generator.LastConv.weight;
+            var nllGrad = torch.autograd.grad(new[] { nll }, new[] { lastConv }, retain_graph: true)[0]!;
+            var gGrad = torch.autograd.grad(new[] { gLoss }, new[] { lastConv }, retain_graph: true)[0]!;
+            dWeight = Math.Clamp(nllGrad.norm().item<double>() / (gGrad.norm().item<double>() + 1e-4), 0, o.DiscWeightMax);
+        }
+        var loss = nll + gLoss * dWeight + codebookLoss;
+        aeOpt.zero_grad();
+        loss.backward();
+        aeOpt.step();
+        return new AutoencoderResult(recon, nll, codebookLoss, gLoss, dWeight, stats, xhatAug);
+    }
+
+    /// <summary>The discriminator's hinge-loss update on (augmented) real images and the step's reconstructions.</summary>
+    private double DiscriminatorStep(VqGanModel model, optim.Adam discOpt, Tensor x, Tensor xhatSeen, Torch.Generator g)
+    {
+        var real = model.disc.forward(o.DiffAug ? DiffAugment.Apply(x, g) : x);
+        var fake = model.disc.forward(xhatSeen.detach());
+        var d = 0.5 * ((1 - real).relu().mean() + (1 + fake).relu().mean());
+        discOpt.zero_grad();
+        d.backward();
+        discOpt.step();
+        return d.item<double>();
+    }
+
+    private PyDict State(long done, double lr) => new()
+    {
+        ["step"] = done, ["seed"] = (long)o.Seed, ["format"] = "ut-vqgan-train-1",
+        ["config"] = new PyDict
+        {
+            ["resolution"] = (long)o.Config.Resolution, ["nf"] = (long)o.Config.Nf, ["emb_dim"] = (long)o.Config.EmbDim,
+            ["codebook_size"] = (long)o.Config.CodebookSize, ["ch_mult"] = o.Config.Mult.Select(m => (object?)(long)m).ToList(),
+            ["res_blocks"] = (long)o.Config.ResBlocks, ["attn_resolutions"] = o.Config.Attn.Select(m => (object?)(long)m).ToList(),
+            ["batch"] = (long)o.Batch, ["lr"] = lr, ["disc_start"] = o.DiscStart,
+        },
+    };
+
     private void SavePreview(VqGanModel ema, Tensor preview, long step)
     {
         using var scope = NewDisposeScope();

@@ -11,6 +11,9 @@ public static class Bf16Support
     private static readonly Lazy<bool> OnThisCpu = new(() =>
         !File.Exists("/proc/cpuinfo") || FromCpuInfo(File.ReadAllText("/proc/cpuinfo")));
 
+    /// <summary>Whether this machine's CPU multiplies bfloat16 in hardware (unknown CPUs: assumed so).</summary>
+    public static bool Here => OnThisCpu.Value;
+
     /// <summary>True when a <c>flags</c> line of /proc/cpuinfo names a bfloat16 instruction set.</summary>
     public static bool FromCpuInfo(string cpuinfo) =>
         cpuinfo.Split('\n').Where(l => l.StartsWith("flags", StringComparison.Ordinal))
@@ -21,6 +24,6 @@ public static class Bf16Support
     public static string? Warning(InferencePrecision precision, Device device) =>
         precision == InferencePrecision.BFloat16 && device.Type == DeviceType.CPU && !OnThisCpu.Value
             ? "warning: this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16): BFloat16 products are emulated, " +
-              "12-60x slower than Float32 here; use --precision Float32"
+              "12-60x slower than Float32 here; use Float32 precision"
             : null;
 }

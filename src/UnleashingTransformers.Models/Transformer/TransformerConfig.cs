@@ -27,7 +27,7 @@ public sealed record TransformerConfig(
         if (CodebookSize < 2 || Emb < 1 || Layers < 1 || BlockSize < 1)
             throw new ArgumentException($"bad transformer config: {this}");
         if (Heads < 1 || Emb % Heads != 0)
-            throw new ArgumentException($"--heads {Heads} does not divide the width {Emb}: pick a divisor of {Emb}");
+            throw new SettingException(SettingNames.Heads, $"{Heads} does not divide the width {Emb}: pick a divisor of {Emb}");
     }
 
     /// <summary>

@@ -58,7 +58,8 @@ public static class CanvasDecoder
     /// when the tiles are (<see cref="DecodeTiling.DecodeTile"/> of the same VQ-GAN on the same kind of device).
     /// Returns how long the tiles took to arrive and blend, and how long the image took to encode.
     /// </summary>
-    public static async Task<(TimeSpan tiles, TimeSpan encode)> RenderAsync(DecodeTiling tiling, IAsyncEnumerable<Tensor> tiles, string path, string? parameters = null, CancellationToken cancel = default)
+    public static async Task<(TimeSpan tiles, TimeSpan encode)> RenderAsync(DecodeTiling tiling, IAsyncEnumerable<Tensor> tiles, string path, string? parameters = null,
+        CancellationToken cancel = default)
     {
         var raw = RawPath(path);
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using UnleashingTransformers.Grid;
 
 namespace UnleashingTransformers.Silo.Http;
 
@@ -21,7 +22,7 @@ internal static class BrowserGuards
     public static void Use(WebApplication app, SiloConfig config) => app.Use(async (context, next) =>
     {
         var (request, response) = (context.Request, context.Response);
-        var onGateway = config.Has("gateway") && context.Connection.LocalPort == config.Gateway.Port;
+        var onGateway = config.Has(SiloRoles.Gateway) && context.Connection.LocalPort == config.Gateway.Port;
         if (!onGateway)
         {
             await next(context);

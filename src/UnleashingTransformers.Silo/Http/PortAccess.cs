@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using UnleashingTransformers.Grid;
 
 namespace UnleashingTransformers.Silo.Http;
 
@@ -23,7 +24,7 @@ internal static class PortAccess
             return;
         }
         var onOps = config.Ops.Port > 0 && context.Connection.LocalPort == config.Ops.Port;
-        if (onOps != (path == MetricsEndpoint.Path) || !onOps && !config.Has("gateway"))
+        if (onOps != (path == MetricsEndpoint.Path) || !onOps && !config.Has(SiloRoles.Gateway))
         {
             context.Response.StatusCode = 404;
             return;

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using UnleashingTransformers.Grid;
 using UnleashingTransformers.Grid.Replicas;
 using UnleashingTransformers.Grid.Storage;
 
@@ -34,9 +35,9 @@ internal static class ProbeEndpoints
             else if (redis is not null && !await redis.AnswersAsync()) waiting.Add("the cluster's redis-server does not answer");
             var status = membership.CurrentSnapshot.GetSiloStatus(self.SiloAddress);
             if (status != SiloStatus.Active) waiting.Add($"this silo is {status.ToString().ToLowerInvariant()}, not an active cluster member");
-            if (config.Has("gateway"))
+            if (config.Has(SiloRoles.Gateway))
             {
-                if (!directory.AnySiloWith("canvas")) waiting.Add("no canvas silo in the cluster");
+                if (!directory.AnySiloWith(SiloRoles.Canvas)) waiting.Add("no canvas silo in the cluster");
                 if (directory.Current().Count == 0) waiting.Add("no window replica in the cluster");
             }
             return waiting.Count == 0

@@ -112,8 +112,8 @@ $("job-form").addEventListener("submit", async event => {
   const form = new FormData(event.target);
   const job = {};
   for (const [key, value] of form) {
-    if (key === "priority" && value === "") continue;   // the gateway's rule by size
-    job[key] = ["aggregate", "tiling", "schedule", "priority"].includes(key) ? value : Number(value);
+    if ((key === "priority" || key === "model") && value === "") continue;   // the gateway's rule by size, the default model
+    job[key] = ["aggregate", "tiling", "schedule", "priority", "model"].includes(key) ? value : Number(value);
   }
   try {
     const status = await api("POST", "/jobs", job);
@@ -124,6 +124,34 @@ $("job-form").addEventListener("submit", async event => {
   }
 });
 
+// The form starts from the gateway's defaults (GET /defaults: the job spec's own), not from values of its own.
+async function loadDefaults() {
+  try {
+    const defaults = await api("GET", "/defaults");
+    for (const name of ["height", "width", "seed", "steps", "temperature", "aggregate", "tiling", "schedule"])
+      document.querySelector(`#job-form [name=${name}]`).value = String(defaults[name]);
+    document.body.dataset.defaults = "loaded";
+  } catch (e) {
+    $("form-error").textContent = e.message;
+  }
+}
+
+// The models the grid serves (GET /models), the default first and selected.
+async function loadModels() {
+  try {
+    const { models } = await api("GET", "/models");
+    const options = models.map(m => {
+      const o = element("option", `${m.name}${m.loaded.length ? "" : " (not loaded)"}`);
+      o.value = m.name;
+      o.selected = m.default;
+      return o;
+    });
+    if (options.length) $("model").replaceChildren(...options);
+  } catch (e) {
+    $("form-error").textContent = e.message;
+  }
+}
+
 $("cancel").addEventListener("click", async () => {
   if (!current) return;
   try { await api("DELETE", `/jobs/${encodeURIComponent(current.id)}`); } catch (e) { $("job-error").textContent = e.message; }
@@ -132,7 +160,9 @@ $("cancel").addEventListener("click", async () => {
 // Counters a test (or a curious user) can read: events received, previews and tiles drawn.
 $("preview").addEventListener("load", () => { document.body.dataset.previews = String(Number(document.body.dataset.previews ?? 0) + 1); });
 
-$("token").addEventListener("change", async () => { await signIn(); refreshList(); });
+$("token").addEventListener("change", async () => { await signIn(); refreshList(); loadDefaults(); loadModels(); });
 refreshList();
+loadDefaults();
+loadModels();
 setInterval(refreshList, 3000);
 if (location.hash.length > 1) open(decodeURIComponent(location.hash.slice(1)));

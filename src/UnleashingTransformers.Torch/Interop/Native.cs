@@ -36,7 +36,9 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial void ut_tensor_free(IntPtr t);
     [LibraryImport(Lib)] internal static partial int ut_tensor_alias(IntPtr t, out IntPtr result);
     [LibraryImport(Lib)] internal static partial int ut_tensor_from_data(void* data, long nbytes, int dtype, long* sizes, int ndim, out IntPtr result);
-    [LibraryImport(Lib)] internal static partial int ut_tensor_info(IntPtr t, out int dtype, out int ndim, out int deviceType, out int deviceIndex, out int requiresGrad, out int isLeaf, out int isContiguous, out int defined);
+    [LibraryImport(Lib)]
+    internal static partial int ut_tensor_info(IntPtr t, out int dtype, out int ndim, out int deviceType, out int deviceIndex, out int requiresGrad, out int isLeaf,
+        out int isContiguous, out int defined);
     [LibraryImport(Lib)] internal static partial int ut_tensor_shape(IntPtr t, long* sizes, long* strides, out long storageOffset);
     [LibraryImport(Lib)] internal static partial long ut_tensor_numel(IntPtr t);
     [LibraryImport(Lib)] internal static partial IntPtr ut_tensor_data_ptr(IntPtr t);
@@ -46,7 +48,9 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int ut_tensor_set_data(IntPtr t, IntPtr data);
 
     [LibraryImport(Lib)] internal static partial int ut_backward(IntPtr t, IntPtr grad, int retainGraph, int createGraph);
-    [LibraryImport(Lib)] internal static partial int ut_autograd_grad(IntPtr* outputs, int noutputs, IntPtr* gradOutputs, IntPtr* inputs, int ninputs, int retainGraph, int createGraph, int allowUnused, IntPtr* results);
+    [LibraryImport(Lib)]
+    internal static partial int ut_autograd_grad(IntPtr* outputs, int noutputs, IntPtr* gradOutputs, IntPtr* inputs, int ninputs, int retainGraph, int createGraph,
+        int allowUnused, IntPtr* results);
     [LibraryImport(Lib)] internal static partial int ut_grad_enabled();
     [LibraryImport(Lib)] internal static partial void ut_set_grad_enabled(int enabled);
 
@@ -72,6 +76,12 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial void ut_module_free(IntPtr module);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int ut_module_call(IntPtr module, string method, UtValue* args, IntPtr* names, int nargs, UtValue* outs, int cap, out int nouts);
+
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int ut_group_create(string host, int port, int rank, int world, int timeoutMs, out IntPtr group);
+    [LibraryImport(Lib)] internal static partial int ut_group_allreduce_sum(IntPtr group, IntPtr* tensors, int n);
+    [LibraryImport(Lib)] internal static partial int ut_group_barrier(IntPtr group);
+    [LibraryImport(Lib)] internal static partial void ut_group_free(IntPtr group);
 
     /// <summary>Throws the native side's last error when <paramref name="rc"/> says it failed.</summary>
     internal static void Check(int rc)

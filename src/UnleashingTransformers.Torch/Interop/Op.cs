@@ -167,23 +167,18 @@ internal unsafe ref struct OpCall
 
     public OpCall S(Scalar? s) => s is null ? None() : S(s.Value);
 
-    public OpCall L(ReadOnlySpan<long> values)
-    {
-        var p = (long*)Reserve(values.Length * sizeof(long));
-        values.CopyTo(new Span<long>(p, values.Length));
-        ref var v = ref Next(Tag.IntList);
-        v.P = (IntPtr)p;
-        v.N = values.Length;
-        return this;
-    }
+    public OpCall L(ReadOnlySpan<long> values) => List(values, Tag.IntList);
 
     public OpCall LOpt(long[]? values) => values is null ? None() : L(values);
 
-    public OpCall DL(ReadOnlySpan<double> values)
+    public OpCall DL(ReadOnlySpan<double> values) => List(values, Tag.DoubleList);
+
+    /// <summary>A list argument: the values copied into the call's arena.</summary>
+    private OpCall List<T>(ReadOnlySpan<T> values, int tag) where T : unmanaged
     {
-        var p = (double*)Reserve(values.Length * sizeof(double));
-        values.CopyTo(new Span<double>(p, values.Length));
-        ref var v = ref Next(Tag.DoubleList);
+        var p = (T*)Reserve(values.Length * sizeof(T));
+        values.CopyTo(new Span<T>(p, values.Length));
+        ref var v = ref Next(tag);
         v.P = (IntPtr)p;
         v.N = values.Length;
         return this;

@@ -22,15 +22,15 @@ public sealed class ContainerGridTests : GridTest
     [
         "silo", "--config", $"/etc/ut/{config}", "Cluster:Provider=redis", $"Cluster:Redis={redis.Endpoint}", $"Cluster:SiloName={name}",
         $"Cluster:SiloPort={Ports.Free()}", $"Cluster:GatewayPort={Ports.Free()}",
-        $"Models:Prior={ImageModels}/absorbing_ema.th", $"Models:VqGan={ImageModels}/vqgan_ema.th", .. overrides,
+        $"Models:0:Prior={ImageModels}/absorbing_ema.th", $"Models:0:VqGan={ImageModels}/vqgan_ema.th", .. overrides,
     ];
 
     [PodmanFact]
     public async Task AKilledWindowContainerAndAStoppedCanvasContainerChangeNoByte()
     {
         Podman.Build();
-        var expectedA = Embedded("32x64", 11);
-        var expectedB = Embedded("32x64", 12);
+        var expectedA = Embedded("32x64", 11, "--steps", "256");   // long enough to stop containers in the middle
+        var expectedB = Embedded("32x64", 12, "--steps", "256");
         using var redis = new RedisServer();
         var run = Guid.NewGuid().ToString("N")[..8];
         string[] config = [$"{ConfigDir}:/etc/ut:ro"];
@@ -45,7 +45,7 @@ public sealed class ContainerGridTests : GridTest
         var http = await ReadyGateway(port);
 
         // A window container killed mid-job: its windows go to the other replica.
-        var a = await Submit(http, new { height = 32, width = 64, seed = 11 });
+        var a = await Submit(http, new { height = 32, width = 64, seed = 11, steps = 256 });
         await WaitForStep(http, a, 40);
         Assert.Equal("running", await State(http, a));
         Podman.Ok("kill", w2.Name);
@@ -55,7 +55,7 @@ public sealed class ContainerGridTests : GridTest
         Assert.Contains($"{OpsPortTests.QueueDepthMetric}{{", await new HttpClient().GetStringAsync($"http://127.0.0.1:{windowOps}/metrics"));
 
         // The canvas container stopped (SIGTERM) mid-job saves the job; started again, it resumes there.
-        var b = await Submit(http, new { height = 32, width = 64, seed = 12 });
+        var b = await Submit(http, new { height = 32, width = 64, seed = 12, steps = 256 });
         await WaitForStep(http, b, 40);
         Podman.Ok("stop", "-t", "40", canvas.Name);
         Assert.Equal(0, canvas.ExitCode());

@@ -32,12 +32,8 @@ public sealed class ManifestTests : TempDirTest
         // The container's UT__ variables as the overrides they are (this process's own environment stays out).
         var environment = m.Environment(deployment, silo).Where(e => e.name.StartsWith("UT__", StringComparison.Ordinal))
             .Select(e => $"{e.name["UT__".Length..].Replace("__", ":")}={e.value}");
-        return SiloConfig.Load(path,
-        [
-            .. environment,
-            $"Models:Prior={Path.Combine(models, "absorbing_ema.th")}", $"Models:VqGan={Path.Combine(models, "vqgan_ema.th")}",
-            $"Trainer:Prior:Latents={Path.Combine(models, "absorbing_ema.th")}",
-        ], environmentPrefix: "UT_TEST_NONE__");
+        string[] listed = json["Models"] is null ? [] : [$"Models:0:Prior={Path.Combine(models, "absorbing_ema.th")}", $"Models:0:VqGan={Path.Combine(models, "vqgan_ema.th")}"];
+        return SiloConfig.Load(path, [.. environment, .. listed, $"Trainer:Prior:Latents={Path.Combine(models, "absorbing_ema.th")}"], environmentPrefix: "UT_TEST_NONE__");
     }
 
     /// <summary>The file a container sees at <paramref name="path"/>, from the Secret mounted there (fails if none is).</summary>
@@ -77,7 +73,8 @@ public sealed class ManifestTests : TempDirTest
         // Who may reach each named port of each pod, as the NetworkPolicies say (null: anyone).
         var policies = m.All<V1NetworkPolicy>().ToList();
         Assert.Contains(policies, p => p.Spec.PodSelector.MatchLabels is null or { Count: 0 } && p.Spec.PolicyTypes.Contains("Ingress") && p.Spec.Ingress is null or { Count: 0 });
-        bool Selects(V1LabelSelector selector, IDictionary<string, string> labels) => (selector.MatchLabels ?? new Dictionary<string, string>()).All(l => labels.TryGetValue(l.Key, out var v) && v == l.Value);
+        bool Selects(V1LabelSelector selector, IDictionary<string, string> labels) => (selector.MatchLabels ?? new Dictionary<string, string>()).All(l => labels.TryGetValue(l.Key, out var v)
+            && v == l.Value);
         List<V1NetworkPolicyPeer>? Sources(V1PodTemplateSpec pod, string port)
         {
             var peers = new List<V1NetworkPolicyPeer>();
@@ -234,11 +231,13 @@ public sealed class ManifestTests : TempDirTest
 
             // The files a configuration names lie on the volumes mounted there; state on a writable one.
             var raw = JsonNode.Parse(m.SiloJson(deployment, silo))!;
-            var paths = new[] { raw["Models"]?["Prior"], raw["Models"]?["VqGan"], raw["Trainer"]?["Prior"]?["Latents"] }.OfType<JsonNode>().Select(n => n.GetValue<string>());
+            var models = raw["Models"]?.AsArray().SelectMany(model => new[] { model!["Prior"], model["VqGan"] }) ?? [];
+            var paths = models.Append(raw["Trainer"]?["Prior"]?["Latents"]).OfType<JsonNode>().Select(n => n.GetValue<string>());
             foreach (var path in paths)
                 Assert.True(silo.VolumeMounts.Any(v => path.StartsWith(v.MountPath + "/", StringComparison.Ordinal)), $"{deployment.Metadata.Name}: {path} is on no volume");
             foreach (var writable in new[] { raw["StateDirectory"], raw["Trainer"]?["Prior"]?["OutDir"] }.OfType<JsonNode>().Select(n => n.GetValue<string>()))
-                Assert.True(silo.VolumeMounts.Any(v => v.ReadOnlyProperty != true && (writable + "/").StartsWith(v.MountPath + "/", StringComparison.Ordinal)), $"{deployment.Metadata.Name}: {writable} is not writable");
+                Assert.True(silo.VolumeMounts.Any(v => v.ReadOnlyProperty != true && (writable + "/").StartsWith(v.MountPath + "/", StringComparison.Ordinal)),
+                    $"{deployment.Metadata.Name}: {writable} is not writable");
         }
 
         // The cluster store every silo names is the redis the manifests run, with an append-only file on a volume.
@@ -257,7 +256,10 @@ public sealed class ManifestTests : TempDirTest
         Assert.True(m.One<V1PodDisruptionBudget>("ut-window").Spec.Selector.MatchLabels.All(l => windowLabels[l.Key] == l.Value));
         var scaler = m.One<CustomResources.ScaledObject>("ut-window");
         Assert.Equal(window.Metadata.Name, scaler.Spec.ScaleTargetRef.Name);
-        Assert.Contains(OpsPortTests.QueueDepthMetric, scaler.Spec.Triggers.Single(t => t.Type == "prometheus").Metadata["query"]);
+        // It scales on the queues of the model the window silos list first.
+        var model = Load(m, window, m.Silos().Single(s => s.deployment == window).silo).Models[0].Name;
+        Assert.Equal([$"sum({OpsPortTests.QueueDepthMetric}{{ut_model=\"{model}\"}})", $"max({OpsPortTests.QueueAgeMetric}{{ut_model=\"{model}\"}})"],
+            scaler.Spec.Triggers.Where(t => t.Type == "prometheus").Select(t => t.Metadata["query"]));
         var monitor = m.One<CustomResources.PodMonitor>("ut-silos");
         var endpoint = monitor.Spec.PodMetricsEndpoints.Single();
         Assert.Contains(m.Silos(), s => s.silo.Ports.Any(p => p.Name == endpoint.Port));

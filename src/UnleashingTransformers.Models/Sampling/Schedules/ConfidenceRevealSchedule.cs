@@ -13,8 +13,8 @@ public sealed class ConfidenceRevealSchedule : IRevealSchedule
 
     public ConfidenceRevealSchedule(int steps, MaskScheduleKind mask, double choiceTemperature)
     {
-        if (steps < 1) throw new ArgumentException("--steps must be >= 1");
-        if (!(choiceTemperature >= 0) || double.IsInfinity(choiceTemperature)) throw new ArgumentException("choiceTemperature (--choice-temp) must be >= 0");
+        if (steps < 1) throw new SettingException(SettingNames.Steps, "must be >= 1");
+        if (!(choiceTemperature >= 0) || double.IsInfinity(choiceTemperature)) throw new SettingException(SettingNames.ChoiceTemperature, "must be >= 0");
         (Steps, _mask, _choiceTemperature) = (steps, mask, choiceTemperature);
     }
 

@@ -13,7 +13,7 @@ public sealed class HaltonRevealSchedule : IRevealSchedule
 
     public HaltonRevealSchedule(int steps, int height, int width, MaskScheduleKind mask)
     {
-        if (steps < 1) throw new ArgumentException("--steps must be >= 1");
+        if (steps < 1) throw new SettingException(SettingNames.Steps, "must be >= 1");
         (Steps, _mask) = (steps, mask);
         _order = Order(height, width);
     }

@@ -8,7 +8,7 @@ public sealed class ReciprocalRevealSchedule : IRevealSchedule
 {
     public ReciprocalRevealSchedule(int steps)
     {
-        if (steps < 1) throw new ArgumentException("--steps must be >= 1");
+        if (steps < 1) throw new SettingException(SettingNames.Steps, "must be >= 1");
         Steps = steps;
     }
 

@@ -34,7 +34,7 @@ public sealed record ScheduleChoice(ScheduleKind Kind, MaskScheduleKind MaskSche
             "tau-leaping" => ScheduleKind.TauLeaping,
             _ => throw new ArgumentException($"schedule '{schedule}': expected reciprocal, confidence, halton or tau-leaping"),
         };
-        if (!(choiceTemperature >= 0) || double.IsInfinity(choiceTemperature)) throw new ArgumentException("choiceTemperature (--choice-temp) must be >= 0");
+        if (!(choiceTemperature >= 0) || double.IsInfinity(choiceTemperature)) throw new SettingException(SettingNames.ChoiceTemperature, "must be >= 0");
         return new ScheduleChoice(kind, MaskRatio.Parse(maskSchedule ?? ""), choiceTemperature);
     }
 
@@ -50,7 +50,7 @@ public sealed record ScheduleChoice(ScheduleKind Kind, MaskScheduleKind MaskSche
     /// <summary>The step a sampler or canvas takes with a prior of <paramref name="corruption"/>: the one place that knows both kinds.</summary>
     public ITokenStep Step(Corruption corruption, TokenSampling sampling, int steps, int height, int width) => corruption switch
     {
-        Corruption.Uniform => new RefineStep(Refine.Checked(), sampling.Checked(), steps >= 1 ? steps : throw new ArgumentException("--steps must be >= 1")),
+        Corruption.Uniform => new RefineStep(Refine.Checked(), sampling.Checked(), steps >= 1 ? steps : throw new SettingException(SettingNames.Steps, "must be >= 1")),
         _ => new RevealStep(Create(steps, height, width), sampling.Checked()),
     };
 }

@@ -16,7 +16,7 @@ public sealed class TauLeapingSchedule : IRevealSchedule
 {
     public TauLeapingSchedule(int leaps)
     {
-        if (leaps < 1) throw new ArgumentException("--steps must be >= 1");
+        if (leaps < 1) throw new SettingException(SettingNames.Steps, "must be >= 1");
         Leaps = leaps;
     }
 

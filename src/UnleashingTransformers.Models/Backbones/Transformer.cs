@@ -1,10 +1,11 @@
-using UnleashingTransformers.Models.Backbones;
 using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
+using UnleashingTransformers.Torch.Serialization;
 using static UnleashingTransformers.Torch.torch;
 using F = UnleashingTransformers.Torch.torch.nn.functional;
 
-namespace UnleashingTransformers.Models.Transformer;
+namespace UnleashingTransformers.Models.Backbones;
 
 /// <summary>Multi-head self-attention, non-causal (models/transformer.py CausalSelfAttention in
 /// absorbing mode). Separate key/query/value projections as the reference, so its keys load.</summary>
@@ -52,15 +53,10 @@ public sealed class Block : nn.Module<Tensor, Tensor>
         ln2 = register_module("ln2", new nn.LayerNorm(c.Emb));
         attn = register_module("attn", new SelfAttention(c));
         // mlp.0 / mlp.2 are the reference's keys: Linear, GELU (exact), Linear, Dropout.
-        mlp = register_module("mlp", new nn.Sequential(
-            new nn.Linear(c.Emb, c.Hidden), new nn.GELU(), new nn.Linear(c.Hidden, c.Emb), new nn.Dropout(c.ResidPdrop)));
+        mlp = register_module("mlp", FeedForward.Of(c, dropout: c.ResidPdrop));
     }
 
-    public override Tensor forward(Tensor x)
-    {
-        x = x + attn.forward(ln1.forward(x));
-        return x + mlp.forward(ln2.forward(x));
-    }
+    public override Tensor forward(Tensor x) => PreLayerNorm.Residual(x, ln1, attn.forward, ln2, mlp);
 }
 
 /// <summary>
@@ -70,7 +66,7 @@ public sealed class Block : nn.Module<Tensor, Tensor>
 public sealed class Transformer : PriorNetwork
 {
     public override TransformerConfig Config { get; }
-    public override PriorBackbone Backbone => PriorBackbone.Transformer;
+    public override PriorBackbone Backbone => TransformerBackbone.Instance;
     public readonly nn.Embedding tok_emb;
     public readonly Parameter pos_emb, start_tok;
     public readonly nn.ModuleList<Block> blocks;
@@ -115,4 +111,21 @@ public sealed class Transformer : PriorNetwork
         foreach (var block in blocks) x = block.forward(x);
         return ln_f.forward(x).MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>The paper's transformer as a backbone (<c>--model transformer</c>, the default): a flat sequence, no grid,
+/// nothing recorded (the paper's files are read as they are, heads given or the reference's 8).</summary>
+public sealed class TransformerBackbone : PriorBackbone
+{
+    public static readonly TransformerBackbone Instance = new();
+
+    public override string Name => "transformer";
+    public override string Description => "transformer (the paper's)";
+    public override bool OnGrid => false;
+
+    public override PriorNetwork Create(TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions options) => new Transformer(config);
+
+    public override void Validate(TransformerConfig config, int gridHeight, int gridWidth, BackboneOptions options) { }
+
+    public override PriorNetwork Read(IReadOnlyDictionary<string, Tensor> sd, int heads, PyDict? entry) => new Transformer(TransformerConfig.FromStateDict(sd, heads));
 }

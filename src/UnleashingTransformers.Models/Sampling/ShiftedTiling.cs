@@ -1,15 +1,4 @@
-using UnleashingTransformers.Models.Sampling;
-
-namespace UnleashingTransformers.Grid.Canvas;
-
-/// <summary>How a canvas places its windows (<c>--tiling</c>).</summary>
-public enum TilingKind
-{
-    /// <summary>Overlapping windows at a fixed stride, their distributions aggregated (<see cref="WindowTiling"/>).</summary>
-    Overlap,
-    /// <summary>Non-overlapping windows whose grid shifts every step (<see cref="ShiftedTiling"/>).</summary>
-    Shifted,
-}
+namespace UnleashingTransformers.Models.Sampling;
 
 /// <summary>
 /// Non-overlapping windows whose grid is offset at every step by a shift keyed by (seed, step), as

@@ -53,38 +53,3 @@ public interface ICanvasJobGrain : IGrainWithStringKey
     /// <summary>Removes the job's state, its image and its entry in the index (retention).</summary>
     Task ForgetAsync();
 }
-
-/// <summary>The list of jobs (one grain, key 0): admission against the pending-queue bound, paging,
-/// the unfinished jobs to resume, and retention of finished ones.</summary>
-public interface IJobIndexGrain : IGrainWithIntegerKey
-{
-    /// <summary>Takes the job into the list unless Canvas:MaxPending jobs of its priority are unfinished (each
-    /// priority its own bound: a queue of batch jobs does not shut out interactive ones).</summary>
-    Task<Admission> AdmitAsync(string id, JobPriority priority);
-    Task RemoveAsync(string id);
-    Task FinishedAsync(string id);
-    Task FailedAsync(string id, string reason);
-    Task<string?> ErrorAsync(string id);
-    [ClientCallable]
-    Task<JobPage> ListAsync(int offset, int limit);
-    Task<string[]> UnfinishedAsync();
-}
-
-/// <summary>What a trainer reports.</summary>
-[GenerateSerializer, Immutable]
-public sealed record TrainerStatus(
-    [property: Id(0)] string Kind,
-    [property: Id(1)] bool Running,
-    [property: Id(2)] long LastCheckpoint,
-    [property: Id(3)] string? LastCheckpointPath,
-    [property: Id(4)] string? Error);
-
-/// <summary>The training run of a trainer silo (key <c>"{silo}/trainer"</c>, pinned there).</summary>
-public interface ITrainerGrain : IGrainWithStringKey
-{
-    /// <summary>Starts (or keeps running) the silo's configured run, from its newest complete checkpoint.</summary>
-    Task<TrainerStatus> StartAsync();
-    Task<TrainerStatus> StopAsync();
-    [AlwaysInterleave]
-    Task<TrainerStatus> StatusAsync();
-}

@@ -1,18 +1,10 @@
+using UnleashingTransformers.Models.Sampling;
+using UnleashingTransformers.Models.Transformer;
 using UnleashingTransformers.Torch;
 using static UnleashingTransformers.Torch.torch;
 using F = UnleashingTransformers.Torch.torch.nn.functional;
 
-namespace UnleashingTransformers.Models.Transformer;
-
-/// <summary>Arithmetic of the inference path's matrix products.</summary>
-public enum InferencePrecision
-{
-    /// <summary>float32 throughout: the reference's numbers (to float rounding).</summary>
-    Float32,
-    /// <summary>bfloat16 matrix products through oneDNN (2.5-4x faster on CPUs with avx512_bf16);
-    /// the residual stream, layer norms and softmaxes stay float32. Logits differ slightly (bench/).</summary>
-    BFloat16,
-}
+namespace UnleashingTransformers.Models.Backbones;
 
 /// <summary>
 /// A read-only, sampling-speed view of a <see cref="Transformer"/>'s weights. The same function as
@@ -125,4 +117,22 @@ public sealed class TransformerInference : IDisposable
     }
 
     public void Dispose() => ReleaseWeights();
+}
+
+/// <summary>The transformer prior as a denoiser, through its inference path.</summary>
+public sealed class TransformerDenoiser(TransformerInference model, Device device) : ITokenDenoiser
+{
+    public int Length => model.Config.BlockSize;
+    public int CodebookSize => model.Config.CodebookSize;
+    public int MaskId => model.Config.MaskId;
+
+    public float[] Probabilities(ReadOnlySpan<long> tokens, int rows, IReadOnlyList<WantedPosition> wanted)
+    {
+        if (wanted.Count == 0) return Array.Empty<float>();
+        using var scope = NewDisposeScope();
+        var idx = from_array(tokens, rows, Length).to(device);
+        var r = from_array<long>(wanted.Select(w => (long)w.Row).ToArray(), wanted.Count).to(device);
+        var p = from_array<long>(wanted.Select(w => (long)w.Position).ToArray(), wanted.Count).to(device);
+        return model.ProbabilitiesAt(idx, r, p).ToArray<float>();
+    }
 }
