@@ -1,4 +1,5 @@
 using UnleashingTransformers.Models;
+using UnleashingTransformers.Models.Training;
 using UnleashingTransformers.Torch;
 
 namespace UnleashingTransformers.Cli;
@@ -17,7 +18,7 @@ internal static class CliErrors
             Console.Error.WriteLine($"ut: error: {e.Describe(CliFlags.For)}");
             return 1;
         }
-        catch (Exception e) when (e is TorchException or IOException or UnauthorizedAccessException or ArgumentException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is TorchException or DataParallelException or IOException or UnauthorizedAccessException or ArgumentException or System.Text.Json.JsonException)
         {
             Console.Error.WriteLine($"ut: error: {e.Message}");
             return 1;

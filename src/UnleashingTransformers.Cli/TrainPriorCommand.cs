@@ -15,6 +15,7 @@ internal static class TrainPriorCommand
     public static Command Create()
     {
         var common = new CommonOptions();
+        var parallel = new DataParallelFlags();
         var latents = new Option<string>("--latents") { Description = "latent cache: torch.save int64 (N, L) token ids (the reference's or `ut encode --data`)", Required = true };
         var outDir = new Option<string>("--out") { Description = "checkpoint directory", Required = true };
         var grid = new Option<string?>("--grid") { Description = "the latents' token grid HxW (default: L as given by the latents, square); the prior's window unless --crop" };
@@ -85,6 +86,7 @@ internal static class TrainPriorCommand
         cmd.Options.Add(shorten);
         cmd.Options.Add(unroll);
         common.AddTo(cmd);
+        parallel.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var device = common.Apply(r);
@@ -101,7 +103,7 @@ internal static class TrainPriorCommand
                 ValFraction = r.GetValue(valFraction), EvalEvery = r.GetValue(evalEvery), LogEvery = Math.Max(1, r.GetValue(logEvery)),
                 Device = device.ToString(),
                 EmaDecay = r.GetValue(emaDecay), EmaEvery = Math.Max(1, r.GetValue(emaEvery)),
-                Model = backbone, Unroll = r.GetValue(unroll),
+                Model = backbone, Unroll = r.GetValue(unroll), Parallel = parallel.Options(r),
                 Backbone = new BackboneOptions
                 {
                     Patch = r.GetValue(patch), Kernel = r.GetValue(kernel), Dilations = r.GetValue(dilations) is { } d ? ParseDilations(d) : null,
@@ -121,6 +123,11 @@ internal static class TrainPriorCommand
                     Depth = depth, Shorten = r.GetValue(shorten),
                 },
             };
+            if (parallel.Launched(r) is { } run)
+            {
+                new PriorTrainer(options with { Parallel = run }).Validate();   // one line here, not one from each rank
+                return DataParallelFlags.Launch("train-prior", run, options.Batch, r.GetValue(common.Threads));
+            }
             string detail = "";
             ConsoleProgress.Run("train-prior", options.Steps, report =>
             {

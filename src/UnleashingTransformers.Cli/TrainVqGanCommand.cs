@@ -19,6 +19,7 @@ internal static class TrainVqGanCommand
     public static Command Create()
     {
         var common = new CommonOptions();
+        var parallel = new DataParallelFlags();
         var data = new Option<string>("--data") { Description = "image folder (searched recursively)", Required = true };
         var outDir = new Option<string>("--out") { Description = "checkpoint directory", Required = true };
         var size = new Option<int>("--size") { DefaultValueFactory = _ => Defaults.Config.Resolution, Description = "training resolution" };
@@ -55,6 +56,7 @@ internal static class TrainVqGanCommand
         cmd.Options.Add(emaDecay);
         cmd.Options.Add(emaEvery);
         common.AddTo(cmd);
+        parallel.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var device = common.Apply(r);
@@ -69,8 +71,13 @@ internal static class TrainVqGanCommand
                 Lpips = r.GetValue(lpips), PerceptualWeight = r.GetValue(perceptual), DiffAug = r.GetValue(diffAug), HFlip = r.GetValue(hflip),
                 CheckpointEvery = r.GetValue(every), KeepLast = r.GetValue(keep), Resume = r.GetValue(resume), Seed = r.GetValue(seed),
                 LogEvery = Math.Max(1, r.GetValue(logEvery)), PreviewEvery = r.GetValue(previewEvery), Device = device.ToString(),
-                EmaDecay = r.GetValue(emaDecay), EmaEvery = Math.Max(1, r.GetValue(emaEvery)),
+                EmaDecay = r.GetValue(emaDecay), EmaEvery = Math.Max(1, r.GetValue(emaEvery)), Parallel = parallel.Options(r),
             };
+            if (parallel.Launched(r) is { } run)
+            {
+                new VqGanTrainer(options with { Parallel = run }).Validate();   // one line here, not one from each rank
+                return DataParallelFlags.Launch("train-vqgan", run, options.Batch, r.GetValue(common.Threads));
+            }
             var detail = "";
             ConsoleProgress.Run("train-vqgan", options.Steps, report =>
             {

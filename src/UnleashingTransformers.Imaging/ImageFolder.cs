@@ -40,13 +40,14 @@ public sealed class ImageFolder
 /// Training batches from a list of image files, prepared on a background thread while the model
 /// trains. The batch of each step is a function of (seed, step): a per-epoch permutation seeded by
 /// the epoch, consecutive slices of it; so a resumed run sees the batches an uninterrupted one would.
-/// A file that cannot be read is reported by path once, skipped (the next file of the permutation takes
-/// its place), and counted in <see cref="Skipped"/>.
+/// A data-parallel rank reads only its rows of each global batch (<c>first</c>, <c>count</c>), the
+/// files one process would read for those rows. A file that cannot be read is reported by path once,
+/// skipped (its row takes the next readable file of the permutation), and counted in <see cref="Skipped"/>.
 /// </summary>
 public sealed class ImageBatches : IDisposable
 {
     private readonly IReadOnlyList<string> _files;
-    private readonly int _size, _batch;
+    private readonly int _size, _batch, _first, _count;
     private readonly ulong _seed;
     private readonly bool _hflip;
     private readonly BlockingCollection<(long step, Tensor images)> _queue;
@@ -61,10 +62,13 @@ public sealed class ImageBatches : IDisposable
     /// <summary>Unreadable files and why.</summary>
     public IReadOnlyDictionary<string, string> Skipped => _skipped;
 
-    public ImageBatches(IReadOnlyList<string> files, int size, int batch, ulong seed, bool hflip, long startStep, int prefetch = 3, Action<string>? onSkip = null)
+    /// <param name="share">The rows of each global batch of <paramref name="batch"/> this process reads (all when null).</param>
+    public ImageBatches(IReadOnlyList<string> files, int size, int batch, ulong seed, bool hflip, long startStep, int prefetch = 3, Action<string>? onSkip = null,
+        (int first, int count)? share = null)
     {
         if (files.Count == 0) throw new ArgumentException("no training images");
         (_files, _size, _batch, _seed, _hflip) = (files, size, batch, seed, hflip);
+        (_first, _count) = share ?? (0, batch);
         OnSkip = onSkip;
         _queue = new BlockingCollection<(long, Tensor)>(Math.Max(1, prefetch));
         _worker = Task.Run(() => Produce(startStep));
@@ -100,34 +104,26 @@ public sealed class ImageBatches : IDisposable
 
     private Tensor Make(long step)
     {
-        var images = new List<Tensor>(_batch);
-        long cursor = step * _batch;
-        var attempts = 0;
-        while (images.Count < _batch)
+        var images = new List<Tensor>(_count);
+        var n = _files.Count;
+        for (var row = _first; row < _first + _count; row++)
         {
-            var n = _files.Count;
-            var epoch = cursor / n;
-            if (!_perms.TryGetValue(epoch, out var perm))
+            var cursor = step * _batch + row;
+            for (var attempts = 0; ; attempts++, cursor++)
             {
-                using var g = new Generator(Mix(_seed, (ulong)epoch));
-                using var p = randperm(n, g);
-                perm = p.ToArray<long>();
-                _perms.Clear();
-                _perms[epoch] = perm;
+                if (attempts > n) throw new ArgumentException("no readable images: every file failed to load");
+                var file = _files[(int)Permutation(cursor / n)[cursor % n]];
+                if (_skipped.ContainsKey(file)) continue;
+                try
+                {
+                    images.Add(Images.LoadPrepared(file, _size));
+                    break;
+                }
+                catch (Exception e) when (e is TorchException or ArgumentException or IOException)
+                {
+                    if (_skipped.TryAdd(file, e.Message)) OnSkip?.Invoke(e.Message);
+                }
             }
-            var file = _files[(int)perm[cursor % n]];
-            cursor++;
-            if (_skipped.ContainsKey(file)) continue;
-            try
-            {
-                images.Add(Images.LoadPrepared(file, _size));
-            }
-            catch (Exception e) when (e is TorchException or ArgumentException or IOException)
-            {
-                if (_skipped.TryAdd(file, e.Message)) OnSkip?.Invoke(e.Message);
-                if (_skipped.Count == n) throw new ArgumentException("no readable images: every file failed to load");
-            }
-            if (++attempts > 100 * _batch + n) throw new ArgumentException("too many unreadable images");
         }
         var batch = stack(images);
         foreach (var t in images) t.Dispose();
@@ -139,6 +135,16 @@ public sealed class ImageBatches : IDisposable
             batch = flipped;
         }
         return batch;
+    }
+
+    /// <summary>The order of the files in <paramref name="epoch"/> (the newest two epochs' kept: a batch spans at most two).</summary>
+    private long[] Permutation(long epoch)
+    {
+        if (_perms.TryGetValue(epoch, out var perm)) return perm;
+        using var g = new Generator(Mix(_seed, (ulong)epoch));
+        using var p = randperm(_files.Count, g);
+        foreach (var old in _perms.Keys.Where(e => e < epoch - 1).ToList()) _perms.Remove(old);
+        return _perms[epoch] = p.ToArray<long>();
     }
 
     private static ulong Mix(ulong a, ulong b)

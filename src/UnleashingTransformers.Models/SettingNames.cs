@@ -14,7 +14,10 @@ public static class SettingNames
     // training
     public const string Batch = "batch", CheckpointEvery = "checkpoint interval", LearningRate = "learning rate",
         Warmup = "warmup", ValidationFraction = "validation fraction", Unroll = "unroll", Crop = "crop",
-        DiscriminatorLayers = "discriminator layers", Resume = "resume", Output = "output folder";
+        DiscriminatorLayers = "discriminator layers", Resume = "resume", Output = "output folder", TimeSampling = "time sampling";
+
+    // data-parallel training
+    public const string Rank = "rank", World = "world", Store = "store", StoreTimeout = "store timeout";
 
     // the network
     public const string Backbone = "backbone", Layers = "layers", Width = "width", Heads = "heads", Precision = "precision",

@@ -291,6 +291,12 @@ public sealed record SiloConfig
             throw new ArgumentException($"{path}: Telemetry:OtlpEndpoint '{Telemetry.OtlpEndpoint}' is not an http(s) URI");
         if (Has(SiloRoles.Trainer))
         {
+            if (Trainer.MinRanks < 1 || Trainer.MaxRanks < Trainer.MinRanks)
+                throw new ArgumentException($"{path}: Trainer:MinRanks {Trainer.MinRanks} and MaxRanks {Trainer.MaxRanks}: expected 1 <= MinRanks <= MaxRanks");
+            if (Trainer.MaxRanks > 1 && Trainer.StorePort is < 1 or > 65535) throw new ArgumentException($"{path}: Trainer:StorePort {Trainer.StorePort}: expected 1 to 65535");
+            var batch = Trainer.Kind == "prior" ? Trainer.Prior?.Batch : Trainer.VqGan?.Batch;
+            if (batch is { } b && Enumerable.Range(Trainer.MinRanks, Trainer.MaxRanks - Trainer.MinRanks + 1).FirstOrDefault(w => b % w != 0) is var w and > 0)
+                throw new ArgumentException($"{path}: Trainer batch {b} does not split among {w} ranks: the global batch must be a multiple of every rank count from MinRanks to MaxRanks");
             switch (Trainer.Kind)
             {
                 case "prior" when Trainer.Prior is { } p:

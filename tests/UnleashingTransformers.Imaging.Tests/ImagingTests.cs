@@ -162,6 +162,15 @@ public class ImagingTests : IDisposable
             Assert.Equal(5, step);
             Assert.Equal(a.Skip(20).Take(4), images.mean(new long[] { 1, 2, 3 }).ToArray<float>());
         }
+        // Two data-parallel ranks' shares of each global batch, side by side, are the batch one process reads
+        // (the corrupt file met in them too).
+        using (var first = new ImageBatches(folder.Files, 16, 4, 7, false, startStep: 0, share: (0, 2)))
+        using (var second = new ImageBatches(folder.Files, 16, 4, 7, false, startStep: 0, share: (2, 2)))
+            for (var s = 0; s < 12; s++)
+            {
+                using var both = cat([first.Next().images, second.Next().images]);
+                Assert.Equal(a.Skip(4 * s).Take(4), both.mean(new long[] { 1, 2, 3 }).ToArray<float>());
+            }
         Directory.CreateDirectory(P("empty"));
         Assert.Contains("no image files", Assert.Throws<ArgumentException>(() => ImageFolder.Open(P("empty"))).Message);
     }

@@ -76,7 +76,7 @@ public sealed class DistributedGridTests : GridTest
         Assert.Equal("running", await State(http, id));
         w2.Kill();
         await WaitForState(http, id, "done", 120);
-        Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
+        SameImage(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
         Assert.False(canvas.Exited, canvas.Output);
     }
 
@@ -121,7 +121,7 @@ public sealed class DistributedGridTests : GridTest
         await watch;
         Assert.DoesNotContain("failed", seen);
         Assert.DoesNotContain("cancelled", seen);
-        Assert.Equal(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
+        SameImage(expected, await http.GetByteArrayAsync($"jobs/{id}/image"));
     }
 
     private static async Task<UtProcess> RunnerOf(string id, params UtProcess[] silos)

@@ -1,6 +1,8 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using UnleashingTransformers.Imaging;
 using UnleashingTransformers.Testing;
+using static UnleashingTransformers.Torch.torch;
 
 namespace UnleashingTransformers.Silo.Tests;
 
@@ -101,6 +103,24 @@ public abstract class GridTest : TempDirTest
         var file = P($"embedded-{shape}-{seed}.png");
         Ut.Ok(["generate", "--shape", shape, "--seed", seed.ToString(), "--out", file, .. extra]);
         return File.ReadAllBytes(file);
+    }
+
+    /// <summary>Asserts an image is the embedded run's, byte for byte; when it is not, says how many pixels differ and
+    /// where: a flipped token shows as a block of some 8x8 pixels a token, a decode's rounding as lone pixels.</summary>
+    protected void SameImage(byte[] expected, byte[] actual)
+    {
+        if (expected.AsSpan().SequenceEqual(actual)) return;
+        File.WriteAllBytes(P("expected.png"), expected);
+        File.WriteAllBytes(P("actual.png"), actual);
+        using var scope = NewDisposeScope();
+        var (a, b) = (Images.Load(P("expected.png")), Images.Load(P("actual.png")));
+        if (!a.shape.SequenceEqual(b.shape)) Xunit.Assert.Fail($"the image is {string.Join("x", b.shape)}, not {string.Join("x", a.shape)}");
+        var differs = (a - b).abs().sum(0) > 0;
+        var rows = differs.any(1).ToArray<bool>().Select((d, i) => (d, i)).Where(x => x.d).Select(x => x.i).ToArray();
+        var columns = differs.any(0).ToArray<bool>().Select((d, i) => (d, i)).Where(x => x.d).Select(x => x.i).ToArray();
+        var count = differs.sum().item<long>();
+        Xunit.Assert.Fail(count == 0 ? $"the files differ ({expected.Length} and {actual.Length} bytes) but not their pixels"
+            : $"{count} pixels differ, in rows {rows[0]}..{rows[^1]} and columns {columns[0]}..{columns[^1]}, by up to {(a - b).abs().max().item<float>() * 255:F0}/255");
     }
 
     /// <summary>Waits until the gateway says it can serve jobs (a window replica and a canvas silo in view).</summary>

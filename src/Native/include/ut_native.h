@@ -139,9 +139,12 @@ UT_API int ut_module_call(ut_module* m, const char* method, const ut_value* args
 
 /* ---- collectives (c10d over Gloo) ---- */
 /* Joins rank `rank` of `world` processes meeting at the TCP store on host:port, which rank 0
- * serves; waits up to timeout_ms for the others. Without libgloo-dev at build time: an error. */
+ * serves; waits up to timeout_ms for the others (and for each collective). Gloo's own connections
+ * go out of network interface `iface` if given, else of the address `bind_host` names if given,
+ * else of the machine's hostname's. Without libgloo-dev at build time: an error. */
 UT_API int ut_group_create(const char* host, int32_t port, int32_t rank, int32_t world,
-                           int32_t timeout_ms, ut_group** out);
+                           int32_t timeout_ms, const char* iface, const char* bind_host,
+                           ut_group** out);
 /* Sums the n tensors over the group's ranks, in place (every rank gives the same shapes in the same
  * order), and returns when done. */
 UT_API int ut_group_allreduce_sum(ut_group* g, ut_tensor* const* tensors, int32_t n);

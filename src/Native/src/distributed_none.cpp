@@ -14,7 +14,7 @@ namespace {
 extern "C" {
 
 int ut_group_create(const char* host, int32_t port, int32_t rank, int32_t world, int32_t timeout_ms,
-                    ut_group** out) {
+                    const char* iface, const char* bind_host, ut_group** out) {
   UT_GUARD({ no_gloo(); })
 }
 

@@ -13,7 +13,7 @@ namespace UnleashingTransformers.Grid.Training;
 /// with it, window silos loading it on their first request; jobs started before keep the version they started on.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "its CancellationTokenSource has no timer or wait handle: nothing to release")]
-public sealed class TrainerRun(TrainerSettings settings, string device, IGrainFactory grains, ILogger<TrainerRun> log)
+public sealed class TrainerRun(TrainerSettings settings, string device, IGrainFactory grains, ILocalSiloDetails silo, ILogger<TrainerRun> log)
 {
     private readonly object _gate = new();
     private CancellationTokenSource _stop = new();
@@ -58,15 +58,86 @@ public sealed class TrainerRun(TrainerSettings settings, string device, IGrainFa
     {
         try
         {
-            if (settings.Kind == "prior")
-                new PriorTrainer(settings.Prior! with { Resume = true, Device = device }) { Checkpointed = Checkpointed, Say = Say }.Run(stop);
-            else
-                new VqGanTrainer(settings.VqGan! with { Resume = true, Device = device }) { Checkpointed = Checkpointed, Say = Say }.Run(stop);
+            if (settings.MaxRanks > 1) TrainRanked(stop);
+            else Train(new DataParallelOptions(), stop);
         }
         catch (Exception e)
         {
             _error = e.Message;
             throw;
+        }
+    }
+
+    /// <summary>The configured run, resumed from its newest checkpoint, as rank <paramref name="place"/> of a data-parallel run.</summary>
+    private void Train(DataParallelOptions place, CancellationToken stop)
+    {
+        if (settings.Kind == "prior")
+            new PriorTrainer(settings.Prior! with { Resume = true, Device = device, Parallel = place }) { Checkpointed = Checkpointed, Say = Say }.Run(stop);
+        else
+            new VqGanTrainer(settings.VqGan! with { Resume = true, Device = device, Parallel = place }) { Checkpointed = Checkpointed, Say = Say }.Run(stop);
+    }
+
+    /// <summary>
+    /// Data-parallel across trainer silos: checks in with the run's roster every second and trains the generation it
+    /// is given, until the run is over. A generation that breaks (a rank lost: its all-reduce fails; or the roster
+    /// formed another) ends this silo's part, which checks in again and resumes with the next from the newest checkpoint.
+    /// </summary>
+    private void TrainRanked(CancellationToken stop)
+    {
+        var roster = grains.GetGrain<ITrainingRunGrain>(settings.Run);
+        var name = silo.SiloAddress.ToParsableString();   // silos on one machine may share a name, never an address
+        var timeout = (settings.Kind == "prior" ? settings.Prior!.Parallel : settings.VqGan!.Parallel).TimeoutSeconds;
+        // The roster's silo may be the one just lost: until its grain is active elsewhere, a check-in fails (null),
+        // which changes nothing; the ranks' own all-reduce is what tells a generation is broken.
+        RankAssignment? CheckIn(long generation)
+        {
+            try
+            {
+                var me = new TrainerCheckIn(name, silo.SiloAddress.Endpoint.Address.ToString(), settings.StorePort, settings.MinRanks, settings.MaxRanks, generation);
+                return roster.CheckInAsync(me).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
+            {
+                log.LogWarning("trainer: the run's roster did not answer: {Error}", e.Message);
+                return null;
+            }
+        }
+        long last = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            var given = CheckIn(last);
+            if (given is { Finished: true }) return;
+            if (given is not { Assigned: true })
+            {
+                stop.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+                continue;
+            }
+            Say($"rank {given.Rank} of {given.World} (generation {given.Generation}, store {given.Store})");
+            last = given.Generation;
+            using var generation = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            var place = new DataParallelOptions { Rank = given.Rank, World = given.World, Store = given.Store, TimeoutSeconds = timeout };
+            var part = Task.Factory.StartNew(() => Train(place, generation.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            while (Task.WaitAny([part], TimeSpan.FromSeconds(1)) < 0)   // the part stops itself on the stop, between steps
+                if (CheckIn(given.Generation) is { Finished: false } now && now.Generation != given.Generation) generation.Cancel();   // formed anew without this one
+            var finished = false;
+            try
+            {
+                part.GetAwaiter().GetResult();
+                finished = !generation.IsCancellationRequested;
+            }
+            catch (DataParallelException e)
+            {
+                Say($"generation {given.Generation} ended: {e.Message}");
+            }
+            try
+            {
+                roster.ReportAsync(name, given.Generation, finished).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                log.LogWarning("trainer: the run's roster did not hear generation {Generation} end: {Error}", given.Generation, e.Message);   // it finds out from the check-ins
+            }
+            if (finished) return;
         }
     }
 

@@ -88,22 +88,22 @@ public sealed class AbsorbingDiffusion : nn.Module<Tensor, Tensor>
 
     /// <summary>q(x_t | x_0) with the random schedule: each token masked when u &lt; t/T. Returns x_t,
     /// x_0 with unmasked positions set to −1 (the loss's ignore index), and the mask.</summary>
-    public (Tensor xt, Tensor x0Ignore, Tensor mask) q_sample(Tensor x0, Tensor t, Generator? g = null)
+    public (Tensor xt, Tensor x0Ignore, Tensor mask) q_sample(Tensor x0, Tensor t, RowNoise noise)
     {
         using var scope = NewDisposeScope();
-        var u = rand(x0.shape, g, float32, x0.device);
+        var u = noise.Rand(x0.device, x0.size(1));
         var mask = u < (t.to(float32) / NumTimesteps).unsqueeze(1);
         return Finish(x0, mask);
     }
 
     /// <summary>q(x_t | x_0) with the fixed schedule: exactly max(1, round(t/T·D)) tokens per sample,
     /// chosen uniformly (a random permutation per sample).</summary>
-    public (Tensor xt, Tensor x0Ignore, Tensor mask) q_sample_mlm(Tensor x0, Tensor t, Generator? g = null)
+    public (Tensor xt, Tensor x0Ignore, Tensor mask) q_sample_mlm(Tensor x0, Tensor t, RowNoise noise)
     {
         using var scope = NewDisposeScope();
         var D = x0.size(1);
         var count = (t.to(float64) / NumTimesteps * D).round().clamp(1, D).@long().unsqueeze(1);
-        var rank = rand(x0.shape, g, float32, x0.device).argsort(-1).argsort(-1);  // a random permutation's ranks
+        var rank = noise.Rand(x0.device, D).argsort(-1).argsort(-1);  // a random permutation's ranks
         return Finish(x0, rank < count);
     }
 
@@ -114,30 +114,30 @@ public sealed class AbsorbingDiffusion : nn.Module<Tensor, Tensor>
         return (xt.MoveToOuterDisposeScope(), x0Ignore.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
     }
 
-    /// <summary>t in 1..T and its probability p_t, per sample.</summary>
-    public (Tensor t, Tensor pt) sample_time(long batch, Device device, Generator? g = null)
+    /// <summary>t in 1..T and its probability p_t, one a row of <paramref name="noise"/>.</summary>
+    public (Tensor t, Tensor pt) sample_time(RowNoise noise, Device device)
     {
         using var scope = NewDisposeScope();
         if (TimeSampling == TimeSampling.Importance && Lt_count[1..].gt(10).all().item<bool>())
         {
             var ltSqrt = (Lt_history[1..] + 1e-10).sqrt() + 0.0001;
             var ptAll = ltSqrt / ltSqrt.sum();
-            var idx = ptAll.multinomial(batch, replacement: true, generator: g);
+            var idx = noise.Categorical(ptAll.expand(noise.Rows, 1, -1).contiguous()).squeeze(1);
             return ((idx + 1).to(device).MoveToOuterDisposeScope(), ptAll.gather(0, idx).to(device).MoveToOuterDisposeScope());
         }
-        var t = randint(1, NumTimesteps + 1, new[] { batch }, g, int64, device);
+        var t = noise.RandInt(1, NumTimesteps + 1, device);
         return (t.MoveToOuterDisposeScope(), full_like(t, 1.0 / NumTimesteps, float32).MoveToOuterDisposeScope());
     }
 
     /// <summary>The training loss of one batch of token sequences x0 (B, D): the batch mean of the
     /// configured loss, the per-sample ELBO estimate vb in bits per token, and the t drawn. Updates the
     /// bookkeeping buffers as the reference does.</summary>
-    public PriorLoss train_loss(Tensor x0, Generator? g = null)
+    public PriorLoss train_loss(Tensor x0, RowNoise noise)
     {
         using var scope = NewDisposeScope();
-        var (B, D) = (x0.size(0), x0.size(1));
-        var (t, pt) = sample_time(B, x0.device, g);
-        var (xt, x0Ignore, mask) = Schedule == MaskSchedule.Fixed ? q_sample_mlm(x0, t, g) : q_sample(x0, t, g);
+        var D = x0.size(1);
+        var (t, pt) = sample_time(noise, x0.device);
+        var (xt, x0Ignore, mask) = Schedule == MaskSchedule.Fixed ? q_sample_mlm(x0, t, noise) : q_sample(x0, t, noise);
         var logits = _denoise_fn.forward(xt);
         var ce = F.cross_entropy(logits.permute(0, 2, 1), x0Ignore, ignore_index: -1, reduction: nn.Reduction.None).sum(1);
         var ln2D = Math.Log(2) * D;
@@ -162,7 +162,7 @@ public sealed class AbsorbingDiffusion : nn.Module<Tensor, Tensor>
     /// A single-sample Monte-Carlo estimate of the absorbing ELBO (docs/prior.md): for t = T..1 draw
     /// x_t ~ q(x_t | x_0) and add CE over masked tokens / t. Returns nats per sequence, (B).
     /// </summary>
-    public Tensor elbo(Tensor x0, Generator? g = null)
+    public Tensor elbo(Tensor x0, RowNoise noise)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -171,7 +171,7 @@ public sealed class AbsorbingDiffusion : nn.Module<Tensor, Tensor>
         {
             using var stepScope = NewDisposeScope();
             var t = full(new[] { x0.size(0) }, step, int64, x0.device);
-            var (xt, x0Ignore, _) = q_sample(x0, t, g);
+            var (xt, x0Ignore, _) = q_sample(x0, t, noise);
             var ce = F.cross_entropy(_denoise_fn.forward(xt).permute(0, 2, 1), x0Ignore, ignore_index: -1,
                 reduction: nn.Reduction.None).sum(1);
             total.add_(ce / step);

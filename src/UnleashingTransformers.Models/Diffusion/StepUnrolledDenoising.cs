@@ -14,23 +14,23 @@ namespace UnleashingTransformers.Models.Diffusion;
 public static class StepUnrolledDenoising
 {
     /// <summary>x0 with each token replaced by a uniform draw from the codebook with its row's probability r.</summary>
-    public static Tensor Corrupt(Tensor x0, int codebookSize, Generator? g = null)
+    public static Tensor Corrupt(Tensor x0, int codebookSize, RowNoise noise)
     {
         using var scope = NewDisposeScope();
-        var rate = rand(new[] { x0.size(0), 1L }, g, float32, x0.device);
-        var replace = rand(x0.shape, g, float32, x0.device) < rate;
-        var random = randint(0, codebookSize, x0.shape, g, int64, x0.device);
+        var rate = noise.Rand(x0.device, 1);
+        var replace = noise.Rand(x0.device, x0.size(1)) < rate;
+        var random = noise.RandInt(0, codebookSize, x0.device, x0.size(1));
         return where(replace, random, x0).MoveToOuterDisposeScope();
     }
 
     /// <summary>The batch's loss (mean cross-entropy over unrolled steps and positions, nats), and per sample the same in
     /// bits per token (reported where the absorbing prior reports its ELBO). T holds the unroll count per sample.</summary>
-    public static PriorLoss Loss(PriorNetwork network, Tensor x0, int unroll, Generator? g = null)
+    public static PriorLoss Loss(PriorNetwork network, Tensor x0, int unroll, RowNoise noise)
     {
         if (unroll < 1) throw new SettingException(SettingNames.Unroll, "must be >= 1");
         using var scope = NewDisposeScope();
-        var (b, l, k) = (x0.size(0), x0.size(1), network.Config.CodebookSize);
-        var tokens = Corrupt(x0, k, g);
+        var (b, k) = (x0.size(0), network.Config.CodebookSize);
+        var tokens = Corrupt(x0, k, noise);
         var perSample = zeros(new[] { b }, float32, x0.device);
         for (var step = 0; step < unroll; step++)
         {
@@ -38,7 +38,7 @@ public static class StepUnrolledDenoising
             perSample = perSample + F.cross_entropy(logits.permute(0, 2, 1), x0, reduction: nn.Reduction.None).mean(1);
             if (step + 1 < unroll)
                 using (no_grad())
-                    tokens = logits.detach().reshape(b * l, k).softmax(-1).multinomial(1, generator: g).reshape(b, l);
+                    tokens = noise.Categorical(logits.detach().softmax(-1));
         }
         perSample = perSample / unroll;
         return new PriorLoss(perSample.mean().MoveToOuterDisposeScope(), (perSample.detach() / Math.Log(2)).MoveToOuterDisposeScope(),

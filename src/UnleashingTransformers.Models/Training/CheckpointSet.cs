@@ -37,8 +37,8 @@ public sealed class CheckpointSet(string directory, string kind, int keep)
     /// <paramref name="resume"/> the newest complete checkpoint is the start (step 0 when there is none, said
     /// through <paramref name="say"/>); a directory holding checkpoints without <paramref name="resume"/> is
     /// refused, so no run overwrites another by accident. The run's log is trimmed to the start (entries a
-    /// killed run wrote after its checkpoint go) or, from step 0, begun anew.</summary>
-    public long? ResumeStep<TLog>(bool resume, string logPath, Func<TLog, long> stepOf, Action<string>? say)
+    /// killed run wrote after its checkpoint go) or, from step 0, begun anew; a rank that keeps no log gives none.</summary>
+    public long? ResumeStep<TLog>(bool resume, string? logPath, Func<TLog, long> stepOf, Action<string>? say)
     {
         var existing = CompleteSteps();
         if (existing.Count > 0 && !resume)
@@ -47,10 +47,10 @@ public sealed class CheckpointSet(string directory, string kind, int keep)
         if (existing.Count == 0)
         {
             if (resume) say?.Invoke($"resume: no checkpoint in {Directory}, starting from step 0");
-            File.Delete(logPath);
+            if (logPath is not null) File.Delete(logPath);
             return null;
         }
-        TrainingLog.TrimAfter(logPath, existing[0], stepOf);
+        if (logPath is not null) TrainingLog.TrimAfter(logPath, existing[0], stepOf);
         say?.Invoke($"resuming from step {existing[0]} ({StatePath(existing[0])})");
         return existing[0];
     }

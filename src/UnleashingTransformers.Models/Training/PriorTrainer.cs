@@ -48,6 +48,8 @@ public sealed record PriorTrainingOptions
     public double EmaDecay { get; init; } = 0.995;
     public int LogEvery { get; init; } = 10;
     public string Device { get; init; } = "cpu";
+    /// <summary>This process's rank in a data-parallel run; <see cref="Batch"/> is the global batch, shared by the ranks.</summary>
+    public DataParallelOptions Parallel { get; init; } = new();
 }
 
 /// <summary>One logged training step.</summary>
@@ -57,7 +59,8 @@ public sealed record PriorLogEntry(long Step, double Loss, double Elbo, double L
 /// Trains a prior on a latent cache (docs/prior.md), absorbing or SUNDAE's by its backbone's corruption: Adam with linear
 /// warm-up then constant lr, EMA of the parameters, NaN-loss steps skipped and counted, atomic
 /// checkpoint sets, exact resume. Every step's randomness (batch, t, masks) is a function of
-/// (seed, step), so a resumed run repeats an uninterrupted one exactly.
+/// (seed, step, row of the global batch), so a resumed run repeats an uninterrupted one exactly, and N data-parallel
+/// ranks of B rows each take the steps of one process with N·B (to float rounding: docs/training.md).
 /// </summary>
 public sealed class PriorTrainer(PriorTrainingOptions o)
 {
@@ -91,12 +94,10 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
     /// <summary>The trainer's file names: absorbing_N.th (the paper's), or sundae_N.th for a SUNDAE prior.</summary>
     public static string CheckpointPrefix(PriorBackbone model) => model.CheckpointPrefix;
 
-    /// <summary>Trains to the last step, or until <paramref name="stop"/> (checked between steps: the
-    /// newest checkpoint stays the resume point).</summary>
-    public void Run(CancellationToken stop = default)
+    /// <summary>The options' settings checked, one line naming the first at fault (before anything is read or written;
+    /// <c>--ranks</c> checks them before it launches its ranks).</summary>
+    public void Validate()
     {
-        var device = Torch.Device.Parse(o.Device);
-        using var scope = NewDisposeScope();
         SettingException.Require(o.Batch >= 1, SettingNames.Batch, "must be >= 1");
         SettingException.Require(o.Steps >= 1, SettingNames.Steps, "must be >= 1");
         SettingException.Require(o.CheckpointEvery >= 1, SettingNames.CheckpointEvery, "must be >= 1");
@@ -106,6 +107,20 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         SettingException.Require(o.Unroll >= 1, SettingNames.Unroll, "must be >= 1");
         SettingException.Require(o.Unroll == PriorTrainingOptions.DefaultUnroll || o.Model.Corruption == Corruption.Uniform,   // unrolled denoising is how uniform corruption trains
             SettingNames.Unroll, $"is for {SettingException.Ref(SettingNames.Backbone)} {string.Join(" and ", PriorNetworks.All.Where(b => b.Corruption == Corruption.Uniform).Select(b => b.Name))}");
+        o.Parallel.Checked();
+        SettingException.Require(o.Batch % o.Parallel.World == 0, SettingNames.Batch,
+            $"{o.Batch} is the global batch and must be a multiple of the {o.Parallel.World} ranks (each takes an equal share)");
+        SettingException.Require(o.TimeSampling != TimeSampling.Importance || o.Parallel.World == 1, SettingNames.TimeSampling,
+            "importance draws from each process's own loss history: train it in one process (no --ranks)");
+    }
+
+    /// <summary>Trains to the last step, or until <paramref name="stop"/> (checked between steps: the
+    /// newest checkpoint stays the resume point).</summary>
+    public void Run(CancellationToken stop = default)
+    {
+        var device = Torch.Device.Parse(o.Device);
+        using var scope = NewDisposeScope();
+        Validate();
         var (gh, gw) = o.Grid is null ? (-1, -1) : GridShape.Parse(o.Grid, SettingNames.Grid);
         var (latents, tokens, codebook) = CheckLatents(load_tensor(o.Latents), o.Latents, gh > 0 ? gh * gw : null, o.CodebookSize);
         var crops = o.Crop is null ? null : WindowCrops.Of(o.Crop, o.Grid, tokens, o.Seed);
@@ -124,10 +139,13 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         var nTrain = train.size(0);
         if (nTrain == 0) throw new ArgumentException($"{o.Latents}: no training rows");
 
+        using var ranks = DataParallel.Join(o.Parallel);
+        var (first, rows) = ranks.Share(o.Batch);
         Directory.CreateDirectory(o.OutDir);
         var checkpoints = new CheckpointSet(o.OutDir, CheckpointPrefix(o.Model), o.KeepLast);
         var logPath = Path.Combine(o.OutDir, LogFile);
-        var resumeFrom = checkpoints.ResumeStep<PriorLogEntry>(o.Resume, logPath, e => e.Step, Say);
+        var resumeFrom = checkpoints.ResumeStep<PriorLogEntry>(o.Resume, ranks.Leader ? logPath : null, e => e.Step, ranks.Leader ? Say : null);
+        ranks.Agree(resumeFrom ?? 0, "the step to resume from");
 
         // Initial weights from --seed too: a run is a function of its options and data.
         manual_seed(TrainingStreams.Seed(o.Seed, TrainingStreams.InitialWeights, 0));
@@ -148,39 +166,36 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         }
         model.train();
 
-        using var log = new StreamWriter(logPath, append: true);
+        using var log = ranks.Leader ? new StreamWriter(logPath, append: true) : null;
         for (var step = start; step < o.Steps && !stop.IsCancellationRequested; step++)
         {
             using var stepScope = NewDisposeScope();
             var lr = o.Warmup > 0 && step <= o.Warmup ? o.Lr * step / o.Warmup : o.Lr;
             opt.lr = lr;
-            using var g = new Generator(TrainingStreams.Seed(o.Seed, TrainingStreams.PriorStep, (ulong)step));
-            var x0 = train.index_select(0, BatchIndices(step, nTrain).to(device));
-            if (crops is not null) x0 = crops.Random(x0, step);
-            using var result = Loss(model, x0, g);
-            var lossValue = result.Loss.item<double>();
+            var x0 = train.index_select(0, BatchIndices(step, nTrain, first, rows).to(device));
+            if (crops is not null) x0 = crops.Random(x0, step, first);
+            using var noise = TrainingStreams.Rows(o.Seed, TrainingStreams.PriorStep, (ulong)step, first, rows);
+            using var result = Loss(model, x0, noise);
+            opt.zero_grad();
+            result.Loss.backward();
+            // The loss and ELBO of the whole global batch, and its gradients, on every rank.
+            var (lossValue, elbo) = ranks.Average(model.parameters(), result.Loss, result.VbPerSample.mean()) is [var l, var e] ? (l, e) : default;
             if (!double.IsFinite(lossValue))
-            {
-                skipped++; // the reference skips NaN-loss steps (non-AMP path)
-            }
+                skipped++; // the reference skips NaN-loss steps (non-AMP path); every rank sees the same mean, so all skip
             else
-            {
-                opt.zero_grad();
-                result.Loss.backward();
                 opt.step();
-            }
             if (step > 0 && step % o.EmaEvery == 0) Ema.Update(ema, model, o.EmaDecay);
 
             PriorLogEntry? entry = null;
             var done = step + 1;
-            double? valElbo = o.EvalEvery > 0 && val is not null && done % o.EvalEvery == 0 ? Evaluate(ema, val) : null;
+            double? valElbo = ranks.Leader && o.EvalEvery > 0 && val is not null && done % o.EvalEvery == 0 ? Evaluate(ema, val) : null;
             if (done % o.LogEvery == 0 || valElbo is not null || done == o.Steps)
             {
-                entry = new PriorLogEntry(done, lossValue, result.VbPerSample.mean().item<double>(), lr, skipped, valElbo);
-                log.WriteLine(JsonSerializer.Serialize(entry));
-                log.Flush();
+                entry = new PriorLogEntry(done, lossValue, elbo, lr, skipped, valElbo);
+                log?.WriteLine(JsonSerializer.Serialize(entry));
+                log?.Flush();
             }
-            if (done % o.CheckpointEvery == 0 || done == o.Steps)
+            if (ranks.Leader && (done % o.CheckpointEvery == 0 || done == o.Steps))
             {
                 var state = new PyDict
                 {
@@ -200,17 +215,18 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         }
     }
 
-    /// <summary>The batch of a step: consecutive slices of a per-epoch permutation (seeded by the
-    /// epoch), wrapping into the next epoch, so any step's batch is known without replaying earlier ones.</summary>
-    private Tensor BatchIndices(long step, long nTrain)
+    /// <summary>Rows [first, first + count) of a step's global batch: consecutive slices of a per-epoch permutation
+    /// (seeded by the epoch), wrapping into the next epoch, so any step's batch is known without replaying earlier
+    /// ones, and each rank takes its share of it (as torch's DistributedSampler shares one permutation).</summary>
+    private Tensor BatchIndices(long step, long nTrain, int first, int count)
     {
-        var indices = new long[o.Batch];
-        var first = step * o.Batch;
+        var indices = new long[count];
+        var start = step * o.Batch + first;
         long cachedEpoch = -1;
         long[] perm = Array.Empty<long>();
-        for (var i = 0; i < o.Batch; i++)
+        for (var i = 0; i < count; i++)
         {
-            var c = first + i;
+            var c = start + i;
             var epoch = c / nTrain;
             if (epoch != cachedEpoch)
             {
@@ -221,12 +237,12 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
             }
             indices[i] = perm[c % nTrain];
         }
-        return from_array<long>(indices, o.Batch);
+        return from_array<long>(indices, count);
     }
 
     /// <summary>The objective of the prior's corruption: the absorbing ELBO, or SUNDAE's unrolled denoising.</summary>
-    private PriorLoss Loss(AbsorbingDiffusion model, Tensor x0, Generator g) =>
-        model._denoise_fn.Corruption == Corruption.Uniform ? StepUnrolledDenoising.Loss(model._denoise_fn, x0, o.Unroll, g) : model.train_loss(x0, g);
+    private PriorLoss Loss(AbsorbingDiffusion model, Tensor x0, RowNoise noise) =>
+        model._denoise_fn.Corruption == Corruption.Uniform ? StepUnrolledDenoising.Loss(model._denoise_fn, x0, o.Unroll, noise) : model.train_loss(x0, noise);
 
     /// <summary>Mean ELBO estimate (bits per token; SUNDAE: its unrolled cross-entropy) over the validation rows, with fixed randomness.</summary>
     private double Evaluate(AbsorbingDiffusion model, Tensor val)
@@ -238,10 +254,10 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
         var n = val.size(0);
         for (long i = 0; i < n; i += o.Batch)
         {
-            using var g = new Generator(TrainingStreams.Seed(o.Seed, TrainingStreams.Validation, (ulong)i));
             var x0 = val[(int)i..(int)Math.Min(n, i + o.Batch)];
+            using var noise = TrainingStreams.Rows(o.Seed, TrainingStreams.Validation, 0, i, x0.size(0));
             // The bookkeeping buffers of the EMA copy are not used for anything, so updating them is harmless.
-            using var r = Loss(model, x0, g);
+            using var r = Loss(model, x0, noise);
             total += r.VbPerSample.sum().item<double>();
         }
         return total / n;

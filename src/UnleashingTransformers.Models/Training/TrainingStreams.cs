@@ -25,4 +25,13 @@ public static class TrainingStreams
     /// <summary>A seed for a torch generator from stream <paramref name="stream"/> at <paramref name="key"/>.</summary>
     public static ulong Seed(ulong runSeed, ulong stream, ulong key, CounterRng.Purpose purpose = CounterRng.Purpose.Token) =>
         CounterRng.Hash(runSeed, stream, key, 0, purpose);
+
+    /// <summary>A seed for row <paramref name="row"/> of a global batch at <paramref name="key"/> (a step): what a row draws
+    /// does not depend on which rank holds it (<see cref="Diffusion.RowNoise"/>).</summary>
+    public static ulong RowSeed(ulong runSeed, ulong stream, ulong key, long row) =>
+        CounterRng.Hash(runSeed, stream, key, (ulong)row, CounterRng.Purpose.Token);
+
+    /// <summary>The noise of rows [<paramref name="first"/>, first + <paramref name="count"/>) of a global batch at <paramref name="key"/>.</summary>
+    public static Diffusion.RowNoise Rows(ulong runSeed, ulong stream, ulong key, long first, long count) =>
+        new(Enumerable.Range(0, (int)count).Select(i => RowSeed(runSeed, stream, key, first + i)));
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using UnleashingTransformers.Imaging;
+using UnleashingTransformers.Models.Diffusion;
 using UnleashingTransformers.Models.VqGan;
 using UnleashingTransformers.Torch;
 using UnleashingTransformers.Torch.Serialization;
@@ -33,6 +34,8 @@ public sealed record VqGanTrainingOptions
     public int PreviewEvery { get; init; } = 5000;
     public double ValFraction { get; init; } = 0.05;
     public string Device { get; init; } = "cpu";
+    /// <summary>This process's rank in a data-parallel run; <see cref="Batch"/> is the global batch, shared by the ranks.</summary>
+    public DataParallelOptions Parallel { get; init; } = new();
 }
 
 public sealed record VqGanLogEntry(long Step, double L1, double Nll, double CodebookLoss, double GLoss, double DWeight,
@@ -46,6 +49,10 @@ public sealed record VqGanLogEntry(long Step, double L1, double Nll, double Code
 /// resume (batches and augmentation are functions of (seed, step)).
 /// Before the discriminator starts, its pass on reconstructions is skipped (its weight is 0 then, so
 /// the update is the same; only its BatchNorm statistics, unused in training, would differ).
+/// Data-parallel ranks (<see cref="DataParallel"/>) each read their rows of every global batch, average both networks'
+/// gradients and the two gradients λ is made of over the ranks, and so take one process's steps with the whole batch,
+/// exactly (to float rounding) until the discriminator starts; from then on its BatchNorm normalises each rank's rows
+/// alone, as DistributedDataParallel without SyncBatchNorm does (docs/training.md).
 /// </summary>
 public sealed class VqGanTrainer(VqGanTrainingOptions o)
 {
@@ -68,10 +75,13 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         if (lpips is null && o.PerceptualWeight > 0)
             Say?.Invoke("train-vqgan: no LPIPS weights given: training without the perceptual term");
 
+        using var ranks = DataParallel.Join(o.Parallel);
+        var share = ranks.Share(o.Batch);
         Directory.CreateDirectory(o.OutDir);
         var checkpoints = new CheckpointSet(o.OutDir, "vqgan", o.KeepLast);
         var logPath = Path.Combine(o.OutDir, LogFile);
-        var resumeFrom = checkpoints.ResumeStep<VqGanLogEntry>(o.Resume, logPath, e => e.Step, Say);
+        var resumeFrom = checkpoints.ResumeStep<VqGanLogEntry>(o.Resume, ranks.Leader ? logPath : null, e => e.Step, ranks.Leader ? Say : null);
+        ranks.Agree(resumeFrom ?? 0, "the step to resume from");
 
         manual_seed(TrainingStreams.Seed(o.Seed, TrainingStreams.InitialWeights, 0));
         using var model = NewModel();
@@ -91,18 +101,18 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         var preview = stack(previewFiles.Select(f => Images.LoadPrepared(f, o.Config.Resolution)).ToList()).to(device).DetachFromDisposeScope();
         var codesSeen = new bool[o.Config.CodebookSize];
         using var batches = new ImageBatches(train, o.Config.Resolution, o.Batch, o.Seed, o.HFlip, start,
-            onSkip: m => Say?.Invoke($"train-vqgan: skipped {m}"));
-        using var log = new StreamWriter(logPath, append: true);
+            onSkip: m => Say?.Invoke($"train-vqgan: skipped {m}"), share: share);
+        using var log = ranks.Leader ? new StreamWriter(logPath, append: true) : null;
         for (var step = start; step < o.Steps && !stop.IsCancellationRequested; step++)
         {
             using var stepScope = NewDisposeScope();
-            using var g = new Torch.Generator(TrainingStreams.Seed(o.Seed, TrainingStreams.VqGanStep, (ulong)step));
+            using var noise = TrainingStreams.Rows(o.Seed, TrainingStreams.VqGanStep, (ulong)step, share.first, share.count);
             var (_, images) = batches.Next();
             var x = images.to(device);
             images.Dispose();
 
-            var ae = AutoencoderStep(model, lpips, aeOpt, x, step, g);
-            var dLoss = step > o.DiscStart ? DiscriminatorStep(model, discOpt, x, ae.XhatSeen!, g) : 0;
+            var ae = AutoencoderStep(model, lpips, aeOpt, x, step, noise, ranks);
+            var dLoss = step > o.DiscStart ? DiscriminatorStep(model, discOpt, x, ae.XhatSeen!, noise, ranks) : 0;
             if (step > 0 && step % o.EmaEvery == 0) Ema.Update(ema, model, o.EmaDecay);
 
             foreach (var id in ae.Stats.Indices.flatten().ToArray<long>()) codesSeen[id] = true;
@@ -110,13 +120,14 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
             VqGanLogEntry? entry = null;
             if (done % o.LogEvery == 0 || done == o.Steps || done == 1)
             {
-                entry = new VqGanLogEntry(done, ae.Recon.mean().item<double>(), ae.Nll.item<double>(), ae.CodebookLoss.item<double>(),
-                    ae.GLoss.item<double>(), ae.DWeight, dLoss, ae.Stats.Perplexity, codesSeen.Count(c => c), lr);
+                // The losses are the global batch's (averaged over the ranks); the codebook's use is this rank's rows'.
+                entry = new VqGanLogEntry(done, ae.L1, ae.Nll, ae.CodebookLoss, ae.GLoss, ae.DWeight, dLoss, ae.Stats.Perplexity, codesSeen.Count(c => c), lr);
                 Array.Clear(codesSeen);
-                log.WriteLine(JsonSerializer.Serialize(entry));
-                log.Flush();
+                log?.WriteLine(JsonSerializer.Serialize(entry));
+                log?.Flush();
             }
             ae.Stats.Dispose();
+            if (!ranks.Leader) continue;
             if (o.PreviewEvery > 0 && (done % o.PreviewEvery == 0 || done == o.Steps)) SavePreview(ema, preview, done);
             if (done % o.CheckpointEvery == 0 || done == o.Steps)
             {
@@ -129,9 +140,14 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         if (batches.Skipped.Count > 0) Say?.Invoke($"train-vqgan: {batches.Skipped.Count} unreadable file(s) skipped");
     }
 
-    private void Validate()
+    /// <summary>The options' settings checked, one line naming the first at fault (<c>--ranks</c> checks them before it
+    /// launches its ranks).</summary>
+    public void Validate()
     {
         SettingException.Require(o.Batch >= 1, SettingNames.Batch, "must be >= 1");
+        o.Parallel.Checked();
+        SettingException.Require(o.Batch % o.Parallel.World == 0, SettingNames.Batch,
+            $"{o.Batch} is the global batch and must be a multiple of the {o.Parallel.World} ranks (each takes an equal share)");
         SettingException.Require(o.Steps >= 1, SettingNames.Steps, "must be >= 1");
         SettingException.Require(o.CheckpointEvery >= 1, SettingNames.CheckpointEvery, "must be >= 1");
         o.Config.Validate();
@@ -153,11 +169,11 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
 
     /// <summary>What an autoencoder step computed: the losses it logs, λ, the codebook statistics, and the
     /// reconstructions as the discriminator saw them (null before it starts).</summary>
-    private sealed record AutoencoderResult(Tensor Recon, Tensor Nll, Tensor CodebookLoss, Tensor GLoss, double DWeight, QuantizerStats Stats, Tensor? XhatSeen);
+    private sealed record AutoencoderResult(double L1, double Nll, double CodebookLoss, double GLoss, double DWeight, QuantizerStats Stats, Tensor? XhatSeen);
 
     /// <summary>The autoencoder's update: reconstruction (+ perceptual) loss, λ-weighted generator loss once the
     /// discriminator is on, codebook loss.</summary>
-    private AutoencoderResult AutoencoderStep(VqGanModel model, Lpips? lpips, optim.Adam aeOpt, Tensor x, long step, Torch.Generator g)
+    private AutoencoderResult AutoencoderStep(VqGanModel model, Lpips? lpips, optim.Adam aeOpt, Tensor x, long step, RowNoise noise, DataParallel ranks)
     {
         var (xhat, codebookLoss, stats) = model.ae.reconstruct(x);
         var recon = (x - xhat).abs();
@@ -167,30 +183,33 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         Tensor? xhatAug = null;
         if (step >= o.DiscStart)
         {
-            xhatAug = o.DiffAug ? DiffAugment.Apply(xhat, g) : xhat;
+            xhatAug = o.DiffAug ? DiffAugment.Apply(xhat, noise) : xhat;
             gLoss = -model.disc.forward(xhatAug).mean();
             var lastConv = (Tensor)model.ae.generator.LastConv.weight;
             var nllGrad = torch.autograd.grad(new[] { nll }, new[] { lastConv }, retain_graph: true)[0]!;
             var gGrad = torch.autograd.grad(new[] { gLoss }, new[] { lastConv }, retain_graph: true)[0]!;
+            ranks.Mean(nllGrad, gGrad);   // λ of the global batch's gradients, the same on every rank
             dWeight = Math.Clamp(nllGrad.norm().item<double>() / (gGrad.norm().item<double>() + 1e-4), 0, o.DiscWeightMax);
         }
         var loss = nll + gLoss * dWeight + codebookLoss;
         aeOpt.zero_grad();
         loss.backward();
+        var logged = ranks.Average(model.ae.parameters(), recon.mean(), nll, codebookLoss, gLoss);
         aeOpt.step();
-        return new AutoencoderResult(recon, nll, codebookLoss, gLoss, dWeight, stats, xhatAug);
+        return new AutoencoderResult(logged[0], logged[1], logged[2], logged[3], dWeight, stats, xhatAug);
     }
 
     /// <summary>The discriminator's hinge-loss update on (augmented) real images and the step's reconstructions.</summary>
-    private double DiscriminatorStep(VqGanModel model, optim.Adam discOpt, Tensor x, Tensor xhatSeen, Torch.Generator g)
+    private double DiscriminatorStep(VqGanModel model, optim.Adam discOpt, Tensor x, Tensor xhatSeen, RowNoise noise, DataParallel ranks)
     {
-        var real = model.disc.forward(o.DiffAug ? DiffAugment.Apply(x, g) : x);
+        var real = model.disc.forward(o.DiffAug ? DiffAugment.Apply(x, noise) : x);
         var fake = model.disc.forward(xhatSeen.detach());
         var d = 0.5 * ((1 - real).relu().mean() + (1 + fake).relu().mean());
         discOpt.zero_grad();
         d.backward();
+        var logged = ranks.Average(model.disc.parameters(), d);
         discOpt.step();
-        return d.item<double>();
+        return logged[0];
     }
 
     private PyDict State(long done, double lr) => new()

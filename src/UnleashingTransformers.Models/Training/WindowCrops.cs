@@ -32,13 +32,14 @@ public sealed class WindowCrops
         return new WindowCrops((gh, gw), (ch, cw), seed);
     }
 
-    /// <summary>A window of each row of <paramref name="rows"/> (B, grid tokens) at a random offset: (B, window tokens).</summary>
-    public Tensor Random(Tensor rows, long step)
+    /// <summary>A window of each row of <paramref name="rows"/> (B, grid tokens) at a random offset: (B, window tokens).
+    /// The rows are rows <paramref name="firstRow"/>.. of the step's global batch (a rank's share), whose offsets they take.</summary>
+    public Tensor Random(Tensor rows, long step, long firstRow = 0)
     {
         var (dh, dw) = ((ulong)(Grid.Height - Window.Height + 1), (ulong)(Grid.Width - Window.Width + 1));
         var offsets = Enumerable.Range(0, (int)rows.size(0)).Select(b =>
         {
-            var h = CounterRng.Hash(_seed, TrainingStreams.Crops, (ulong)step, (ulong)b, CounterRng.Purpose.Token);
+            var h = CounterRng.Hash(_seed, TrainingStreams.Crops, (ulong)step, (ulong)(firstRow + b), CounterRng.Purpose.Token);
             return ((int)(h % dh), (int)(h / dh % dw));
         });
         return Cut(rows, offsets.ToArray());

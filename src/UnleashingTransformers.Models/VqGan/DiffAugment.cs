@@ -11,11 +11,12 @@ namespace UnleashingTransformers.Models.VqGan;
 /// </summary>
 public static class DiffAugment
 {
-    public static Tensor Apply(Tensor x, Torch.Generator? g = null, double translationRatio = 0.125)
+    /// <summary>Augments each row of <paramref name="x"/> with draws from its row of <paramref name="noise"/>.</summary>
+    public static Tensor Apply(Tensor x, Diffusion.RowNoise noise, double translationRatio = 0.125)
     {
         using var scope = NewDisposeScope();
         var (b, h, w) = (x.size(0), x.size(2), x.size(3));
-        Tensor U() => rand(new[] { b, 1L, 1, 1 }, g, x.dtype, x.device);
+        Tensor U() => noise.Rand(x.device, 1, 1, 1).to(x.dtype);
         x = x + (U() - 0.5);
         var meanC = x.mean(1, keepdim: true);
         x = (x - meanC) * (U() * 2) + meanC;
@@ -23,8 +24,8 @@ public static class DiffAugment
         x = (x - mean) * (U() + 0.5) + mean;
 
         var (sh, sw) = ((long)(h * translationRatio + 0.5), (long)(w * translationRatio + 0.5));
-        var ty = randint(-sh, sh + 1, new[] { b, 1L, 1 }, g, int64, x.device);
-        var tx = randint(-sw, sw + 1, new[] { b, 1L, 1 }, g, int64, x.device);
+        var ty = noise.RandInt(-sh, sh + 1, x.device, 1, 1);
+        var tx = noise.RandInt(-sw, sw + 1, x.device, 1, 1);
         var gy = (arange(h, int64, x.device).view(1, h, 1) + ty + 1).clamp(0, h + 1).expand(b, h, w);
         var gx = (arange(w, int64, x.device).view(1, 1, w) + tx + 1).clamp(0, w + 1).expand(b, h, w);
         var bi = arange(b, int64, x.device).view(b, 1, 1).expand(b, h, w);

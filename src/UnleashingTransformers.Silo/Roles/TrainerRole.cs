@@ -22,6 +22,12 @@ internal sealed class TrainerRole(SiloConfig config, TrainerRun run, IGrainFacto
             await run.StopAsync();
             return;
         }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"ut: error: silo: trainer failed: {e.Message}");
+            lifetime.StopApplication();
+            return;
+        }
         Console.WriteLine("silo: trainer finished");
         if (config.Roles.Length == 1) lifetime.StopApplication();
     }

@@ -78,7 +78,7 @@ internal static unsafe partial class Native
     internal static partial int ut_module_call(IntPtr module, string method, UtValue* args, IntPtr* names, int nargs, UtValue* outs, int cap, out int nouts);
 
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int ut_group_create(string host, int port, int rank, int world, int timeoutMs, out IntPtr group);
+    internal static partial int ut_group_create(string host, int port, int rank, int world, int timeoutMs, string? iface, string? bindHost, out IntPtr group);
     [LibraryImport(Lib)] internal static partial int ut_group_allreduce_sum(IntPtr group, IntPtr* tensors, int n);
     [LibraryImport(Lib)] internal static partial int ut_group_barrier(IntPtr group);
     [LibraryImport(Lib)] internal static partial void ut_group_free(IntPtr group);

@@ -16,10 +16,16 @@ public sealed unsafe class ProcessGroup : IDisposable
     public int Rank { get; }
     public int World { get; }
 
-    /// <summary>Joins the group, waiting up to <paramref name="timeout"/> for the other ranks (then TorchException).</summary>
+    /// <summary>Joins the group, waiting up to <paramref name="timeout"/> for the other ranks, and as long for each
+    /// collective (then TorchException). Gloo connects the ranks out of the network interface <c>GLOO_SOCKET_IFNAME</c>
+    /// names, as torch.distributed does; else, for a store on loopback, out of loopback (ranks on one machine); else out
+    /// of the address of the machine's hostname (a pod's, for one).</summary>
     public static ProcessGroup Gloo(string host, int port, int rank, int world, TimeSpan timeout)
     {
-        Native.Check(Native.ut_group_create(host, port, rank, world, (int)timeout.TotalMilliseconds, out var handle));
+        var iface = Environment.GetEnvironmentVariable("GLOO_SOCKET_IFNAME");
+        var loopback = host == "localhost" || (System.Net.IPAddress.TryParse(host, out var ip) && System.Net.IPAddress.IsLoopback(ip));
+        Native.Check(Native.ut_group_create(host, port, rank, world, (int)timeout.TotalMilliseconds,
+            string.IsNullOrEmpty(iface) ? null : iface, loopback ? host : null, out var handle));
         return new ProcessGroup(handle, rank, world);
     }
 
