@@ -7,7 +7,7 @@ const string Usage = "usage: bench binding [--threads N] [--reps N] [--rounds N]
     "[--reps N]\n       bench canvas\n       bench grid\n       bench grid-overhead\n       bench schedules [--count N] [--canvases N] [--models DIR]\n       bench coordinator\n       bench " +
         "backbones [--forward-only]\n       bench recon --vqgan FILE [--count N]\n       bench sundae --sundae FILE [--models DIR] [--count N] [--canvases N] [--threads N]\n       bench whole " +
             "--nat FILE [--models DIR] [--canvases N] [--threads N]\n       bench bigimage [--sizes 512,1024] [--window-silos 1,2]\n       bench batching [--threads N]\n       bench mixed " +
-                "[--seconds 60]\n       bench models [--jobs 4]";
+                "[--seconds 60]\n       bench models [--jobs 4]\n       bench training";
 if (args.Length == 3 && args[0] == "coordinator-child") return CoordinatorBench.Child(int.Parse(args[1]), args[2]); // child process
 if (args.Length == 3 && args[0] == "vqgan-decode64") return VqGanBench.Decode64(args[1], int.Parse(args[2])); // child process
 if (args.Length == 0) { Console.Error.WriteLine(Usage); return 1; }
@@ -63,6 +63,7 @@ return args[0] switch
     "batching" => BatchingBench.Run(threads),
     "mixed" => MixedLoadBench.Run(seconds ?? 60),
     "models" => MixedLoadBench.RunModels(jobs ?? 4),
+    "training" => TrainingBench.Run(),
     _ => Fail(),
 };
 

@@ -54,8 +54,8 @@ public sealed class ManifestTests : TempDirTest
     public void EveryPodRunsUnprivilegedAndOnlyTheGatewayPortIsOpenBeyondTheGridsOwnPods(string overlay)
     {
         var m = Render(overlay);
-        var pods = m.All<V1Deployment>().Select(d => (d.Metadata.Name, d.Spec.Template))
-            .Concat(m.All<V1StatefulSet>().Select(s => (s.Metadata.Name, s.Spec.Template))).ToList();
+        var pods = m.All<V1Deployment>().Select(d => (name: d.Metadata.Name, pod: d.Spec.Template))
+            .Concat(m.All<V1StatefulSet>().Select(s => (name: s.Metadata.Name, pod: s.Spec.Template))).ToList();
         Assert.Equal(4, pods.Count);
         foreach (var (name, pod) in pods)
         {
@@ -87,8 +87,10 @@ public sealed class ManifestTests : TempDirTest
             return peers;
         }
         var silos = m.Silos().Select(s => s.deployment.Spec.Template).ToList();
+        // A peer of the grid's own: pods of this namespace, every one it selects a silo pod (all of them, or the trainer's ranks).
         var gridPods = (V1NetworkPolicyPeer peer) => peer.NamespaceSelector is null && peer.IpBlock is null && peer.PodSelector is { } selector
-            && silos.All(s => Selects(selector, s.Metadata.Labels)) && !Selects(selector, new Dictionary<string, string>());
+            && !Selects(selector, new Dictionary<string, string>()) && pods.Where(p => Selects(selector, p.pod.Metadata.Labels)).All(p => silos.Contains(p.pod))
+            && silos.Any(s => Selects(selector, s.Metadata.Labels));
         foreach (var (name, pod) in pods)
         {
             foreach (var port in pod.Spec.Containers.SelectMany(c => c.Ports ?? []))
@@ -104,6 +106,10 @@ public sealed class ManifestTests : TempDirTest
                         break;
                     case "ops":
                         Assert.True(from is not null && from.All(p => p.NamespaceSelector is not null || gridPods(p)), $"{name}:ops is open to anyone");
+                        break;
+                    case "ranks":   // a data-parallel run's store (and Gloo's and NCCL's own ports): its trainer pods only
+                        Assert.True(from is { Count: > 0 } && from.All(p => p.PodSelector is { } s && p.NamespaceSelector is null && Selects(s, pod.Metadata.Labels)
+                            && s.MatchLabels is { } l && l.TryGetValue("app", out var app) && app == "ut-trainer"), $"{name}:ranks is reachable from beyond the trainer pods");
                         break;
                     default:
                         Assert.Fail($"{name}: port {port.Name} has no policy decision here");
@@ -269,7 +275,7 @@ public sealed class ManifestTests : TempDirTest
     }
 
     [KubectlTheory, MemberData(nameof(Overlays))]
-    public void GPUsAreAskedForOnlyByWindowSilosOfTheGpuOverlayOneReplicaEach(string overlay)
+    public void GPUsAreAskedForOnlyByWindowAndTrainerSilosOfTheGpuOverlayOneEach(string overlay)
     {
         var m = Render(overlay);
         var images = new HashSet<string>();
@@ -278,7 +284,19 @@ public sealed class ManifestTests : TempDirTest
             var config = Load(m, deployment, silo);
             var gpus = silo.Resources.Limits.TryGetValue("nvidia.com/gpu", out var q) ? (int)q.ToDecimal() : 0;
             var spec = deployment.Spec.Template.Spec;
-            if (overlay == "gpu" && config.Has("window"))
+            if (overlay == "gpu" && config.Has("trainer"))
+            {
+                // A rank a pod, one GPU each, as many pods as the run may have ranks; they share the checkpoint folder.
+                Assert.Equal("cuda", config.Device);
+                Assert.Equal(1, gpus);
+                Assert.Equal(config.Trainer.MaxRanks, deployment.Spec.Replicas);
+                Assert.True(config.Trainer.MaxRanks > 1);
+                Assert.Equal(config.Trainer.StorePort, silo.Ports.Single(p => p.Name == "ranks").ContainerPort);
+                var checkpoints = spec.Volumes.Single(v => v.Name == silo.VolumeMounts.Single(v => config.Trainer.Prior!.OutDir.StartsWith(v.MountPath, StringComparison.Ordinal)).Name);
+                Assert.Contains("ReadWriteMany", m.One<V1PersistentVolumeClaim>(checkpoints.PersistentVolumeClaim.ClaimName).Spec.AccessModes);
+                Assert.Equal("localhost/ut-cuda:dev", silo.Image);
+            }
+            else if (overlay == "gpu" && config.Has("window"))
             {
                 Assert.Equal("cuda", config.Device);
                 Assert.Equal(config.Window.Replicas, gpus);
@@ -296,7 +314,7 @@ public sealed class ManifestTests : TempDirTest
         }
         Assert.Equal(["localhost/ut:dev"], images);
         Assert.DoesNotContain(m.All<V1Deployment>().Concat<object>(m.All<V1StatefulSet>()), o =>
-            o is V1Deployment d && d.Metadata.Name != "ut-window" && d.Spec.Template.Spec.Containers.Any(c => c.Resources?.Limits?.ContainsKey("nvidia.com/gpu") == true));
+            o is V1Deployment d && d.Metadata.Name is not ("ut-window" or "ut-trainer") && d.Spec.Template.Spec.Containers.Any(c => c.Resources?.Limits?.ContainsKey("nvidia.com/gpu") == true));
     }
 }
 
