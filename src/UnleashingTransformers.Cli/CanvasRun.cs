@@ -17,12 +17,9 @@ internal sealed class CanvasRun
         if (replicas < 1) throw new ArgumentException("--replicas must be >= 1");
         if (batch < 1) throw new ArgumentException("--batch must be >= 1");
         (Replicas, _batch) = (replicas, batch);
-        // Replicas share the cores: unless told, each gets its share (BLAS pools included).
-        if (replicas > 1 && threads == 0)
-        {
-            torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / replicas));
-            torch.set_blas_threads(Math.Max(1, Environment.ProcessorCount / replicas));
-        }
+        // Replicas share the cores: unless told, each gets its share; BLAS runs on one thread whatever the setting.
+        if (replicas > 1 && threads == 0) torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / replicas));
+        WindowThreads.Pin(device);
     }
 
     /// <summary>Samples the canvas (from <paramref name="initial"/> when given: its non-mask tokens stay).</summary>

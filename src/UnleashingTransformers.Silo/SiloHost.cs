@@ -66,6 +66,7 @@ public static class SiloHost
         var device = Device.Parse(config.Device);
         if (device.Type == DeviceType.CUDA && !torch.cuda.is_available())
             throw new ArgumentException($"Device {device}: this libtorch has no CUDA device; build against a CUDA libtorch (README) or use cpu");
+        if (config.Has(SiloRoles.Window)) WindowThreads.Pin(device);
         return device;
     }
 
