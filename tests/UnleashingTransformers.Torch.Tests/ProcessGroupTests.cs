@@ -31,6 +31,25 @@ public class ProcessGroupTests
     }
 
     [Fact]
+    public async Task AGroupMadeAgainOnTheSamePortMeetsAtOnce()
+    {
+        // Rank 0 of a re-formed run serves its store on the port the last one's used: it must be free again.
+        var port = Ports.Free();
+        for (var round = 0; round < 2; round++)
+        {
+            var ranks = Enumerable.Range(0, 2).Select(rank => Task.Run(() =>
+            {
+                using var group = ProcessGroup.Gloo("127.0.0.1", port, rank, 2, TimeSpan.FromSeconds(20));
+                using var t = full(new long[] { 2 }, 1.0);
+                group.AllReduceSum([t]);
+                return t.ToArray<float>()[0];
+            })).ToArray();
+            var sums = await Task.WhenAll(ranks).WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(new[] { 2f, 2f }, sums);
+        }
+    }
+
+    [Fact]
     public void ARankWhoseStoreNeverAnswersFailsWithinItsTimeout()
     {
         var sw = Stopwatch.StartNew();

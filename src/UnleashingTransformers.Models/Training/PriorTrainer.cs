@@ -179,7 +179,8 @@ public sealed class PriorTrainer(PriorTrainingOptions o)
             opt.zero_grad();
             result.Loss.backward();
             // The loss and ELBO of the whole global batch, and its gradients, on every rank.
-            var (lossValue, elbo) = ranks.Average(model.parameters(), result.Loss, result.VbPerSample.mean()) is [var l, var e] ? (l, e) : default;
+            var means = ranks.Average(model.parameters(), result.Loss, result.VbPerSample.mean());
+            var (lossValue, elbo) = (means[0], means[1]);
             if (!double.IsFinite(lossValue))
                 skipped++; // the reference skips NaN-loss steps (non-AMP path); every rank sees the same mean, so all skip
             else
