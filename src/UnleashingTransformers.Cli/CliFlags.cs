@@ -29,6 +29,8 @@ internal static class CliFlags
         [SettingNames.Resume] = "--resume",
         [SettingNames.Output] = "--out",
         [SettingNames.TimeSampling] = "--time-sampling",
+        [SettingNames.StartFrom] = "--init",
+        [SettingNames.DecoderOnly] = "--decoder-only",
         [SettingNames.Rank] = "--rank",
         [SettingNames.World] = "--world",
         [SettingNames.Store] = "--store",

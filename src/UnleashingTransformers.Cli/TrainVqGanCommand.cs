@@ -43,6 +43,12 @@ internal static class TrainVqGanCommand
         var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => Defaults.CheckpointEvery };
         var keep = new Option<int>("--keep") { DefaultValueFactory = _ => Defaults.KeepLast };
         var resume = new Option<bool>("--resume");
+        var init = new Option<string?>("--init") {
+            Description = "start from this VQ-GAN's autoencoder (e.g. models/terrain/vqgan_ema.th) with a new discriminator; the architecture flags must describe it",
+        };
+        var decoderOnly = new Option<bool>("--decoder-only") {
+            Description = "with --init: train the decoder alone; the encoder and codebook keep their bits, so latents and priors made with them stay valid",
+        };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => Defaults.Seed };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => Defaults.LogEvery };
         var previewEvery = new Option<int>("--preview-every") { DefaultValueFactory = _ => Defaults.PreviewEvery, Description = "reconstruction grid PNG every N steps (0: never)" };
@@ -55,6 +61,8 @@ internal static class TrainVqGanCommand
         };
         cmd.Options.Add(emaDecay);
         cmd.Options.Add(emaEvery);
+        cmd.Options.Add(init);
+        cmd.Options.Add(decoderOnly);
         common.AddTo(cmd);
         parallel.AddTo(cmd);
         cmd.SetAction(r =>
@@ -70,6 +78,7 @@ internal static class TrainVqGanCommand
                 Steps = r.GetValue(steps), DiscStart = r.GetValue(discStart), DiscWeightMax = r.GetValue(discWeightMax),
                 Lpips = r.GetValue(lpips), PerceptualWeight = r.GetValue(perceptual), DiffAug = r.GetValue(diffAug), HFlip = r.GetValue(hflip),
                 CheckpointEvery = r.GetValue(every), KeepLast = r.GetValue(keep), Resume = r.GetValue(resume), Seed = r.GetValue(seed),
+                Init = r.GetValue(init), DecoderOnly = r.GetValue(decoderOnly),
                 LogEvery = Math.Max(1, r.GetValue(logEvery)), PreviewEvery = r.GetValue(previewEvery), Device = device.ToString(),
                 EmaDecay = r.GetValue(emaDecay), EmaEvery = Math.Max(1, r.GetValue(emaEvery)), Parallel = parallel.Options(r),
             };

@@ -14,7 +14,8 @@ public static class SettingNames
     // training
     public const string Batch = "batch", CheckpointEvery = "checkpoint interval", LearningRate = "learning rate",
         Warmup = "warmup", ValidationFraction = "validation fraction", Unroll = "unroll", Crop = "crop",
-        DiscriminatorLayers = "discriminator layers", Resume = "resume", Output = "output folder", TimeSampling = "time sampling";
+        DiscriminatorLayers = "discriminator layers", Resume = "resume", Output = "output folder", TimeSampling = "time sampling",
+        StartFrom = "starting weights", DecoderOnly = "decoder only";
 
     // data-parallel training
     public const string Rank = "rank", World = "world", Store = "store", StoreTimeout = "store timeout";

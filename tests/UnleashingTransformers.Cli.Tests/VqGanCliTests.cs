@@ -103,6 +103,45 @@ public class VqGanCliTests : TempDirTest
     }
 
     [Fact]
+    public void ADecoderOnlyRunStartsFromAModelKeepsItsCodeAndRetrainsTheDecoder()
+    {
+        var data = MakeImages(24);
+        string[] Train(string outDir, int steps, params string[] more) => new[] { "train-vqgan", "--data", data, "--out", outDir, "--steps", steps.ToString(),
+            "--checkpoint-every", steps.ToString(), "--log-every", "5", "--preview-every", "0", "--ema-every", "1" }.Concat(more).ToArray();
+        Ut.Ok(Train(P("base"), 40, Tiny));
+        var init = P("base/vqgan_ema_40.th");
+        Ut.Ok(Train(P("ft"), 20, [.. Tiny, "--init", init, "--decoder-only", "--disc-start", "5", "--diff-aug"]));
+
+        // It started from the file, not from new weights: its first step's L1 is near the end of the first run's.
+        var (baseLog, ftLog) = (Log(P("base/train_log.jsonl")), Log(P("ft/train_log.jsonl")));
+        Assert.True(ftLog[0].GetProperty("L1").GetDouble() < 1.2 * baseLog[^1].GetProperty("L1").GetDouble(), $"{ftLog[0]} vs {baseLog[^1]}");
+        Assert.True(ftLog[^1].GetProperty("DWeight").GetDouble() > 0, ftLog[^1].ToString());
+        using (var scope = NewDisposeScope())
+        {
+            var before = load_state_dict(init);
+            foreach (var file in new[] { "ft/vqgan_20.th", "ft/vqgan_ema_20.th" })
+            {
+                var after = load_state_dict(P(file));
+                var kept = before.Keys.Where(k => k.StartsWith("ae.encoder.") || k.StartsWith("ae.quantize.")).ToList();
+                Assert.NotEmpty(kept);
+                foreach (var k in kept) Assert.True(after[k].equal(before[k]), $"{file}: {k} changed");
+                Assert.Contains(before.Keys.Where(k => k.StartsWith("ae.generator.")), k => !after[k].equal(before[k]));
+            }
+        }
+        // So the latents (and a prior trained on them) stay those of the first model.
+        Ut.Ok("encode", "--vqgan", init, "--data", data, "--out", P("a.th"), "--size", "16");
+        Ut.Ok("encode", "--vqgan", P("ft/vqgan_ema_20.th"), "--data", data, "--out", P("b.th"), "--size", "16");
+        using (var scope = NewDisposeScope())
+            Assert.True(load_tensor(P("a.th")).equal(load_tensor(P("b.th"))));
+
+        Assert.Contains("--init", Ut.Fails(Train(P("o1"), 2, [.. Tiny, "--decoder-only"])));
+        var narrower = Tiny.Select((a, i) => i > 0 && Tiny[i - 1] == "--emb-dim" ? "16" : a);
+        Assert.Contains("not the autoencoder the architecture settings describe", Ut.Fails(Train(P("o2"), 2, [.. narrower, "--init", init])));
+        Assert.Contains("no such file", Ut.Fails(Train(P("o3"), 2, [.. Tiny, "--init", P("missing.th")])));
+        foreach (var d in new[] { "o1", "o2", "o3" }) Assert.False(Directory.Exists(P(d)), d);
+    }
+
+    [Fact]
     public void BadImageInputGetsOneClearLine()
     {
         var data = MakeImages(2);

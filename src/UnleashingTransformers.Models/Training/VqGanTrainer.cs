@@ -29,6 +29,12 @@ public sealed record VqGanTrainingOptions
     public int CheckpointEvery { get; init; } = 25000;
     public int KeepLast { get; init; } = 2;
     public bool Resume { get; init; }
+    /// <summary>A VQ-GAN file (reference format, a bundled model too) whose autoencoder weights a new run starts from,
+    /// with a new discriminator and optimisers; the architecture settings must describe it. A resumed run ignores it.</summary>
+    public string? Init { get; init; }
+    /// <summary>Train the decoder (generator) alone: the encoder and the codebook keep the <see cref="Init"/> file's bits,
+    /// so its latent caches and the priors trained on them stay valid (a GAN-trained decoder on a fixed code).</summary>
+    public bool DecoderOnly { get; init; }
     public ulong Seed { get; init; }
     public int LogEvery { get; init; } = 10;
     public int PreviewEvery { get; init; } = 5000;
@@ -86,12 +92,14 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         manual_seed(TrainingStreams.Seed(o.Seed, TrainingStreams.InitialWeights, 0));
         using var model = NewModel();
         using var ema = NewModel();
+        if (o.Init is not null && resumeFrom is null) StartFrom(model.ae, o.Init);
         ema.load_state_dict(model.state_dict());
         model.to(device);
         ema.to(device);
         ema.eval();
+        var trained = Trained(model).ToList();
         var lr = o.Lr ?? 4.5e-6 * o.Batch;
-        using var aeOpt = new optim.Adam(model.ae.parameters(), lr: lr);
+        using var aeOpt = new optim.Adam(trained, lr: lr);
         using var discOpt = new optim.Adam(model.disc.parameters(), lr: lr);
         var start = resumeFrom ?? 0;
         if (resumeFrom is not null) Restore(checkpoints, start, model, ema, aeOpt, discOpt);
@@ -111,7 +119,7 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
             var x = images.to(device);
             images.Dispose();
 
-            var ae = AutoencoderStep(model, lpips, aeOpt, x, step, noise, ranks);
+            var ae = AutoencoderStep(model, trained, lpips, aeOpt, x, step, noise, ranks);
             var dLoss = step > o.DiscStart ? DiscriminatorStep(model, discOpt, x, ae.XhatSeen!, noise, ranks) : 0;
             if (step > 0 && step % o.EmaEvery == 0) Ema.Update(ema, model, o.EmaDecay);
 
@@ -150,13 +158,51 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
             $"{o.Batch} is the global batch and must be a multiple of the {o.Parallel.World} ranks (each takes an equal share)");
         SettingException.Require(o.Steps >= 1, SettingNames.Steps, "must be >= 1");
         SettingException.Require(o.CheckpointEvery >= 1, SettingNames.CheckpointEvery, "must be >= 1");
+        if (o.DecoderOnly && o.Init is null)
+            throw new SettingException(SettingNames.DecoderOnly,
+                $"trains a decoder for a code that exists: give {SettingException.Ref(SettingNames.StartFrom)} the VQ-GAN whose encoder and codebook to keep");
+        if (o.Init is not null && !File.Exists(o.Init))
+            throw new SettingException(SettingNames.StartFrom, $"{o.Init}: no such file: give a VQ-GAN checkpoint (vqgan_*.th)");
         o.Config.Validate();
         if (Discriminator.OutputSize(o.Config.Resolution, o.Config.DiscLayers) < 1)
             throw new SettingException(SettingNames.DiscriminatorLayers, $"{o.Config.DiscLayers} is too deep for {o.Config.Resolution}-pixel images: use fewer layers");
+        if (o.Init is not null)
+        {
+            using var scope = NewDisposeScope();
+            using var fits = VqAutoEncoder.FromConfig(o.Config);
+            StartFrom(fits, o.Init);   // before anything is written: a file that does not fit is one line and no output folder
+        }
     }
 
     private VqGanModel NewModel() =>
         new(VqAutoEncoder.FromConfig(o.Config), new Discriminator(o.Config.Channels, o.Config.Ndf, o.Config.DiscLayers));
+
+    /// <summary>The autoencoder's weights from <paramref name="path"/>, checked against the architecture settings.</summary>
+    private static void StartFrom(VqAutoEncoder ae, string path)
+    {
+        using var scope = NewDisposeScope();
+        VqAutoEncoder init;
+        try { init = VqGanCheckpoint.Load(path); }
+        catch (ArgumentException e) { throw new SettingException(SettingNames.StartFrom, e.Message); }
+        using (init)
+        {
+            try { ae.load_state_dict(init.state_dict()); }
+            catch (TorchException e)
+            {
+                throw new SettingException(SettingNames.StartFrom,
+                    $"{path}: not the autoencoder the architecture settings describe ({e.Message}): give the settings it was trained with");
+            }
+        }
+    }
+
+    /// <summary>The autoencoder's parameters this run trains; with <see cref="VqGanTrainingOptions.DecoderOnly"/> the others
+    /// are frozen (no gradients, no EMA drift).</summary>
+    private IEnumerable<Parameter> Trained(VqGanModel model)
+    {
+        if (!o.DecoderOnly) return model.ae.parameters();
+        foreach (var p in model.ae.encoder.parameters().Concat(model.ae.quantize.parameters())) p.requires_grad_(false);
+        return model.ae.generator.parameters();
+    }
 
     private static void Restore(CheckpointSet checkpoints, long step, VqGanModel model, VqGanModel ema, optim.Adam aeOpt, optim.Adam discOpt)
     {
@@ -173,7 +219,8 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
 
     /// <summary>The autoencoder's update: reconstruction (+ perceptual) loss, λ-weighted generator loss once the
     /// discriminator is on, codebook loss.</summary>
-    private AutoencoderResult AutoencoderStep(VqGanModel model, Lpips? lpips, optim.Adam aeOpt, Tensor x, long step, RowNoise noise, DataParallel ranks)
+    private AutoencoderResult AutoencoderStep(VqGanModel model, IReadOnlyList<Parameter> trained, Lpips? lpips, optim.Adam aeOpt, Tensor x, long step,
+        RowNoise noise, DataParallel ranks)
     {
         var (xhat, codebookLoss, stats) = model.ae.reconstruct(x);
         var recon = (x - xhat).abs();
@@ -194,7 +241,7 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
         var loss = nll + gLoss * dWeight + codebookLoss;
         aeOpt.zero_grad();
         loss.backward();
-        var logged = ranks.Average(model.ae.parameters(), recon.mean(), nll, codebookLoss, gLoss);
+        var logged = ranks.Average(trained, recon.mean(), nll, codebookLoss, gLoss);
         aeOpt.step();
         return new AutoencoderResult(logged[0], logged[1], logged[2], logged[3], dWeight, stats, xhatAug);
     }
@@ -220,7 +267,7 @@ public sealed class VqGanTrainer(VqGanTrainingOptions o)
             ["resolution"] = (long)o.Config.Resolution, ["nf"] = (long)o.Config.Nf, ["emb_dim"] = (long)o.Config.EmbDim,
             ["codebook_size"] = (long)o.Config.CodebookSize, ["ch_mult"] = o.Config.Mult.Select(m => (object?)(long)m).ToList(),
             ["res_blocks"] = (long)o.Config.ResBlocks, ["attn_resolutions"] = o.Config.Attn.Select(m => (object?)(long)m).ToList(),
-            ["batch"] = (long)o.Batch, ["lr"] = lr, ["disc_start"] = o.DiscStart,
+            ["batch"] = (long)o.Batch, ["lr"] = lr, ["disc_start"] = o.DiscStart, ["decoder_only"] = o.DecoderOnly,
         },
     };
 
