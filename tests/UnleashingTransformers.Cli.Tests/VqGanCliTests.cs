@@ -109,7 +109,7 @@ public class VqGanCliTests : TempDirTest
         string[] Train(string outDir, int steps, params string[] more) => new[] { "train-vqgan", "--data", data, "--out", outDir, "--steps", steps.ToString(),
             "--checkpoint-every", steps.ToString(), "--log-every", "5", "--preview-every", "0", "--ema-every", "1" }.Concat(more).ToArray();
         Ut.Ok(Train(P("base"), 40, Tiny));
-        var init = P("base/vqgan_ema_40.th");
+        var init = P("base/vqgan_40.th");   // the trained weights (an EMA of 40 steps at 0.995 is mostly the initial ones)
         Ut.Ok(Train(P("ft"), 20, [.. Tiny, "--init", init, "--decoder-only", "--disc-start", "5", "--diff-aug"]));
 
         // It started from the file, not from new weights: its first step's L1 is near the end of the first run's.
