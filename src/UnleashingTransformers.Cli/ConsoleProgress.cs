@@ -30,12 +30,15 @@ internal sealed class ConsoleProgress
         }
         var sw = Stopwatch.StartNew();
         var lastPrint = TimeSpan.Zero;
+        double? first = null;
         work((value, detail) =>
         {
+            // A resumed run starts past zero: its rate counts only the work done since this run started.
+            first ??= value;
             var now = sw.Elapsed;
             if (value < total && now - lastPrint < TimeSpan.FromSeconds(5)) return;
             lastPrint = now;
-            var rate = value / Math.Max(1e-9, now.TotalSeconds);
+            var rate = (value - first.Value) / Math.Max(1e-9, now.TotalSeconds);
             var eta = rate > 0 ? TimeSpan.FromSeconds((total - value) / rate) : TimeSpan.Zero;
             Console.WriteLine($"{title}: {value:0}/{total:0} ({100 * value / Math.Max(1, total):F0}%) {detail} elapsed {now:hh\\:mm\\:ss} eta {eta:hh\\:mm\\:ss}");
         });
