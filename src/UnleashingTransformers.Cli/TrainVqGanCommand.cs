@@ -43,10 +43,12 @@ internal static class TrainVqGanCommand
         var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => Defaults.CheckpointEvery };
         var keep = new Option<int>("--keep") { DefaultValueFactory = _ => Defaults.KeepLast };
         var resume = new Option<bool>("--resume");
-        var init = new Option<string?>("--init") {
+        var init = new Option<string?>("--init")
+        {
             Description = "start from this VQ-GAN's autoencoder (e.g. models/terrain/vqgan_ema.th) with a new discriminator; the architecture flags must describe it",
         };
-        var decoderOnly = new Option<bool>("--decoder-only") {
+        var decoderOnly = new Option<bool>("--decoder-only")
+        {
             Description = "with --init: train the decoder alone; the encoder and codebook keep their bits, so latents and priors made with them stay valid",
         };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => Defaults.Seed };
