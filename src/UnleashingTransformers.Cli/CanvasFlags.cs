@@ -17,7 +17,7 @@ internal sealed class CanvasFlags(bool withShape = true)
     public readonly Option<string?> Window = new("--window") { Description = "window in tokens, N or HxW (default: the prior's grid)" };
     public readonly Option<int?> Stride = new("--stride") { Description = "window stride in tokens (default: half a window; 1 in raster order)" };
     public readonly Option<int> Steps = new("--steps") { DefaultValueFactory = _ => Defaults.Steps, Description = "steps of the parallel order" };
-    public readonly Option<string> Temp = SamplingFlags.Temperature(Defaults.Temperature, "temperature (the reference's big samples use 0.8)");
+    public readonly Option<string> Temp = SamplingFlags.Temperature(Defaults.Temperature, "temperature (0.8, as the reference's big samples)");
     public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => Defaults.Seed };
     public readonly Option<string> Aggregate = new("--aggregate") { DefaultValueFactory = _ => Defaults.Aggregate, Description = "mean (reference), gaussian or poe" };
     public readonly SamplingFlags Sampling = new();

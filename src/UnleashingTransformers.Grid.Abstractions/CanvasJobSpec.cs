@@ -19,7 +19,7 @@ public sealed record CanvasJobSpec
     /// <summary>Window stride in tokens (default: half a window; 1 in raster order).</summary>
     [Id(4)] public int? Stride { get; init; }
     [Id(5)] public int Steps { get; init; } = 32;
-    [Id(6)] public double Temperature { get; init; } = 1.0;
+    [Id(6)] public double Temperature { get; init; } = 0.8;
     [Id(7)] public ulong Seed { get; init; }
     [Id(8)] public string Aggregate { get; init; } = "mean";
     [Id(9)] public string Order { get; init; } = "parallel";

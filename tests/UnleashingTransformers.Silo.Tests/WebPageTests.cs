@@ -1,4 +1,6 @@
+using System.Globalization;
 using Microsoft.Playwright;
+using UnleashingTransformers.Grid.Jobs;
 using UnleashingTransformers.Testing;
 using Xunit;
 
@@ -32,7 +34,8 @@ public sealed class WebPageTests : GridTest
         Assert.Equal("Unleashing Transformers: canvas jobs", await page.TitleAsync());
         // The form starts from the gateway's defaults, the job spec's own (no values in the page's HTML).
         await page.WaitForFunctionAsync("() => document.body.dataset.defaults === 'loaded'");
-        Assert.Equal(["32", "1", "shifted", "halton"], await page.EvaluateAsync<string[]>(
+        var defaults = new CanvasJobSpec();
+        Assert.Equal([$"{defaults.Steps}", defaults.Temperature.ToString(CultureInfo.InvariantCulture), "shifted", "halton"], await page.EvaluateAsync<string[]>(
             "() => ['steps', 'temperature', 'tiling', 'schedule'].map(n => document.querySelector(`#job-form [name=${n}]`).value)"));
 
         // A job from the form: its view opens, status events arrive, the preview is redrawn as tokens are revealed.
