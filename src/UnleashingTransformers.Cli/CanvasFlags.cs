@@ -28,7 +28,7 @@ internal sealed class CanvasFlags(bool withShape = true)
     public readonly Option<string> Preset = new("--preset")
     {
         DefaultValueFactory = _ => "best",
-        Description = "best (the defaults: shifted windows, Halton in 32 steps, temperature 1.0, measured best for the cost) or reference (the paper's: 256 steps of 1/t at temperature 0.8 over " +
+        Description = "best (the defaults: shifted windows, Halton in 32 steps, temperature 0.8, measured best for the cost) or reference (the paper's: 256 steps of 1/t at temperature 0.8 over " +
             "overlapping windows, averaged); flags given override it",
     };
     public readonly Option<string> Order = new("--order")
